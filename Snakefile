@@ -1,0 +1,25 @@
+# EAO: raw instructional videos -> features -> fusion transformer -> the paper's tables.
+#
+# Outputs (all under results/):
+#   demo_world/<dataset>/...               the generated demo world (when demo.enabled)
+#   manifest/<dataset>/{videos,captions,failures}.parquet
+#   probe/<dataset>/shard-<NNNNN>.parquet  probed manifest rows of one shard (+ failures-<NNNNN>)
+#   failures/<dataset>.{parquet,tsv}       every input a stage skipped, with the reason
+# Logs go to logs/<rule>/..., benchmarks to benchmarks/<rule>/...
+
+from snakemake.utils import min_version
+
+min_version("9.12")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

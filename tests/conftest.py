@@ -1,0 +1,132 @@
+"""Shared fixtures: tiny good and bad media files, made once per test session with ffmpeg."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Everything a shell would trip over: quotes, a command substitution, ';', spaces, non-ASCII.
+WEIRD_NAME = 'it\'s a "clip" $(touch pwned); tätà 日本.mp4'
+
+GOOD_SECONDS = 3.0  # long enough that the first half of the bytes ends well before the last second
+WIDTH, HEIGHT, FPS = 64, 48, 10
+
+
+@dataclass(frozen=True)
+class Media:
+    root: Path
+    good: Path  # video + audio, moov atom at the end (ffmpeg's default)
+    good_faststart: Path  # video + audio, moov atom in front
+    no_audio: Path
+    audio_only: Path
+    short: Path  # 0.3 s
+    empty: Path  # 0 bytes
+    text: Path  # a text file named .mp4
+    truncated_faststart: Path  # first half of good_faststart: headers intact, samples missing
+    truncated_end: Path  # first half of good: moov atom lost
+    weird: Path  # a copy of `good` named WEIRD_NAME
+    missing: Path  # never created
+    rotated: Path | None  # `good` with a 90 degree display rotation; None if ffmpeg cannot
+    # What the good files are (the bad ones are made from them or with the same settings).
+    seconds: float = GOOD_SECONDS
+    width: int = WIDTH
+    height: int = HEIGHT
+    fps: float = FPS
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-y", *args],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def _make(
+    path: Path, seconds: float, video: bool = True, audio: bool = True, faststart: bool = False
+) -> Path:
+    args: list[str] = []
+    if video:
+        args += ["-f", "lavfi", "-i", f"testsrc=size={WIDTH}x{HEIGHT}:rate={FPS}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000"]
+    args += ["-t", str(seconds)]
+    if video:
+        args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        args += ["-c:a", "aac"]
+    if faststart:
+        args += ["-movflags", "+faststart"]
+    _ffmpeg(*args, str(path))
+    return path
+
+
+def _first_half(src: Path, dst: Path) -> Path:
+    data = src.read_bytes()
+    dst.write_bytes(data[: len(data) // 2])
+    return dst
+
+
+def _has_rotation(path: Path) -> bool:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return '"rotation"' in out or '"rotate"' in out
+
+
+def _make_rotated(src: Path, dst: Path) -> Path | None:
+    attempts = [
+        ["-i", str(src), "-c", "copy", "-metadata:s:v:0", "rotate=90"],  # ffmpeg < 6
+        ["-display_rotation", "90", "-i", str(src), "-c", "copy"],  # ffmpeg >= 6
+    ]
+    for args in attempts:
+        try:
+            _ffmpeg(*args, str(dst))
+        except subprocess.CalledProcessError:
+            continue
+        if _has_rotation(dst):
+            return dst
+    return None
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
+    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
+        pytest.skip("ffmpeg/ffprobe not on PATH")
+    root = tmp_path_factory.mktemp("media")
+    good = _make(root / "good.mp4", GOOD_SECONDS)
+    good_faststart = _make(root / "good_faststart.mp4", GOOD_SECONDS, faststart=True)
+    weird = root / WEIRD_NAME
+    shutil.copyfile(good, weird)
+    empty = root / "empty.mp4"
+    empty.write_bytes(b"")
+    text = root / "text.mp4"
+    text.write_text("this is not a video\n", encoding="utf-8")
+    return Media(
+        root=root,
+        good=good,
+        good_faststart=good_faststart,
+        no_audio=_make(root / "no_audio.mp4", GOOD_SECONDS, audio=False),
+        audio_only=_make(root / "audio_only.m4a", GOOD_SECONDS, video=False),
+        short=_make(root / "short.mp4", 0.3),
+        empty=empty,
+        text=text,
+        truncated_faststart=_first_half(good_faststart, root / "truncated_faststart.mp4"),
+        truncated_end=_first_half(good, root / "truncated_end.mp4"),
+        weird=weird,
+        missing=root / "missing.mp4",
+        rotated=_make_rotated(good, root / "rotated.mp4"),
+    )
+
+
+@pytest.fixture(scope="session")
+def weird_name() -> str:
+    return WEIRD_NAME

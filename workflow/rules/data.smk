@@ -1,0 +1,100 @@
+# Data stage: the demo world, manifests, probing, the failures table.
+
+
+rule demo_world:
+    output:
+        world=f"{DEMO_DIR}/world.json",
+        howto=f"{DEMO_DIR}/howto/videos.csv",
+        howto_captions=f"{DEMO_DIR}/howto/caption.json",
+        youcook2=f"{DEMO_DIR}/youcook2/videos.csv",
+        msrvtt=f"{DEMO_DIR}/msrvtt/videos.csv",
+        crosstask=f"{DEMO_DIR}/crosstask/videos.csv",
+        mining_youtube=f"{DEMO_DIR}/mining_youtube/videos.csv",
+    params:
+        demo=demo_json,
+        out=DEMO_DIR,
+    log:
+        "logs/demo_world/demo_world.log",
+    benchmark:
+        "benchmarks/demo_world/demo_world.tsv"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime="30m",
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.demo --demo-json {params.demo:q} --out {params.out}"
+        " --workers {threads} > {log} 2>&1"
+
+
+rule manifest:
+    input:
+        unpack(dataset_inputs),
+    output:
+        manifest="results/manifest/{dataset}/videos.parquet",
+        captions="results/manifest/{dataset}/captions.parquet",
+        failures="results/manifest/{dataset}/failures.parquet",
+    params:
+        root=dataset_root,
+        captions=captions_arg,
+        shard_size=config["shard_size"],
+    log:
+        "logs/manifest/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime="30m",
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.data.manifest --dataset {wildcards.dataset} --videos {input.videos:q}"
+        " --root {params.root:q} {params.captions:q} --shard-size {params.shard_size}"
+        " --out-manifest {output.manifest} --out-captions {output.captions}"
+        " --out-failures {output.failures} > {log} 2>&1"
+
+
+rule probe:
+    input:
+        manifest="results/manifest/{dataset}/videos.parquet",
+    output:
+        probed="results/probe/{dataset}/shard-{shard}.parquet",
+        failures="results/probe/{dataset}/failures-{shard}.parquet",
+    params:
+        decode_check="" if config["probe"]["decode_check"] else "--no-decode-check",
+        min_duration_s=config["probe"]["min_duration_s"],
+    log:
+        "logs/probe/{dataset}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/probe/{dataset}/shard-{shard}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime="2h",
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.data.probe --manifest {input.manifest} --shard {wildcards.shard}"
+        " {params.decode_check} --min-duration-s {params.min_duration_s}"
+        " --out {output.probed} --out-failures {output.failures} > {log} 2>&1"
+
+
+rule failures:
+    input:
+        manifest="results/manifest/{dataset}/failures.parquet",
+        probe=probe_failures,
+    output:
+        table="results/failures/{dataset}.parquet",
+        tsv="results/failures/{dataset}.tsv",
+    log:
+        "logs/failures/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime="10m",
+    localrule: True
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.data.failures --out {output.table} --out-tsv {output.tsv}"
+        " {input.manifest} {input.probe} > {log} 2>&1"
