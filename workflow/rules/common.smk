@@ -14,7 +14,22 @@ from eao.demo.world import DATASETS as DEMO_DATASETS
 from eao.demo.world import DemoConfig, plan_world
 
 
-validate(config, "../schemas/config.schema.yaml")
+def validate_config():
+    """Validate against the schema (filling defaults); on error name the key, not the schema dump."""
+    try:
+        validate(config, "../schemas/config.schema.yaml")
+    except WorkflowError as e:
+        cause = e.__context__  # snakemake raises while handling jsonschema's ValidationError
+        if not hasattr(cause, "absolute_path"):
+            raise
+        where = ".".join(str(p) for p in cause.absolute_path) or "the top level"
+        raise WorkflowError(
+            f"Invalid config at {where}: {cause.message}. "
+            "Keys and types: workflow/schemas/config.schema.yaml (README: Configuration)."
+        ) from None
+
+
+validate_config()
 
 DEMO_DIR = "results/demo_world"
 # Jobs call `python -m eao...`: put the interpreter running snakemake (the project's venv) first

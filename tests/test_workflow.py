@@ -1,0 +1,166 @@
+"""The workflow end to end on a tiny demo world, run through the snakemake CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: bool = True):
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *args,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    snakemake(workdir)
+    return workdir
+
+
+def jobs_scheduled(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    lines = output.split("Job stats:")[1].splitlines()
+    counts = {}
+    for line in lines[3:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_tiny_workflow_probes_every_video(tiny_run):
+    world = yaml.safe_load(TINY.read_text())
+    for ds in world["datasets"]:
+        manifest = pq.read_table(tiny_run / f"results/manifest/{ds}/videos.parquet").to_pylist()
+        probed = []
+        for shard in sorted((tiny_run / f"results/probe/{ds}").glob("shard-*.parquet")):
+            probed += pq.read_table(shard).to_pylist()
+        assert [r["video_id"] for r in probed] == [r["video_id"] for r in manifest]
+        failures = pq.read_table(tiny_run / f"results/failures/{ds}.parquet").to_pylist()
+        assert {f["video_id"] for f in failures} == {r["video_id"] for r in probed if r["error"]}
+        for r in probed:
+            if not r["error"]:
+                assert r["has_video"] and r["duration_s"] > 1 and r["fps"] == 12
+                assert (r["width"], r["height"]) == (64, 48)
+
+
+def test_corrupt_and_silent_videos_of_the_corpus(tiny_run):
+    failures = pq.read_table(tiny_run / "results/failures/howto.parquet").to_pylist()
+    assert len(failures) == 1 and failures[0]["stage"] == "probe"
+    assert "truncated" in failures[0]["error"]
+    probed = [
+        r
+        for p in sorted((tiny_run / "results/probe/howto").glob("shard-*.parquet"))
+        for r in pq.read_table(p).to_pylist()
+    ]
+    silent = [r for r in probed if not r["error"] and not r["has_audio"]]
+    assert len(silent) == 1
+    captions = pq.read_table(tiny_run / "results/manifest/howto/captions.parquet")
+    assert captions.num_rows > 0
+
+
+def test_rerun_has_nothing_to_do(tiny_run):
+    out = snakemake(tiny_run, "-n").stdout
+    assert "Nothing to be done" in out
+
+
+def test_forcerun_probe_reruns_only_probing(tiny_run):
+    out = snakemake(tiny_run, "-n", "--forcerun", "probe").stdout
+    jobs = jobs_scheduled(out)
+    assert set(jobs) == {"probe", "failures", "all"}
+    assert jobs["probe"] == 2 + 2 + 2 + 1 + 1  # shards of 2: howto 4, youcook2 3, msrvtt 3, ...
+
+
+def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
+    out = snakemake(tmp_path, "-n", configfile=REPO / "config.yaml").stdout
+    jobs = jobs_scheduled(out)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    demo, size = config["demo"], config["shard_size"]
+    expected = sum(-(-demo[f"{ds}_videos"] // size) for ds in config["datasets"])
+    assert jobs == {"demo_world": 1, "manifest": 5, "probe": expected, "failures": 5, "all": 1}
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"shard_sise": 3}, "shard_sise"),
+        ({"shard_size": "many"}, "shard_size"),
+        ({"probe": {"decode_chek": False}}, "decode_chek"),
+        ({"datasets": {"mine": {"videos": "v.csv"}}}, "root"),
+        ({"demo": {"enabled": True, "fps": "fast"}}, "fps"),
+    ],
+)
+def test_bad_config_stops_with_the_key_named(tmp_path, change, named):
+    config = yaml.safe_load(TINY.read_text())
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "-n", configfile=path, check=False)
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    assert "Invalid config at" in message
+    assert named in message
+
+
+def test_own_videos_and_a_path_outside_the_root(tmp_path, tiny_run):
+    """A user's CSV: good videos are probed; a path that leaves the root is a clear error."""
+    root = tmp_path / "data"
+    (root / "clips").mkdir(parents=True)
+    sources = sorted((tiny_run / "results/demo_world/youcook2/videos").glob("*.mp4"))
+    for i, src in enumerate(sources):
+        shutil.copy(src, root / "clips" / f"my clip {i}.mp4")
+    (root / "videos.csv").write_text(
+        "path\n" + "".join(f"clips/my clip {i}.mp4\n" for i in range(len(sources)))
+    )
+    config = {
+        "shard_size": 2,
+        "demo": {"enabled": False},
+        "datasets": {"mine": {"videos": str(root / "videos.csv"), "root": str(root)}},
+    }
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    work = tmp_path / "work"
+    work.mkdir()
+    snakemake(work, configfile=cfg)
+    probed = pq.read_table(work / "results/probe/mine/shard-00000.parquet").to_pylist()
+    assert [r["video_id"] for r in probed] == ["my clip 0", "my clip 1"]
+    assert all(r["error"] is None for r in probed)
+
+    (root / "videos.csv").write_text("path\nclips/my clip 0.mp4\n../outside.mp4\n")
+    proc = snakemake(work, "--forcerun", "manifest", configfile=cfg, check=False)
+    assert proc.returncode != 0
+    log = (work / "logs/manifest/mine.log").read_text()
+    assert "outside the data root" in log and "line 3" in log and "videos.csv" in log
