@@ -1,5 +1,7 @@
 # Two commands a new user needs: `make demo` and `make test`. Both set up what they need:
 # a virtual environment in .venv with the pinned packages, and Debian's ffmpeg when missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,8 +16,9 @@ setup: $(STAMP) ffmpeg
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { echo "[setup] creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	@echo "[setup] installing the pinned packages into $(VENV) (pip install -e '.[dev]'; first time: torch and friends, a few minutes)"
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@$(BIN)/python -m pip install -e '.[dev]' > $(VENV)/pip.log 2>&1 \
+	  || { tail -n 30 $(VENV)/pip.log; echo "[setup] pip failed; full log: $(VENV)/pip.log"; exit 1; }
+	@grep -E '^Successfully installed' $(VENV)/pip.log || echo "[setup] nothing new to install"
 	@touch $(STAMP)
 
 ffmpeg:

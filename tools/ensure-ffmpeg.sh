@@ -10,7 +10,10 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends ffmpeg >/dev/null
-  command -v ffprobe >/dev/null 2>&1 && exit 0
+  if command -v ffprobe >/dev/null 2>&1; then
+    echo "[setup] installed: $(ffmpeg -version | head -n 1)"
+    exit 0
+  fi
 fi
 cat >&2 <<'MSG'
 [setup] ffmpeg and ffprobe are required but not on PATH, and this script cannot install them

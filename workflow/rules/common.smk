@@ -33,8 +33,13 @@ validate_config()
 
 DEMO_DIR = "results/demo_world"
 # Jobs call `python -m eao...`: put the interpreter running snakemake (the project's venv) first
-# on PATH, so that works without activating the venv.
-os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+# on PATH, so that works without activating the venv; envvars passes PATH on to cluster jobs.
+envvars:
+    "PATH",
+
+
+SEARCH_PATH = os.environ["PATH"]
+os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), SEARCH_PATH]))
 
 
 wildcard_constraints:
@@ -94,6 +99,10 @@ def captions_arg(wildcards):
 
 def dataset_root(wildcards):
     return config["datasets"][wildcards.dataset]["root"]
+
+
+def demo_out_dir(wildcards, output):
+    return os.path.dirname(output.world)
 
 
 def demo_json(wildcards):

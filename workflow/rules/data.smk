@@ -12,7 +12,7 @@ rule demo_world:
         mining_youtube=f"{DEMO_DIR}/mining_youtube/videos.csv",
     params:
         demo=demo_json,
-        out=DEMO_DIR,
+        out=demo_out_dir,
     log:
         "logs/demo_world/demo_world.log",
     benchmark:

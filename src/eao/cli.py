@@ -1,0 +1,31 @@
+"""`eao`: one command, a subcommand per stage. Each subcommand is the stage's own entry point
+(`eao probe ...` is `python -m eao.data.probe ...`), so rules and users call the same code."""
+
+from __future__ import annotations
+
+import sys
+
+from eao.data import failures, manifest, probe
+from eao.demo import __main__ as demo
+
+COMMANDS = {
+    "demo-world": (demo.main, "generate the demo world"),
+    "manifest": (manifest.main, "build a dataset's manifest and captions tables"),
+    "probe": (probe.main, "probe one shard of a manifest"),
+    "failures": (failures.main, "gather failures tables"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print("usage: eao COMMAND [--help]\n\ncommands:")
+        for name, (_, text) in COMMANDS.items():
+            print(f"  {name:<12} {text}")
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    run, _ = COMMANDS[argv[0]]
+    return run(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
