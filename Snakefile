@@ -4,6 +4,7 @@
 #   demo_world/<dataset>/...               the generated demo world (when demo.enabled)
 #   manifest/<dataset>/{videos,captions,failures}.parquet
 #   probe/<dataset>/shard-<NNNNN>.parquet  probed manifest rows of one shard (+ failures-<NNNNN>)
+#   features/<backbone>/<dataset>/shard-<NNNNN>.parquet   one row per video (text: per segment)
 #   failures/<dataset>.{parquet,tsv}       every input a stage skipped, with the reason
 # Logs go to logs/<rule>/..., benchmarks to benchmarks/<rule>/...
 
@@ -17,6 +18,7 @@ configfile: "config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
 
 
 rule all:

@@ -94,10 +94,12 @@ def test_rerun_has_nothing_to_do(tiny_run):
 
 
 def test_forcerun_probe_reruns_only_probing(tiny_run):
-    out = snakemake(tiny_run, "-n", "--forcerun", "probe").stdout
-    jobs = jobs_scheduled(out)
-    assert set(jobs) == {"probe", "failures", "all"}
-    assert jobs["probe"] == 2 + 2 + 2 + 1 + 1  # shards of 2: howto 4, youcook2 3, msrvtt 3, ...
+    out = snakemake(tiny_run, "-n", "--forcerun", "probe", "--until", "probe").stdout
+    assert jobs_scheduled(out) == {"probe": 2 + 1 + 1 + 1 + 1}  # shards of 3: howto has 4 videos
+    # without --until, -R also reruns what depends on probing, and nothing upstream of it
+    jobs = jobs_scheduled(snakemake(tiny_run, "-n", "--forcerun", "probe").stdout)
+    assert "demo_world" not in jobs and "manifest" not in jobs
+    assert jobs["probe"] == 6 and jobs["extract_2d"] == 6 and jobs["extract_text"] == 3 * 4
 
 
 def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
@@ -105,8 +107,12 @@ def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
     jobs = jobs_scheduled(out)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     demo, size = config["demo"], config["shard_size"]
-    expected = sum(-(-demo[f"{ds}_videos"] // size) for ds in config["datasets"])
-    assert jobs == {"demo_world": 1, "manifest": 5, "probe": expected, "failures": 5, "all": 1}
+    shards = {ds: -(-demo[f"{ds}_videos"] // size) for ds in config["datasets"]}
+    n = sum(shards.values())
+    captioned = sum(shards[ds] for ds in ("howto", "youcook2", "msrvtt"))
+    assert jobs == {"demo_world": 1, "manifest": 5, "probe": n, "extract_2d": n, "extract_3d": n,
+                    "extract_clip": n, "extract_audio": n, "extract_text": 3 * captioned,
+                    "failures": 5, "all": 1}
 
 
 @pytest.mark.parametrize(

