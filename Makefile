@@ -30,6 +30,10 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# Speed measurements (results/bench/*.json); BENCHMARKS.md records them as ratios.
+bench: setup
+	$(BIN)/python bench/extraction.py --out results/bench/extraction.json
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint

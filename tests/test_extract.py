@@ -18,8 +18,17 @@ SECONDS = [2.0, 3.0, 5.0]
 
 
 def make_clip(path, seconds: float, audio: bool = True) -> None:
-    args = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
-            "testsrc2=size=160x120:rate=25"]
+    args = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25",
+    ]
     if audio:
         args += ["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100"]
     args += ["-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -35,20 +44,48 @@ def probed_shard(tmp_path_factory):
     for i, s in enumerate(SECONDS):
         path = d / f"clip{i}.mp4"
         make_clip(path, s, audio=i != 1)
-        rows.append({"video_id": f"clip{i}", "path": str(path), "dataset": "t", "shard": 0,
-                     "duration_s": s, "fps": 25.0, "width": 160, "height": 120,
-                     "has_video": True, "has_audio": i != 1, "error": None})
+        rows.append(
+            {
+                "video_id": f"clip{i}",
+                "path": str(path),
+                "dataset": "t",
+                "shard": 0,
+                "duration_s": s,
+                "fps": 25.0,
+                "width": 160,
+                "height": 120,
+                "has_video": True,
+                "has_audio": i != 1,
+                "error": None,
+            }
+        )
     rows.insert(1, {**rows[0], "video_id": "gone", "path": str(d / "gone.mp4")})
     probed = d / "probed.parquet"
     write_table(table_from_rows(rows, MANIFEST), str(probed))
     return probed
 
 
-def run(backbone: str, probed, out_dir) -> tuple[list[dict], list[dict], dict]:
+def run(backbone: str, probed, out_dir, *extra: str) -> tuple[list[dict], list[dict], dict]:
     out, fails = out_dir / f"{backbone}.parquet", out_dir / f"{backbone}-failures.parquet"
-    code = extract.main(["--backbone", backbone, "--probed", str(probed), "--weights", "random",
-                         "--batch-size", "4", "--device", "cpu", "--out", str(out),
-                         "--out-failures", str(fails)])
+    code = extract.main(
+        [
+            "--backbone",
+            backbone,
+            "--probed",
+            str(probed),
+            "--weights",
+            "random",
+            "--batch-size",
+            "4",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--out-failures",
+            str(fails),
+            *extra,
+        ]
+    )
     assert code == 0
     meta = {k.decode(): v.decode() for k, v in pq.read_metadata(out).metadata.items()}
     return pq.read_table(out).to_pylist(), pq.read_table(fails).to_pylist(), meta
@@ -92,10 +129,12 @@ def test_logmel_counts_and_silent_video(probed_shard, tmp_path):
 
 
 def test_same_input_gives_byte_identical_shards(probed_shard, tmp_path):
+    """Twice the same bytes, also with several ffmpeg decoders running ahead (videos still
+    reach the model in manifest order, so batches are the same)."""
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
-    for out in (a, b):
-        run("resnet152", probed_shard, out)
+    for out, decoders in ((a, "1"), (b, "3")):
+        run("resnet152", probed_shard, out, "--decoders", decoders)
         run("logmel", probed_shard, out)
     for name in ("resnet152.parquet", "logmel.parquet"):
         assert (a / name).read_bytes() == (b / name).read_bytes()

@@ -108,13 +108,13 @@ class DemoConfig:
     height: int = 240
     fps: int = 24
     audio_rate: int = 16000
-    howto_videos: int = 32
-    youcook2_videos: int = 12
-    msrvtt_videos: int = 20
+    howto_videos: int = 20
+    youcook2_videos: int = 8
+    msrvtt_videos: int = 12
     msrvtt_captions_per_video: int = 5
-    crosstask_videos: int = 12
-    mining_youtube_videos: int = 8
-    step_seconds: tuple[float, float] = (2.5, 4.5)
+    crosstask_videos: int = 6
+    mining_youtube_videos: int = 4
+    step_seconds: tuple[float, float] = (1.2, 2.0)
     misaligned_narration: float = 0.2
     filler_narration: float = 0.3
     unnarrated_step: float = 0.15
@@ -311,7 +311,7 @@ def _plan_msrvtt(tasks, cfg: DemoConfig, rng) -> list[Video]:
     all_steps = [(t, s) for t in range(len(tasks)) for s in range(len(tasks[t].steps))]
     for i in range(cfg.msrvtt_videos):
         t, s = all_steps[rng.integers(len(all_steps))]
-        length = round(float(rng.uniform(3.0, 5.0)), 2)
+        length = round(float(rng.uniform(2.0, 3.5)), 2)
         seg = Segment(s, 0.3, round(0.3 + length, 2))
         v = Video(f"video{i}", "msrvtt", t, round(seg.end + 0.3, 2), [seg])
         v.split = "test" if i % 3 == 2 else "train"

@@ -23,6 +23,7 @@ import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,30 +109,49 @@ def _build_visual(name: str, weights: str, seed: int, device: str) -> Visual:
     raise ValueError(f"unknown visual backbone {name!r}")
 
 
-def _decode_ahead(rows: list[dict], frames: FrameSpec, chunk: int, out: queue.Queue) -> None:
-    """Producer thread: (index, chunk | DecodeError | None) for every video, in order."""
-    for i, row in enumerate(rows):
-        try:
-            for frames_chunk in iter_frames(
-                row["path"], frames, row["width"], row["height"], chunk
-            ):
-                out.put((i, frames_chunk))
-            out.put((i, None))
-        except (DecodeError, OSError) as e:
-            out.put((i, DecodeError(str(e))))
-    out.put((-1, None))
+def _decode_video(
+    row: dict, frames: FrameSpec, chunk: int, out: queue.Queue, stop: threading.Event
+) -> None:
+    """Decoder thread for one video: its chunks, then None (or the DecodeError), into `out`."""
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for frames_chunk in iter_frames(row["path"], frames, row["width"], row["height"], chunk):
+            if not put(frames_chunk):
+                return  # the consumer stopped; leaving the loop closes ffmpeg
+        put(None)
+    except (DecodeError, OSError) as e:
+        put(DecodeError(str(e)))
 
 
-def _decoded(rows: list[dict], frames: FrameSpec, chunk: int) -> Iterator[tuple[int, object]]:
-    q: queue.Queue = queue.Queue(maxsize=8)
-    thread = threading.Thread(target=_decode_ahead, args=(rows, frames, chunk, q), daemon=True)
-    thread.start()
-    while True:
-        item = q.get()
-        if item[0] < 0:
-            break
-        yield item
-    thread.join()
+def _decoded(
+    rows: list[dict], frames: FrameSpec, chunk: int, decoders: int
+) -> Iterator[tuple[int, object]]:
+    """(video index, chunk | DecodeError) in video order, decoded by `decoders` ffmpeg processes
+    running ahead. Videos come out in order (so batches, and the bytes, are reproducible); a
+    decoder that gets ahead blocks on its video's small queue, so memory stays bounded."""
+    queues = [queue.Queue(maxsize=4) for _ in rows]
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, decoders))
+    try:
+        for i, row in enumerate(rows):  # the pool starts them in this order
+            pool.submit(_decode_video, row, frames, chunk, queues[i], stop)
+        for i in range(len(rows)):
+            while (item := queues[i].get()) is not None:
+                yield i, item
+                if isinstance(item, DecodeError):
+                    break
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Batcher:
@@ -166,13 +186,18 @@ class Batcher:
 
 
 def extract_visual(
-    rows: list[dict], vis: Visual, batch_size: int, device: str, autocast: bool = False
+    rows: list[dict],
+    vis: Visual,
+    batch_size: int,
+    device: str,
+    autocast: bool = False,
+    decoders: int = 1,
 ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
     """Features (n, dim) float16, L2-normalised rows, per row index; and decode errors."""
     batcher = Batcher(vis, batch_size, device, autocast)
     counts: dict[int, int] = defaultdict(int)
     errors: dict[int, str] = {}
-    decoded = _decoded(rows, vis.frames, vis.chunk)
+    decoded = _decoded(rows, vis.frames, vis.chunk, decoders)
     for i, item in progress(decoded, f"extract {vis.name}"):
         if isinstance(item, DecodeError):
             errors[i] = str(item)
@@ -257,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast on GPU")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--decoders",
+        type=int,
+        default=0,
+        help="ffmpeg processes decoding ahead (default: --threads)",
+    )
     ap.add_argument("--out", required=True)
     ap.add_argument("--out-failures", required=True)
     args = ap.parse_args(argv)
@@ -278,7 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         vis = build_visual(args.backbone, args.weights, args.seed, device)
         features, errors = extract_visual(
-            rows, vis, args.batch_size, device, autocast=args.bf16 and device == "cuda"
+            rows,
+            vis,
+            args.batch_size,
+            device,
+            autocast=args.bf16 and device == "cuda",
+            decoders=args.decoders or args.threads,
         )
         meta.update(
             vis.provenance, features_per_second=f"{1 / vis.step_s:g}", fps=f"{vis.frames.fps:g}"
