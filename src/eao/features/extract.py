@@ -242,6 +242,13 @@ def extract_logmel(rows: list[dict]) -> tuple[dict[int, np.ndarray], dict[int, s
     return features, errors
 
 
+def resolve_device(name: str) -> str:
+    """'auto' -> cuda when a GPU is visible, else cpu; anything else as given."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
 def usable_rows(probed_path: str) -> list[dict]:
     """The shard's videos that the probe found usable, in manifest order."""
     return [r for r in read_table(probed_path).to_pylist() if r["error"] is None]
@@ -292,9 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-failures", required=True)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    device = (
-        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    )
+    device = resolve_device(args.device)
     rows = usable_rows(args.probed)
     meta = {
         "table": f"features/{args.backbone}",

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import torch
 
 from eao import __version__
+from eao.features.extract import resolve_device
 from eao.features.shards import features_array, text_schema, write_features
 from eao.io.parquet import FAILURES, read_table, table_from_rows, write_table
 from eao.progress import progress
@@ -86,9 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-failures", required=True)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    device = (
-        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    )
+    device = resolve_device(args.device)
     segments = load_segments(args.probed, args.captions)
     encoded, dim, prov = encode_all(
         args.encoder, args.weights, args.seed, device, args.tokenizer, [s["text"] for s in segments]

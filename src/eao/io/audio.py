@@ -13,6 +13,8 @@ import subprocess
 import ffmpeg
 import numpy as np
 
+from eao.io.ffmpeg import stderr_reason
+
 AUDIO_DECODE_TIMEOUT_S = 1800.0  # hours of audio decode in well under a minute; this is a hang
 
 
@@ -69,12 +71,7 @@ def decode_audio(
         # `-map 0:a:0` on a file without audio: "Stream map '0:a:0' matches no streams."
         if "matches no streams" in err:
             raise NoAudioStream(f"no audio stream in {path}")
-        raise AudioDecodeError(f"ffmpeg failed: {_last_line(err)}")
+        raise AudioDecodeError(f"ffmpeg failed: {stderr_reason(proc.stderr)}")
     wave = np.frombuffer(proc.stdout, "<f4", count=len(proc.stdout) // 4)
     # The reference stored 16-bit WAVs, which clip at full scale; the -4 dB gain makes that rare.
     return np.clip(wave, -1.0, 1.0).astype(np.float32)
-
-
-def _last_line(stderr: str) -> str:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    return lines[-1] if lines else "no message"

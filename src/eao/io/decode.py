@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import ffmpeg
 import numpy as np
 
+from eao.io.ffmpeg import stderr_reason
+
 DECODE_TIMEOUT_S = 3600.0
 
 
@@ -91,7 +93,7 @@ def iter_frames(
         proc.stdout.close()
         errfile.close()
     if code != 0:
-        raise DecodeError(f"ffmpeg failed: {_last_line(err)}")
+        raise DecodeError(f"ffmpeg failed: {stderr_reason(err)}")
     if total == 0:
         raise DecodeError("ffmpeg decoded no frame")
 
@@ -105,8 +107,3 @@ def _read_exactly(pipe, n: int) -> bytes:
         parts.append(block)
         got += len(block)
     return b"".join(parts)
-
-
-def _last_line(stderr: bytes) -> str:
-    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-    return lines[-1] if lines else "no message"

@@ -43,11 +43,12 @@ def _run(args: list[str], timeout: float) -> bytes:
     except subprocess.TimeoutExpired as e:
         raise ProbeError(f"{args[0]} timed out after {timeout:.0f} s") from e
     if proc.returncode != 0:
-        raise ProbeError(f"{args[0]} failed: {_last_line(proc.stderr)}")
+        raise ProbeError(f"{args[0]} failed: {stderr_reason(proc.stderr)}")
     return proc.stdout
 
 
-def _last_line(stderr: bytes) -> str:
+def stderr_reason(stderr: bytes) -> str:
+    """The last non-empty line of ffmpeg's stderr: the reason, for a failures row."""
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     return lines[-1] if lines else "no message"
 
