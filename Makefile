@@ -39,4 +39,5 @@ lint: setup
 	$(BIN)/snakemake --lint
 
 clean-results:
-	rm -rf results/demo_world results/manifest results/probe results/failures logs benchmarks .snakemake
+	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf logs benchmarks .snakemake

@@ -50,7 +50,7 @@ wildcard_constraints:
 
 
 EAO_VERSION = eao.__version__
-VISUAL_BACKBONES = {"resnet152": "2d", "resnext101": "3d", "clip": "clip", "logmel": "audio"}
+MEDIA_BACKBONES = ["resnet152", "resnext101", "clip", "logmel"]  # extract_2d, _3d, _clip, _audio
 TEXT_ENCODERS = ["hf", "word2vec", "clip"]
 
 
@@ -156,7 +156,7 @@ def text_options(wildcards):
 
 
 def enabled_backbones():
-    return [b for b in VISUAL_BACKBONES if backbone_config(b).get("enabled", True)]
+    return [b for b in MEDIA_BACKBONES if backbone_config(b).get("enabled", True)]
 
 
 def enabled_text_encoders():

@@ -50,7 +50,7 @@ def generate(cfg: DemoConfig, out: str, workers: int = 1) -> World:
     formats.write_mining_youtube(os.path.join(out, "mining_youtube"), world, cfg.fps)
     for ds in DATASETS:
         formats.write_videos_csv(os.path.join(out, ds), world.videos[ds])
-    formats._write_json(os.path.join(out, "world.json"), world.to_json())
+    formats.write_json(os.path.join(out, "world.json"), world.to_json())
     return world
 
 

@@ -40,7 +40,7 @@ def _write_csv(path: str, header: list[str] | None, rows: list[list]) -> None:
     os.replace(tmp, path)
 
 
-def _write_json(path: str, obj) -> None:
+def write_json(path: str, obj) -> None:
     _write_text(path, json.dumps(obj, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -60,7 +60,7 @@ def write_howto(folder: str, world: World) -> None:
                      "text": [c.text for c in v.captions]}
         for v in world.videos["howto"] if v.captions
     }
-    _write_json(os.path.join(folder, "caption.json"), captions)
+    write_json(os.path.join(folder, "caption.json"), captions)
 
 
 def write_youcook2(folder: str, world: World) -> None:
@@ -77,7 +77,7 @@ def write_youcook2(folder: str, world: World) -> None:
             "subset": v.split, "recipe_type": task.task_id, "duration": v.duration,
             "video_url": f"https://www.youtube.com/watch?v={v.video_id}", "annotations": anns,
         }
-    _write_json(os.path.join(folder, "youcookii_annotations_trainval.json"), {"database": database})
+    write_json(os.path.join(folder, "youcookii_annotations_trainval.json"), {"database": database})
     _write_csv(os.path.join(folder, "val_clips.csv"), ["end", "start", "task", "text", "video_id"],
                val_rows)
 
@@ -96,7 +96,7 @@ def write_msrvtt(folder: str, world: World) -> None:
             test.append([f"ret{len(test)}", f"msr{num}", v.video_id, v.captions[0].text])
         else:
             train.append([v.video_id])
-    _write_json(os.path.join(folder, "MSRVTT_data.json"),
+    write_json(os.path.join(folder, "MSRVTT_data.json"),
                 {"info": {"description": "EAO demo world, MSR-VTT layout"}, "videos": videos,
                  "sentences": sentences})
     _write_csv(os.path.join(folder, "MSRVTT_train.7k.csv"), ["video_id"], train)

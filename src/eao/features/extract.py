@@ -266,9 +266,10 @@ def write_shard(
     audio: bool = False,
 ) -> None:
     kept = [i for i in range(len(rows)) if i in features]
-    times = [((np.arange(len(features[i])) + 0.5) * step_s).astype(np.float32) for i in kept]
-    if audio:  # a log-mel frame is centred on its hop (center=True)
-        times = [(np.arange(len(features[i])) * step_s).astype(np.float32) for i in kept]
+    # a visual row covers [i, i+1) steps, so its centre is i + 0.5; a log-mel frame is centred
+    # on its hop already (center=True)
+    offset = 0.0 if audio else 0.5
+    times = [((np.arange(len(features[i])) + offset) * step_s).astype(np.float32) for i in kept]
     columns = {
         "video_id": [rows[i]["video_id"] for i in kept],
         "times_s": pa.array([t.tolist() for t in times], pa.list_(pa.float32())),

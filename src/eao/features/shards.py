@@ -95,10 +95,3 @@ def _leaf_path(schema: pa.Schema, name: str) -> str:
     while pa.types.is_list(typ) or pa.types.is_fixed_size_list(typ):
         typ, path = typ.value_type, path + ".list.element"
     return path
-
-
-def read_matrix(row_features: pa.Array | list, dim: int) -> np.ndarray:
-    """One row's features as an (n, dim) array."""
-    if isinstance(row_features, list):
-        return np.asarray(row_features, dtype=np.float32).reshape(-1, dim)
-    return row_features.values.to_numpy(zero_copy_only=False).reshape(-1, dim)
