@@ -33,6 +33,7 @@ test: setup
 # Speed measurements (results/bench/*.json); BENCHMARKS.md records them as ratios.
 bench: setup
 	$(BIN)/python bench/extraction.py --out results/bench/extraction.json
+	$(BIN)/python bench/training.py --config medium --out results/bench/training.json
 
 lint: setup
 	$(BIN)/ruff check .

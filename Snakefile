@@ -6,6 +6,8 @@
 #   probe/<dataset>/shard-<NNNNN>.parquet  probed manifest rows of one shard (+ failures-<NNNNN>)
 #   features/<backbone>/<dataset>/shard-<NNNNN>.parquet   one row per video (text: per segment)
 #   failures/<dataset>.{parquet,tsv}       every input a stage skipped, with the reason
+#   pretrain/model.pt                      the pretrained fusion model (+ metrics.jsonl, checkpoints/)
+#   evaluate/zeroshot/<dataset>.json       zero-shot retrieval metrics next to chance
 # Logs go to logs/<rule>/..., benchmarks to benchmarks/<rule>/...
 
 from snakemake.utils import min_version
@@ -19,6 +21,8 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,6 +90,18 @@ def test_corrupt_and_silent_videos_of_the_corpus(tiny_run):
     assert captions.num_rows > 0
 
 
+def test_pretraining_and_zero_shot_retrieval(tiny_run):
+    ckpt = torch.load(tiny_run / "results/pretrain/model.pt", weights_only=True)
+    assert ckpt["step"] == 2 and ckpt["epoch"] == 2  # 3 usable videos, batch 2: 1 step per epoch
+    assert ckpt["model_config"]["width"] == 32 and ckpt["model_config"]["text_dim"] == 384
+    lines = (tiny_run / "results/pretrain/metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2]
+    for ds in ("youcook2", "msrvtt"):
+        result = json.loads((tiny_run / f"results/evaluate/zeroshot/{ds}.json").read_text())
+        assert result["clips"] >= 2 and set(result["metrics"]) >= {"t2v", "t2va", "t2v+a"}
+        assert result["chance"]["R1"] == pytest.approx(100 / result["clips"])
+
+
 def test_rerun_has_nothing_to_do(tiny_run):
     out = snakemake(tiny_run, "-n").stdout
     assert "Nothing to be done" in out
@@ -112,7 +126,7 @@ def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
     captioned = sum(shards[ds] for ds in ("howto", "youcook2", "msrvtt"))
     assert jobs == {"demo_world": 1, "manifest": 5, "probe": n, "extract_2d": n, "extract_3d": n,
                     "extract_clip": n, "extract_audio": n, "extract_text": 3 * captioned,
-                    "failures": 5, "all": 1}
+                    "failures": 5, "pretrain": 1, "zeroshot_retrieval": 2, "all": 1}
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import sys
 
+from eao import checkpoints
 from eao.data import failures, manifest, probe
 from eao.demo import __main__ as demo
+from eao.evaluate import retrieval
+from eao.train import loop
 
 COMMANDS = {
     "demo-world": (demo.main, "generate the demo world"),
     "manifest": (manifest.main, "build a dataset's manifest and captions tables"),
     "probe": (probe.main, "probe one shard of a manifest"),
     "failures": (failures.main, "gather failures tables"),
+    "train": (loop.main, "pretrain the fusion model on feature shards"),
+    "import-checkpoint": (checkpoints.main, "convert a released EAO checkpoint to ours"),
+    "retrieval": (retrieval.main, "text-to-video retrieval metrics of a model on a benchmark"),
 }
 
 
@@ -21,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: eao COMMAND [--help]\n\ncommands:")
         for name, (_, text) in COMMANDS.items():
-            print(f"  {name:<12} {text}")
+            print(f"  {name:<18} {text}")
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     run, _ = COMMANDS[argv[0]]
     return run(argv[1:])

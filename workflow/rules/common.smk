@@ -186,4 +186,73 @@ def all_outputs():
             for encoder in enabled_text_encoders():
                 outputs += expand(f"results/features/text_{encoder}/{name}/shard-{{shard}}.parquet", shard=shards)
         outputs.append(f"results/failures/{name}.parquet")
+    if can_pretrain():
+        outputs.append("results/pretrain/model.pt")
+        outputs += expand("results/evaluate/zeroshot/{dataset}.json", dataset=retrieval_datasets())
     return outputs
+
+
+# -- pretraining -----------------------------------------------------------------------------------
+TRAIN_KEYS = ["epochs", "batch_videos", "n_clips", "min_time", "max_words", "video_tokens",
+              "audio_frames", "audio_shift", "lr", "lr_gamma", "temperature", "loss_weights",
+              "precision", "workers", "seed", "checkpoint_every_steps", "log_every_steps"]
+
+
+def can_pretrain():
+    """Pretraining needs its corpus among the datasets, with captions (a config of only your own
+    uncaptioned videos stops after extraction)."""
+    corpus = config["datasets"].get(config["pretrain"]["dataset"])
+    return bool(corpus and corpus.get("captions"))
+
+
+def train_config():
+    """The TrainConfig part of the pretrain section (the rest says where and on what to run)."""
+    return {k: v for k, v in config["pretrain"].items() if k in TRAIN_KEYS}
+
+
+def shards_of(backbone, dataset):
+    if not backbone:
+        return []
+    return expand(f"results/features/{backbone}/{dataset}/shard-{{shard}}.parquet", shard=SHARDS[dataset])
+
+
+def pretrain_inputs(wildcards):
+    p = config["pretrain"]
+    ds = p["dataset"]
+    return {"video_2d": shards_of(p.get("video_2d"), ds), "video_3d": shards_of(p.get("video_3d"), ds),
+            "audio": shards_of(p.get("audio"), ds), "text": shards_of(f"text_{p['text']}", ds)}
+
+
+def pretrain_launcher(wildcards, threads):
+    """python for one device; torchrun with one process per GPU when more are asked for."""
+    gpus = config["pretrain"].get("gpus", 0)
+    if gpus > 1:
+        return f"torchrun --standalone --nproc-per-node {gpus} -m eao.train.loop"
+    return "python -m eao.train.loop"
+
+
+# -- evaluation ------------------------------------------------------------------------------------
+def retrieval_datasets():
+    """Retrieval benchmarks of the config that are among the datasets and have captions."""
+    return [name for name in config["evaluate"]["retrieval"]
+            if config["datasets"].get(name, {}).get("captions")]
+
+
+def retrieval_inputs(wildcards):
+    """The model and the benchmark's shards of the backbones the model was trained on."""
+    p, name = config["pretrain"], wildcards.dataset
+    return {"model": "results/pretrain/model.pt", "manifest": f"results/manifest/{name}/videos.parquet",
+            "video_2d": shards_of(p.get("video_2d"), name), "video_3d": shards_of(p.get("video_3d"), name),
+            "audio": shards_of(p.get("audio"), name), "text": shards_of(f"text_{p['text']}", name)}
+
+
+def retrieval_options(wildcards):
+    e = config["evaluate"]["retrieval"][wildcards.dataset]
+    options = ["--clips", e["clips"], "--video-tokens", str(e["video_tokens"]),
+               "--audio-frames", str(e["audio_frames"]), "--max-words", str(config["pretrain"]["max_words"]),
+               "--device", config["evaluate"]["device"]]
+    if e.get("split"):
+        options += ["--split", e["split"]]
+    if e.get("complete_size"):
+        options += ["--complete-size", str(e["complete_size"])]
+    return options

@@ -1,0 +1,217 @@
+"""Model checkpoints: load ours, import the official Everything-at-Once ones.
+
+Our format: `torch.save` of a dict with "model" (the state_dict) and "model_config"
+(`dataclasses.asdict(ModelConfig)`), plus whatever the trainer adds (optimizer, scheduler, rng,
+epoch, step, config). Only tensors and plain containers: loads with `weights_only=True`.
+
+    eao import-checkpoint OFFICIAL.pth OUT.pt
+
+converts a released checkpoint (`torch.save({'arch', 'epoch', 'step', 'state_dict', 'optimizer',
+'monitor_best', 'config'})`, keys usually prefixed `module.` by DataParallel) into our format:
+the architecture is read off the tensor shapes (spec 5.2, 5.3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import re
+import sys
+import zipfile
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+import eao
+from eao.model import EverythingAtOnce, ModelConfig
+
+
+def load_model(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[EverythingAtOnce, dict]:
+    """Our checkpoint -> (model with its weights, strictly loaded; the whole checkpoint dict)."""
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    return _build(ModelConfig(**ckpt["model_config"]), ckpt["model"]), ckpt
+
+
+def _build(cfg: ModelConfig, state: dict[str, Tensor]) -> EverythingAtOnce:
+    """The model holding `state`'s tensors (strict). Built on the meta device and assigned:
+    no random init of weights that are overwritten anyway (seconds at full size)."""
+    with torch.device("meta"):
+        model = EverythingAtOnce(cfg)
+    model.load_state_dict(state, strict=True, assign=True)
+    return model
+
+
+def import_official(src: str | Path, dst: str | Path) -> ModelConfig:
+    """Convert an official checkpoint into our format at `dst` (written atomically).
+
+    Trusted input only: the file is first read with the safe `weights_only=True` unpickler;
+    if its nested config or optimizer state holds objects that one refuses, it is read again
+    with `weights_only=False`, which can execute code from the file. The model config is
+    inferred from the tensor shapes (heads from the file's config when it has them, else
+    width // 64); every key must match: a missing, unexpected or mis-shaped key is an error
+    naming it. Returns the inferred config."""
+    raw = _read_trusted(src)
+    state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise ValueError(f"{src}: no 'state_dict' of tensors (not an official EAO checkpoint)")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = _drop_alias(state)
+    cfg = infer_config(state, _arch_args(raw.get("config")))
+    with torch.device("meta"):
+        _check_keys(state, EverythingAtOnce(cfg).state_dict())
+    model = _build(cfg, {k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    source = {"format": "official", "file": Path(src).name}
+    for key in ("arch", "epoch", "step"):
+        if isinstance(raw.get(key), str | int):
+            source[key] = raw[key]
+    _save_atomic(
+        {
+            "eao_version": eao.__version__,
+            "model": model.state_dict(),
+            "model_config": asdict(cfg),
+            "source": source,
+        },
+        Path(dst),
+    )
+    return cfg
+
+
+def infer_config(state: dict[str, Tensor], arch_args: dict | None = None) -> ModelConfig:
+    """ModelConfig of an official state_dict (keys without `module.`), from tensor shapes.
+    `arch_args`: the official config's arch.args (for num_heads and cross_modal), if known."""
+    arch_args = arch_args or {}
+    fusion_params = arch_args.get("fusion_params") or {}
+    width = _need(state, "fusion.masking_token").shape[0]
+    blocks = {int(m.group(1)) for k in state if (m := re.match(r"fusion\.blocks\.(\d+)\.", k))}
+    per_modality = "fusion_video.masking_token" in state
+    shared_proj = "proj.fc.weight" in state
+    final = "proj" if shared_proj else "video_proj"
+    kw = dict(
+        video_dim=_need(state, "video_token_proj.fc.weight").shape[1],
+        text_dim=_need(state, "text_token_proj.fc.weight").shape[1],
+        width=width,
+        heads=int(fusion_params.get("num_heads") or max(width // 64, 1)),
+        depth=len(blocks),
+        proj_dim=_need(state, f"{final}.fc.weight").shape[0],
+        individual_projections=not shared_proj,
+        fusion="per_modality" if per_modality else ("shared" if blocks else "none"),
+        pooling="cls" if "fusion.cls_token" in state else "mean",
+        cross_modal=bool(arch_args.get("cross_modal", not per_modality and bool(blocks))),
+        **_davenet_config(state),
+    )
+    if blocks:
+        kw["mlp_ratio"] = _need(state, "fusion.blocks.0.mlp.fc1.weight").shape[0] / width
+    if "video_pos_embed" in state:
+        kw["positional"] = "learned"
+        kw["max_tokens"] = tuple(
+            _need(state, f"{m}_pos_embed").shape[1] for m in ("text", "video", "audio")
+        )
+    return ModelConfig(**kw)
+
+
+def _davenet_config(state: dict[str, Tensor]) -> dict:
+    conv1 = _need(state, "davenet.conv1.weight")  # (C0, 1, n_mels, 1)
+    channels, blocks, i = [conv1.shape[0]], [], 1
+    while f"davenet.layer{i}.0.conv1.weight" in state:
+        channels.append(state[f"davenet.layer{i}.0.conv1.weight"].shape[0])
+        blocks.append(sum(1 for j in range(64) if f"davenet.layer{i}.{j}.conv1.weight" in state))
+        i += 1
+    if not blocks:
+        raise ValueError("official checkpoint has no davenet.layer1: not a DAVEnet audio model")
+    return {
+        "n_mels": conv1.shape[2],
+        "audio_channels": tuple(channels),
+        "audio_blocks": tuple(blocks),
+    }
+
+
+def _drop_alias(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The official per-modality model holds `fusion_text` = the same module as `fusion`, so its
+    state_dict repeats those tensors; we keep one copy (under `fusion`)."""
+    alias = {k: v for k, v in state.items() if k.startswith("fusion_text.")}
+    for k, v in alias.items():
+        twin = state.get("fusion." + k.removeprefix("fusion_text."))
+        if twin is None or twin.shape != v.shape or not torch.equal(twin, v):
+            raise ValueError(f"{k} differs from its fusion.* twin; cannot drop the alias")
+    return {k: v for k, v in state.items() if k not in alias}
+
+
+def _check_keys(given: dict[str, Tensor], expected: dict[str, Tensor]) -> None:
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [
+        f"{k} {tuple(given[k].shape)} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in given and given[k].shape != v.shape
+    ]
+    problems = [
+        f"{what} ({len(keys)}): {', '.join(keys[:20])}{' ...' if len(keys) > 20 else ''}"
+        for what, keys in (("missing", missing), ("unexpected", unexpected), ("shape", shapes))
+        if keys
+    ]
+    if problems:
+        raise ValueError(
+            "official checkpoint does not match the inferred model: " + "; ".join(problems)
+        )
+
+
+def _need(state: dict[str, Tensor], key: str) -> Tensor:
+    if key not in state:
+        raise ValueError(f"official checkpoint lacks {key!r}, needed to infer the architecture")
+    return state[key]
+
+
+def _arch_args(config: object) -> dict:
+    """arch.args of the official (nested dict) config, {} when absent or not a dict."""
+    try:
+        args = config["arch"]["args"]  # type: ignore[index]
+    except (KeyError, TypeError, IndexError):
+        return {}
+    return args if isinstance(args, dict) else {}
+
+
+def _read_trusted(src: str | Path) -> dict:
+    # mmap: the Adam state makes official files ~3x the weights; read only what is used
+    mmap = zipfile.is_zipfile(src)
+    try:
+        return torch.load(src, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError:
+        # The safe unpickler refused an object of the nested config or optimizer state. The
+        # user vouches for this file (a released checkpoint), so allow full unpickling.
+        return torch.load(src, map_location="cpu", weights_only=False, mmap=mmap)
+
+
+def _save_atomic(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="eao import-checkpoint",
+        description="Convert a released Everything-at-Once checkpoint (.pth) into eao's format.",
+    )
+    ap.add_argument("official", help="official checkpoint, e.g. latest_model.pth (trusted file)")
+    ap.add_argument("out", help="output checkpoint (.pt), loadable with eao.checkpoints.load_model")
+    args = ap.parse_args(argv)
+    try:
+        cfg = import_official(args.official, args.out)
+    except ValueError as e:
+        print(f"import-checkpoint: {e}", file=sys.stderr)
+        return 1
+    print(f"imported {args.official} -> {args.out}: {cfg}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,386 @@
+"""`eao train`: pretrain the fusion model on a corpus's feature shards (rule pretrain).
+
+    python -m eao.train.loop --model-config '{"width": 256, ...}' --train-config '{...}' \
+        --video-2d results/features/resnet152/howto/shard-*.parquet ... --out-dir results/pretrain
+
+One process per device; under torchrun every rank takes its slice of each global batch and the
+loss is computed over the gathered global batch (eao.train.distributed). Checkpoints: every epoch
+and every `checkpoint_every_steps` steps to OUT_DIR/checkpoints/last.pt (epoch ends are also kept
+as epoch-NNN.pt); a run finds last.pt and continues from it (`--resume auto`). The finished model
+is OUT_DIR/model.pt; metrics are JSON lines in OUT_DIR/metrics.jsonl and TensorBoard events in
+OUT_DIR/tensorboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from eao.data.clips import ClipDataset, collate_clips
+from eao.data.corpus import FeatureTables
+from eao.model import EverythingAtOnce, ModelConfig
+from eao.progress import progress
+from eao.train import state
+from eao.train.distributed import World, gather_outputs, init_from_env
+from eao.train.loss import PAPER_WEIGHTS, combinatorial_loss
+
+log = logging.getLogger("eao.train")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and sampling; defaults are the paper's pretraining (spec model.md 3, 5)."""
+
+    epochs: int = 15
+    batch_videos: int = 224  # global batch, over all ranks; each video gives n_clips clips
+    n_clips: int = 10
+    min_time: float = 8.0
+    max_words: int = 20
+    video_tokens: int = 12
+    audio_frames: int = 768
+    audio_shift: str = "code"  # "code": always +min_time/2 (released code); "paper": ±; "none"
+    lr: float = 5e-5
+    lr_gamma: float = 0.9  # ExponentialLR, stepped once per epoch
+    temperature: float = 0.05
+    loss_weights: dict = field(default_factory=lambda: dict(PAPER_WEIGHTS))
+    precision: str = "bf16"  # autocast dtype on GPU: bf16 | fp16 | fp32; CPU always runs fp32
+    workers: int = 2
+    seed: int = 0
+    checkpoint_every_steps: int = 0  # 0: only at epoch ends
+    log_every_steps: int = 10
+
+
+def from_dict(cls, values: dict):
+    """Build a config dataclass from a plain dict, naming any unknown key."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+    return cls(**values)
+
+
+def epoch_batches(n_items: int, cfg: TrainConfig, epoch: int, world: World) -> list[list[tuple]]:
+    """This rank's batches of (epoch, video index) keys for one epoch: a seeded permutation cut
+    into global batches (the last partial batch dropped), each split evenly over the ranks."""
+    if cfg.batch_videos % world.size:
+        raise ValueError(f"batch_videos {cfg.batch_videos} is not divisible by {world.size} ranks")
+    if n_items < cfg.batch_videos:
+        raise ValueError(
+            f"the corpus has {n_items} usable videos, fewer than one batch "
+            f"(batch_videos={cfg.batch_videos})"
+        )
+    order = np.random.default_rng([cfg.seed, epoch, 1]).permutation(n_items)
+    per_rank = cfg.batch_videos // world.size
+    batches = []
+    for b in range(n_items // cfg.batch_videos):
+        chunk = order[b * cfg.batch_videos : (b + 1) * cfg.batch_videos]
+        mine = chunk[world.rank * per_rank : (world.rank + 1) * per_rank]
+        batches.append([(epoch, int(i)) for i in mine])
+    return batches
+
+
+def build_model(model_cfg: dict, dataset: ClipDataset) -> EverythingAtOnce:
+    """The model for the dataset's feature dimensions (the config gives the architecture)."""
+    dims = dataset.dims()
+    cfg = from_dict(
+        ModelConfig, {**model_cfg, "video_dim": dims["video"], "text_dim": dims["text"]}
+    )
+    return EverythingAtOnce(cfg)
+
+
+def autocast(device: str, precision: str):
+    if not device.startswith("cuda") or precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def to_device(batch: dict[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+class MetricsLog:
+    """JSON lines (always) and TensorBoard (when installed) on the main rank."""
+
+    def __init__(self, out_dir: Path, enabled: bool):
+        self.enabled = enabled
+        self.path = out_dir / "metrics.jsonl"
+        self.tb = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is a pinned dependency; only a broken env lacks it
+                log.warning("tensorboard is not installed: metrics go to metrics.jsonl only")
+            else:
+                self.tb = SummaryWriter(str(out_dir / "tensorboard"))
+
+    def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None and "loss" in record:
+            step = record["step"]
+            self.tb.add_scalar("loss/total", record["loss"], step)
+            for name, value in record.get("parts", {}).items():
+                self.tb.add_scalar(f"loss/{name}", value, step)
+            self.tb.add_scalar("lr", record["lr"], step)
+            self.tb.add_scalar("clips_per_s", record["clips_per_s"], step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+class Trainer:
+    """One training run: model, optimizer, data and position; `run()` trains to the end."""
+
+    def __init__(
+        self,
+        model: EverythingAtOnce,
+        dataset: ClipDataset,
+        cfg: TrainConfig,
+        out_dir: Path,
+        device: str = "cpu",
+        world: World | None = None,
+    ):
+        world = world or World()
+        self.cfg, self.dataset, self.out_dir = cfg, dataset, out_dir
+        self.device, self.world = device, world
+        self.model = model.to(device)
+        self.module = model  # the unwrapped model: its state_dict has no `module.` prefix
+        if world.size > 1:
+            ids = [world.local_rank] if device.startswith("cuda") else None
+            # Some parameters get no gradient in a step: the checkpoint-compatible dead modules
+            # (fusion.norm, davenet.batchnorm1) always, the masking token when no sample of the
+            # rank has an empty modality. DDP must not wait for them.
+            self.model = DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=True
+            )
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=cfg.lr_gamma)
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=device.startswith("cuda") and cfg.precision == "fp16"
+        )
+        self.pos = state.Position()
+        self.metrics = MetricsLog(out_dir, world.is_main)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self, path: Path, train_config: dict | None = None) -> None:
+        if not self.world.is_main:
+            return
+        state.save(
+            path,
+            model=self.module.state_dict(),
+            model_config=asdict(self.module.cfg),
+            train_config=train_config or asdict(self.cfg),
+            optimizer=self.opt.state_dict(),
+            scheduler=self.sched.state_dict(),
+            scaler=self.scaler.state_dict(),
+            rng=state.rng_state(),
+            epoch=self.pos.epoch,
+            batch=self.pos.batch,
+            step=self.pos.step,
+            world_size=self.world.size,
+        )
+
+    def restore(self, ckpt: dict) -> None:
+        self.module.load_state_dict(ckpt["model"], strict=True)
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.sched.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        state.set_rng_state(ckpt["rng"])
+        self.pos = state.Position(ckpt["epoch"], ckpt["batch"], ckpt["step"])
+
+    # -- training ------------------------------------------------------------------------------
+    def loader(self, batches: list[list[tuple]]) -> DataLoader:
+        return DataLoader(
+            self.dataset,
+            batch_sampler=batches,
+            collate_fn=collate_clips,
+            num_workers=self.cfg.workers,
+            pin_memory=self.device.startswith("cuda"),
+            persistent_workers=False,
+        )
+
+    def step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
+        self.model.train()
+        with autocast(self.device, self.cfg.precision):
+            out = self.model(to_device(batch, self.device))
+        # The loss runs in fp32 (softmax over the global batch at temperature 0.05).
+        out = {k: v.float() if v.is_floating_point() else v for k, v in out.items()}
+        out = gather_outputs(out, self.world)
+        loss, parts = combinatorial_loss(out, self.cfg.loss_weights, self.cfg.temperature)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        return loss.item(), {k: v.item() for k, v in parts.items()}
+
+    def run(self, stop_after_steps: int | None = None, ckpt_dir: Path | None = None) -> bool:
+        """Train to the last epoch; returns False when stopped early by stop_after_steps
+        (the tests' stand-in for a killed job)."""
+        ckpt_dir = ckpt_dir or self.out_dir / "checkpoints"
+        clips_per_step = self.cfg.batch_videos * self.cfg.n_clips
+        while self.pos.epoch < self.cfg.epochs:
+            epoch = self.pos.epoch
+            batches = epoch_batches(len(self.dataset), self.cfg, epoch, self.world)
+            todo = batches[self.pos.batch :]
+            tick = time.perf_counter()
+            bar = progress(
+                self.loader(todo), desc=f"epoch {epoch + 1}/{self.cfg.epochs}", total=len(todo)
+            )
+            for batch in bar:
+                loss, parts = self.step(batch)
+                self.pos.batch += 1
+                self.pos.step += 1
+                if self.pos.step % self.cfg.log_every_steps == 0 or self.pos.batch == len(batches):
+                    now = time.perf_counter()
+                    self.metrics.write(
+                        {
+                            "step": self.pos.step,
+                            "epoch": epoch + 1,
+                            "loss": loss,
+                            "parts": parts,
+                            "lr": self.opt.param_groups[0]["lr"],
+                            "clips_per_s": clips_per_step / max(now - tick, 1e-9),
+                        }
+                    )
+                tick = time.perf_counter()
+                every = self.cfg.checkpoint_every_steps
+                if every and self.pos.step % every == 0:
+                    self.checkpoint(ckpt_dir / "last.pt")
+                if stop_after_steps is not None and self.pos.step >= stop_after_steps:
+                    return False
+            self.sched.step()
+            self.pos = state.Position(epoch + 1, 0, self.pos.step)
+            self.checkpoint(ckpt_dir / f"epoch-{epoch + 1:03d}.pt")
+            self.checkpoint(ckpt_dir / "last.pt")
+            log.info("epoch %d done: step %d, loss %.4f", epoch + 1, self.pos.step, loss)
+        return True
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument(
+        "--model-config", default="{}", help="JSON object of ModelConfig keys (architecture)"
+    )
+    ap.add_argument("--train-config", default="{}", help="JSON object of TrainConfig keys")
+    ap.add_argument(
+        "--video-2d", nargs="*", default=[], help="2D feature shards (resnet152 or clip)"
+    )
+    ap.add_argument("--video-3d", nargs="*", default=[], help="3D feature shards (resnext101)")
+    ap.add_argument("--audio", nargs="*", default=[], help="log-mel shards")
+    ap.add_argument("--text", nargs="*", default=[], help="text feature shards of the captions")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument(
+        "--resume",
+        default="auto",
+        help="auto: continue from OUT_DIR/checkpoints/last.pt if "
+        "its configs match; no: start over; or a checkpoint path",
+    )
+    ap.add_argument(
+        "--stop-after-steps", type=int, help="stop (as if killed) after this many steps"
+    )
+    ap.add_argument("--out-dir", required=True)
+    return ap.parse_args(argv)
+
+
+def resume_from(
+    args: argparse.Namespace, out_dir: Path, model_cfg: dict, train_cfg: dict
+) -> dict | None:
+    if args.resume == "no":
+        return None
+    path = out_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)
+    if not path.exists():
+        if args.resume != "auto":
+            raise FileNotFoundError(f"--resume {path}: no such checkpoint")
+        return None
+    ckpt = state.load(path)
+    mismatch = [
+        name
+        for name, want in (("model", model_cfg), ("train", train_cfg))
+        if ckpt[f"{name}_config"] != want
+    ]
+    if mismatch and args.resume == "auto":
+        log.warning(
+            "%s was written with a different %s config: starting over", path, " and ".join(mismatch)
+        )
+        return None
+    log.info(
+        "resuming from %s at epoch %d, batch %d (step %d)",
+        path,
+        ckpt["epoch"] + 1,
+        ckpt["batch"],
+        ckpt["step"],
+    )
+    return ckpt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
+    device = "cpu" if device == "auto" else device
+    world = init_from_env(device)
+    if device == "cuda":
+        device = f"cuda:{world.local_rank}"
+        torch.cuda.set_device(device)
+    cfg = from_dict(TrainConfig, json.loads(args.train_config))
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    tables = FeatureTables(
+        video_2d=args.video_2d, video_3d=args.video_3d, audio=args.audio, text=args.text
+    )
+    dataset = ClipDataset(
+        tables,
+        n_clips=cfg.n_clips,
+        min_time=cfg.min_time,
+        max_words=cfg.max_words,
+        n_video_tokens=cfg.video_tokens,
+        audio_frames=cfg.audio_frames,
+        audio_shift=cfg.audio_shift,
+        seed=cfg.seed,
+    )
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts them)
+    model = build_model(json.loads(args.model_config), dataset)
+    trainer = Trainer(model, dataset, cfg, out_dir, device, world)
+    ckpt = resume_from(args, out_dir, asdict(model.cfg), asdict(cfg))
+    if ckpt is not None:
+        trainer.restore(ckpt)
+    log.info(
+        "model: %s parameters, %s; %d videos, %d clips per step on %d rank(s), device %s",
+        f"{sum(p.numel() for p in model.parameters()):,}",
+        model.cfg,
+        len(dataset),
+        cfg.batch_videos * cfg.n_clips,
+        world.size,
+        device,
+    )
+    finished = trainer.run(stop_after_steps=args.stop_after_steps)
+    trainer.metrics.close()
+    if finished and world.is_main:
+        trainer.checkpoint(out_dir / "model.pt")
+        # A finished run must not be 'resumed' by the next forced rerun of the rule.
+        (out_dir / "checkpoints" / "last.pt").unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""The training loop on a tiny synthetic corpus: resume = uninterrupted run (bit-identical on
+CPU), checkpoint contents, metrics, and the per-rank split of the global batch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+
+import eao.features.shards as shards
+from eao.train import loop, state
+from eao.train.distributed import World
+
+MODEL = {"width": 16, "heads": 2, "proj_dim": 8, "audio_channels": [4, 4, 4, 8, 8, 8, 16]}
+TRAIN = {
+    "epochs": 2,
+    "batch_videos": 4,
+    "n_clips": 2,
+    "min_time": 2.0,
+    "video_tokens": 3,
+    "audio_frames": 128,
+    "workers": 0,
+    "checkpoint_every_steps": 1,
+    "log_every_steps": 1,
+    "lr": 1e-3,
+}
+VIDEOS = [f"v{i}" for i in range(9)]  # 9 videos, batch 4: 2 steps per epoch, one video left over
+
+
+def write(path, cols, schema, rate=None):
+    shards.write_features(str(path), cols, schema, {"features_per_second": rate} if rate else {})
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> list[str]:
+    root = tmp_path_factory.mktemp("corpus")
+    rng = np.random.default_rng(0)
+    seconds = {v: 6 + i % 4 for i, v in enumerate(VIDEOS)}
+
+    def visual(name, rate, dim, audio=False):
+        feats = [
+            rng.standard_normal((int(seconds[v] * rate), dim)).astype(np.float16) for v in VIDEOS
+        ]
+        cols = {
+            "video_id": VIDEOS,
+            "times_s": [(np.arange(len(f)) / rate).tolist() for f in feats],
+            "features": shards.features_array(feats, dim, pa.float16()),
+        }
+        if audio:
+            cols["has_audio"] = [v != "v3" for v in VIDEOS]  # one video without an audio stream
+            cols["features"] = shards.features_array(
+                [f if v != "v3" else f[:0] for v, f in zip(VIDEOS, feats, strict=True)],
+                dim,
+                pa.float16(),
+            )
+        write(root / f"{name}.parquet", cols, shards.visual_schema(dim, audio=audio), rate)
+
+    visual("2d", 1.0, 16)
+    visual("3d", 1.5, 16)
+    visual("audio", 100.0, 40, audio=True)
+    rows = [
+        (v, j, 2.0 * j, 2.0 * j + 1.5) for v in VIDEOS for j in range(seconds[v] // 2) if v != "v5"
+    ]
+    cols = {
+        "video_id": [r[0] for r in rows],
+        "segment": [r[1] for r in rows],
+        "start_s": [r[2] for r in rows],
+        "end_s": [r[3] for r in rows],
+        "tokens": [["w"] * 3 for _ in rows],
+        "features": shards.features_array(
+            [rng.standard_normal((3, 8)).astype(np.float32) for _ in rows], 8, pa.float32()
+        ),
+    }
+    write(root / "text.parquet", cols, shards.text_schema(8))
+    return [str(root / f"{k}.parquet") for k in ("2d", "3d", "audio", "text")]
+
+
+def run(corpus, out_dir, *extra, train=TRAIN):
+    f2d, f3d, audio, text = corpus
+    argv = [
+        "--model-config",
+        json.dumps(MODEL),
+        "--train-config",
+        json.dumps(train),
+        "--video-2d",
+        f2d,
+        "--video-3d",
+        f3d,
+        "--audio",
+        audio,
+        "--text",
+        text,
+        "--device",
+        "cpu",
+        "--out-dir",
+        str(out_dir),
+        *extra,
+    ]
+    assert loop.main(argv) == 0
+
+
+def test_resume_after_a_kill_equals_the_uninterrupted_run(corpus, tmp_path):
+    run(corpus, tmp_path / "straight")
+    # Stopped in the middle of epoch 2 (step 3 of 4), then the same command again.
+    run(corpus, tmp_path / "killed", "--stop-after-steps", "3")
+    assert not (tmp_path / "killed" / "model.pt").exists()
+    assert state.load(tmp_path / "killed" / "checkpoints" / "last.pt")["step"] == 3
+    run(corpus, tmp_path / "killed")
+    a, b = (
+        state.load(tmp_path / "straight" / "model.pt"),
+        state.load(tmp_path / "killed" / "model.pt"),
+    )
+    assert a["step"] == b["step"] == 4 and a["epoch"] == b["epoch"] == 2
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    for pa_, pb in zip(
+        a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True
+    ):
+        assert torch.equal(pa_["exp_avg_sq"], pb["exp_avg_sq"])
+    assert a["scheduler"] == b["scheduler"]
+
+
+def test_outputs_of_a_finished_run(corpus, tmp_path):
+    run(corpus, tmp_path)
+    ckpt = state.load(tmp_path / "model.pt")  # weights_only=True
+    assert ckpt["model_config"]["video_dim"] == 32 and ckpt["model_config"]["text_dim"] == 8
+    assert ckpt["train_config"]["batch_videos"] == 4
+    assert ckpt["scheduler"]["last_epoch"] == 2
+    assert (tmp_path / "checkpoints" / "epoch-001.pt").exists()
+    assert not (tmp_path / "checkpoints" / "last.pt").exists()  # a rerun starts over
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert set(records[0]["parts"]) == {"tv", "ta", "va", "t_va", "v_ta", "a_tv"}
+    assert records[2]["lr"] == pytest.approx(1e-3 * 0.9)
+    assert all(np.isfinite(r["loss"]) and r["clips_per_s"] > 0 for r in records)
+    assert list((tmp_path / "tensorboard").iterdir())
+
+
+def test_a_checkpoint_of_another_config_is_not_resumed(corpus, tmp_path, caplog):
+    run(corpus, tmp_path, "--stop-after-steps", "1")
+    run(corpus, tmp_path, train={**TRAIN, "lr": 2e-3})
+    assert "different train config: starting over" in caplog.text
+    assert state.load(tmp_path / "model.pt")["step"] == 4
+
+
+def test_unknown_config_keys_are_named():
+    with pytest.raises(ValueError, match="unknown TrainConfig keys: epoch"):
+        loop.from_dict(loop.TrainConfig, {"epoch": 3})
+
+
+def test_ranks_split_each_global_batch():
+    cfg = loop.TrainConfig(batch_videos=4, seed=3)
+    whole = loop.epoch_batches(10, cfg, 1, World())
+    halves = [loop.epoch_batches(10, cfg, 1, World(rank, 2)) for rank in (0, 1)]
+    assert len(whole) == 2 and all(len(b) == 4 for b in whole)
+    for b in range(2):
+        assert halves[0][b] + halves[1][b] == whole[b]
+    assert loop.epoch_batches(10, cfg, 2, World()) != whole  # a new order every epoch
+    with pytest.raises(ValueError, match="not divisible"):
+        loop.epoch_batches(10, cfg, 0, World(0, 3))
