@@ -397,3 +397,11 @@ def test_whole_video_clips(tables):
     assert batch["text_mask"].sum(1).tolist() == [6, 3, 0]
     batch, _ = retrieval_clips(tables, video_rows(tables, ["v0"], segments={"v0": 4}), 24, 1024)
     assert batch["text"][0, 0, 0] == 4 and batch["text_mask"][0].sum() == 10
+
+
+def test_a_table_of_the_wrong_kind_is_named(tmp_path):
+    path = tmp_path / "failures-00000.parquet"
+    table = pa.table({"video_id": ["a"], "path": ["a.mp4"], "stage": ["probe"], "error": ["x"]})
+    pq.write_table(table, path)
+    with pytest.raises(ValueError, match="failures-00000.parquet: not a 2d table"):
+        FeatureTables(video_2d=[path])

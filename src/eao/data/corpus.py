@@ -76,6 +76,11 @@ class _Shards:
         self.columns = list(COLUMNS[kind])
         self.cache_groups, self.max_open = cache_groups, max_open
         metas = [pq.read_metadata(p) for p in self.paths]
+        for path, meta in zip(self.paths, metas, strict=True):
+            missing = {"video_id", *self.columns} - set(meta.schema.to_arrow_schema().names)
+            if missing:  # e.g. a failures-NNNNN.parquet caught by a shard glob
+                columns = ", ".join(sorted(missing))
+                raise ValueError(f"{path}: not a {kind} table (no column {columns})")
         self.group_starts = [
             np.cumsum([0] + [m.row_group(g).num_rows for g in range(m.num_row_groups)])
             for m in metas]
