@@ -102,12 +102,14 @@ def run(corpus, out_dir, *extra, train=TRAIN):
     assert loop.main(argv) == 0
 
 
-def test_resume_after_a_kill_equals_the_uninterrupted_run(corpus, tmp_path):
+@pytest.mark.parametrize("stop", [2, 3])
+def test_resume_after_a_kill_equals_the_uninterrupted_run(corpus, tmp_path, stop):
     run(corpus, tmp_path / "straight")
-    # Stopped in the middle of epoch 2 (step 3 of 4), then the same command again.
-    run(corpus, tmp_path / "killed", "--stop-after-steps", "3")
+    # Stopped after epoch 1's last step but before its end-of-epoch work (stop 2), or in the
+    # middle of epoch 2 (stop 3), then the same command again.
+    run(corpus, tmp_path / "killed", "--stop-after-steps", str(stop))
     assert not (tmp_path / "killed" / "model.pt").exists()
-    assert state.load(tmp_path / "killed" / "checkpoints" / "last.pt")["step"] == 3
+    assert state.load(tmp_path / "killed" / "checkpoints" / "last.pt")["step"] == stop
     run(corpus, tmp_path / "killed")
     a, b = (
         state.load(tmp_path / "straight" / "model.pt"),

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -237,6 +238,7 @@ class Trainer:
             batches = epoch_batches(len(self.dataset), self.cfg, epoch, self.world)
             todo = batches[self.pos.batch :]
             tick = time.perf_counter()
+            loss = float("nan")  # a run resumed right after an epoch's last step has no batch left
             bar = progress(
                 self.loader(todo), desc=f"epoch {epoch + 1}/{self.cfg.epochs}", total=len(todo)
             )
@@ -262,7 +264,11 @@ class Trainer:
                     self.checkpoint(ckpt_dir / "last.pt")
                 if stop_after_steps is not None and self.pos.step >= stop_after_steps:
                     return False
-            self.sched.step()
+            with warnings.catch_warnings():
+                # Resumed right at an epoch's end, this process has not stepped the optimizer
+                # yet and torch warns; the schedule is still right (it is in the checkpoint).
+                warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()`")
+                self.sched.step()
             self.pos = state.Position(epoch + 1, 0, self.pos.step)
             self.checkpoint(ckpt_dir / f"epoch-{epoch + 1:03d}.pt")
             self.checkpoint(ckpt_dir / "last.pt")
@@ -379,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         trainer.checkpoint(out_dir / "model.pt")
         # A finished run must not be 'resumed' by the next forced rerun of the rule.
         (out_dir / "checkpoints" / "last.pt").unlink(missing_ok=True)
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
     return 0
 
 
