@@ -267,7 +267,7 @@ class Trainer:
             with warnings.catch_warnings():
                 # Resumed right at an epoch's end, this process has not stepped the optimizer
                 # yet and torch warns; the schedule is still right (it is in the checkpoint).
-                warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()`")
+                warnings.filterwarnings("ignore", "Detected call of `lr_scheduler")
                 self.sched.step()
             self.pos = state.Position(epoch + 1, 0, self.pos.step)
             self.checkpoint(ckpt_dir / f"epoch-{epoch + 1:03d}.pt")
