@@ -225,7 +225,7 @@ def pretrain_inputs(wildcards):
 
 def pretrain_launcher(wildcards, threads):
     """python for one device; torchrun with one process per GPU when more are asked for."""
-    gpus = config["pretrain"].get("gpus", 0)
+    gpus = config["pretrain"].get("gpus", 1)
     if gpus > 1:
         return f"torchrun --standalone --nproc-per-node {gpus} -m eao.train.loop"
     return "python -m eao.train.loop"

@@ -23,7 +23,7 @@ rule pretrain:
     resources:
         mem_mb=config["pretrain"].get("mem_mb", 16000),
         runtime=config["pretrain"].get("runtime", "72h"),
-        gpu=config["pretrain"].get("gpus", 0),
+        gpu=config["pretrain"].get("gpus", 1),
     conda:
         "../../envs/eao.yaml"
     shell:
