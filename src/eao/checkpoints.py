@@ -69,7 +69,7 @@ def import_official(src: str | Path, dst: str | Path) -> ModelConfig:
     for key in ("arch", "epoch", "step"):
         if isinstance(raw.get(key), str | int):
             source[key] = raw[key]
-    _save_atomic(
+    save_atomic(
         {
             "eao_version": eao.__version__,
             "model": model.state_dict(),
@@ -186,7 +186,8 @@ def _read_trusted(src: str | Path) -> dict:
         return torch.load(src, map_location="cpu", weights_only=False, mmap=mmap)
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
+def save_atomic(obj: dict, path: Path) -> None:
+    """torch.save to a temp file beside `path`, then rename: a killed job leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:

@@ -24,6 +24,7 @@ import eao
 from eao.checkpoints import load_model
 from eao.data.benchmarks import retrieval_clips, segment_rows, video_rows
 from eao.data.corpus import FeatureTables
+from eao.devices import resolve_device
 from eao.evaluate.embed import embed_batches
 from eao.evaluate.metrics import chance_metrics, metrics_for_tasks, similarity_tasks
 
@@ -105,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = (
-        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    )
+    device = resolve_device(args.device)
 
     model, ckpt = load_model(args.model)
     model.to(device)

@@ -31,6 +31,7 @@ import pyarrow as pa
 import torch
 
 from eao import __version__
+from eao.devices import resolve_device
 from eao.features.shards import features_array, visual_schema, write_features
 from eao.io.decode import DecodeError, FrameSpec, iter_frames
 from eao.io.parquet import FAILURES, read_table, table_from_rows, write_table
@@ -242,13 +243,6 @@ def extract_logmel(rows: list[dict]) -> tuple[dict[int, np.ndarray], dict[int, s
             continue
         features[i] = log_mel(wave).T.contiguous().numpy().astype(np.float16)
     return features, errors
-
-
-def resolve_device(name: str) -> str:
-    """'auto' -> cuda when a GPU is visible, else cpu; anything else as given."""
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 def usable_rows(probed_path: str) -> list[dict]:

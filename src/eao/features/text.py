@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import torch
 
 from eao import __version__
-from eao.features.extract import resolve_device
+from eao.devices import resolve_device
 from eao.features.shards import features_array, text_schema, write_features
 from eao.io.parquet import FAILURES, read_table, table_from_rows, write_table
 from eao.progress import progress

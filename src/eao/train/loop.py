@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader
 
 from eao.data.clips import ClipDataset, collate_clips
 from eao.data.corpus import FeatureTables
+from eao.devices import resolve_device
 from eao.model import EverythingAtOnce, ModelConfig
 from eao.progress import progress
 from eao.train import state
@@ -341,8 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
-    device = "cpu" if device == "auto" else device
+    device = resolve_device(args.device)
     world = init_from_env(device)
     if device == "cuda":
         device = f"cuda:{world.local_rank}"

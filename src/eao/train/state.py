@@ -9,13 +9,13 @@ with torch.load(weights_only=True). Writes are atomic (temp file, then rename).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 import eao
+from eao.checkpoints import save_atomic
 
 
 @dataclass
@@ -40,11 +40,7 @@ def set_rng_state(state: dict) -> None:
 
 def save(path: str | Path, **entries) -> None:
     """torch.save of a dict, atomically, with the code version stamped in."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save({"eao_version": eao.__version__, **entries}, tmp)
-    os.replace(tmp, path)
+    save_atomic({"eao_version": eao.__version__, **entries}, Path(path))
 
 
 def load(path: str | Path) -> dict:
