@@ -6,8 +6,12 @@
 #   probe/<dataset>/shard-<NNNNN>.parquet  probed manifest rows of one shard (+ failures-<NNNNN>)
 #   features/<backbone>/<dataset>/shard-<NNNNN>.parquet   one row per video (text: per segment)
 #   failures/<dataset>.{parquet,tsv}       every input a stage skipped, with the reason
-#   pretrain/model.pt                      the pretrained fusion model (+ metrics.jsonl, checkpoints/)
-#   evaluate/zeroshot/<dataset>.json       zero-shot retrieval metrics next to chance
+#   pretrain/<variant>/model.pt            a pretrained fusion model: main and each ablation variant
+#                                          (+ metrics.jsonl, checkpoints/, tensorboard/)
+#   finetune/<variant>/<dataset>/model.pt  fine-tuned on a retrieval benchmark's training split
+#   evaluate/retrieval/<zeroshot|finetuned>/<variant>/<dataset>/<strategy>.json   R@K, MedR, chance
+#   evaluate/localization/<variant>/<dataset>.json   step localization recall, IoU/IoD, chance
+#   tables/<table>.{md,tex,csv}            the paper's tables, its numbers and ours side by side
 # Logs go to logs/<rule>/..., benchmarks to benchmarks/<rule>/...
 
 from snakemake.utils import min_version
@@ -23,6 +27,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"
 
 
 rule all:

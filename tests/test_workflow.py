@@ -91,15 +91,44 @@ def test_corrupt_and_silent_videos_of_the_corpus(tiny_run):
 
 
 def test_pretraining_and_zero_shot_retrieval(tiny_run):
-    ckpt = torch.load(tiny_run / "results/pretrain/model.pt", weights_only=True)
+    ckpt = torch.load(tiny_run / "results/pretrain/main/model.pt", weights_only=True)
     assert ckpt["step"] == 2 and ckpt["epoch"] == 2  # 3 usable videos, batch 2: 1 step per epoch
     assert ckpt["model_config"]["width"] == 32 and ckpt["model_config"]["text_dim"] == 384
-    lines = (tiny_run / "results/pretrain/metrics.jsonl").read_text().splitlines()
+    lines = (tiny_run / "results/pretrain/main/metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [1, 2]
+    zeroshot = tiny_run / "results/evaluate/retrieval/zeroshot"
     for ds in ("youcook2", "msrvtt"):
-        result = json.loads((tiny_run / f"results/evaluate/zeroshot/{ds}.json").read_text())
-        assert result["clips"] >= 2 and set(result["metrics"]) >= {"t2v", "t2va", "t2v+a"}
-        assert result["chance"]["R1"] == pytest.approx(100 / result["clips"])
+        for strategy in ("at_once", "uniform", "max_pool", "clips"):
+            result = json.loads((zeroshot / f"main/{ds}/{strategy}.json").read_text())
+            assert result["clips"] >= 2 and set(result["metrics"]) >= {"t2v", "t2va", "t2v+a"}
+            assert result["chance"]["R1"] == pytest.approx(100 / result["clips"])
+            assert result["strategy"] == strategy
+            assert result["provenance"]["video_2d"]["weights"] == "random"
+        # the text-video variant: no audio, so no fused va task
+        tv = json.loads((zeroshot / f"tv/{ds}/at_once.json").read_text())
+        assert "t2v" in tv["metrics"] and "t2va" not in tv["metrics"]
+
+
+def test_finetuning_localization_and_tables(tiny_run):
+    ft = torch.load(tiny_run / "results/finetune/main/youcook2/model.pt", weights_only=True)
+    assert ft["train_config"]["loss_weights"] == dict.fromkeys(
+        ft["train_config"]["loss_weights"], 1.0
+    )
+    assert ft["train_config"]["eval_mode"] is True
+    result = json.loads(
+        (tiny_run / "results/evaluate/retrieval/finetuned/main/youcook2/at_once.json").read_text()
+    )
+    assert result["split"] == "validation"
+    for ds in ("crosstask", "mining_youtube"):
+        loc = json.loads((tiny_run / f"results/evaluate/localization/main/{ds}.json").read_text())
+        assert loc["videos"] >= 1
+        for key in ("recall_pooled", "recall_per_video", "IoU", "IoD"):
+            assert 0 <= loc[key] <= 100 and 0 < loc["chance"][key] <= 100
+    tables = sorted(p.name for p in (tiny_run / "results/tables").iterdir())
+    for name in ("table1_zeroshot_retrieval", "table3_step_localization", "supp_table6_rope"):
+        assert {f"{name}.md", f"{name}.tex", f"{name}.csv"} <= set(tables)
+    table4 = (tiny_run / "results/tables/table4_components.md").read_text()
+    assert "not run" in table4  # no_transformer etc. are not in the tiny run
 
 
 def test_rerun_has_nothing_to_do(tiny_run):
@@ -113,7 +142,22 @@ def test_forcerun_probe_reruns_only_probing(tiny_run):
     # without --until, -R also reruns what depends on probing, and nothing upstream of it
     jobs = jobs_scheduled(snakemake(tiny_run, "-n", "--forcerun", "probe").stdout)
     assert "demo_world" not in jobs and "manifest" not in jobs
-    assert jobs["probe"] == 6 and jobs["extract_2d"] == 6 and jobs["extract_text"] == 3 * 4
+    assert jobs["probe"] == 6 and jobs["extract_2d"] == 6 and jobs["extract_text"] == 3 * 6
+
+
+def test_forcerun_evaluations_reruns_only_evaluations_and_tables(tiny_run):
+    jobs = jobs_scheduled(snakemake(tiny_run, "-n", "--forcerun", "evaluate_retrieval").stdout)
+    # main: 4 strategies x 2 datasets, tv: at_once x 2, fine-tuned main: 2
+    assert jobs == {"evaluate_retrieval": 8 + 2 + 2, "tables": 1, "all": 1}
+
+
+def test_changing_an_ablation_reruns_only_what_depends_on_it(tiny_run, tmp_path):
+    changed = yaml.safe_load(TINY.read_text())
+    changed["ablations"]["variants"] = {"tv": {"pretrain": {"audio": None, "epochs": 1}}}
+    cfg = tmp_path / "changed.yaml"
+    cfg.write_text(yaml.safe_dump(changed))
+    jobs = jobs_scheduled(snakemake(tiny_run, "-n", configfile=cfg).stdout)
+    assert jobs == {"pretrain": 1, "evaluate_retrieval": 2, "tables": 1, "all": 1}
 
 
 def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
@@ -123,10 +167,27 @@ def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
     demo, size = config["demo"], config["shard_size"]
     shards = {ds: -(-demo[f"{ds}_videos"] // size) for ds in config["datasets"]}
     n = sum(shards.values())
-    captioned = sum(shards[ds] for ds in ("howto", "youcook2", "msrvtt"))
-    assert jobs == {"demo_world": 1, "manifest": 5, "probe": n, "extract_2d": n, "extract_3d": n,
-                    "extract_clip": n, "extract_audio": n, "extract_text": 3 * captioned,
-                    "failures": 5, "pretrain": 1, "zeroshot_retrieval": 2, "all": 1}
+    variants = 1 + len(config["ablations"]["run"])
+    # every variant on 2 benchmarks, Table 6's 3 strategies for main and pos_emb, 2 fine-tuned
+    # variants on 2 benchmarks
+    retrieval = 2 * variants + 2 * 2 * 3 + 2 * 2
+    assert jobs == {
+        "demo_world": 1,
+        "manifest": 5,
+        "probe": n,
+        "extract_2d": n,
+        "extract_3d": n,
+        "extract_clip": n,
+        "extract_audio": n,
+        "extract_text": 3 * n,
+        "failures": 5,
+        "pretrain": variants,
+        "finetune": 4,
+        "evaluate_retrieval": retrieval,
+        "evaluate_localization": 2,
+        "tables": 1,
+        "all": 1,
+    }
 
 
 @pytest.mark.parametrize(

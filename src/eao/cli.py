@@ -8,8 +8,9 @@ import sys
 from eao import checkpoints
 from eao.data import failures, manifest, probe
 from eao.demo import __main__ as demo
-from eao.evaluate import retrieval
-from eao.train import loop
+from eao.evaluate import localize, retrieval
+from eao.tables import __main__ as tables
+from eao.train import finetune, loop
 
 COMMANDS = {
     "demo-world": (demo.main, "generate the demo world"),
@@ -18,7 +19,10 @@ COMMANDS = {
     "failures": (failures.main, "gather failures tables"),
     "train": (loop.main, "pretrain the fusion model on feature shards"),
     "import-checkpoint": (checkpoints.main, "convert a released EAO checkpoint to ours"),
+    "finetune": (finetune.main, "fine-tune a pretrained model on a retrieval benchmark"),
     "retrieval": (retrieval.main, "text-to-video retrieval metrics of a model on a benchmark"),
+    "localize": (localize.main, "zero-shot step localization on CrossTask / Mining YouTube"),
+    "tables": (tables.main, "the paper's tables with our numbers beside them"),
 }
 
 

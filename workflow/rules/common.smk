@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+import yaml
+
 import eao
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -32,6 +34,11 @@ def validate_config():
 
 validate_config()
 
+with open(os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")) as f:
+    SCHEMA = yaml.safe_load(f)
+# The keys an ablation variant may override: those of the main model and pretrain sections.
+SECTION_KEYS = {s: list(SCHEMA["properties"][s]["properties"]) for s in ("model", "pretrain")}
+
 DEMO_DIR = "results/demo_world"
 # Jobs call `python -m eao...`: put the interpreter running snakemake (the project's venv) first
 # on PATH, so that works without activating the venv; envvars passes PATH on to cluster jobs.
@@ -47,6 +54,9 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
     shard=r"\d{5}",
     encoder=r"hf|word2vec|clip",
+    variant=r"[A-Za-z0-9_]+",
+    stage=r"zeroshot|finetuned",
+    strategy=r"at_once|uniform|max_pool|clips",
 
 
 EAO_VERSION = eao.__version__
@@ -187,9 +197,39 @@ def all_outputs():
                 outputs += expand(f"results/features/text_{encoder}/{name}/shard-{{shard}}.parquet", shard=shards)
         outputs.append(f"results/failures/{name}.parquet")
     if can_pretrain():
-        outputs.append("results/pretrain/model.pt")
-        outputs += expand("results/evaluate/zeroshot/{dataset}.json", dataset=retrieval_datasets())
+        outputs += expand("results/pretrain/{variant}/model.pt", variant=pretrained_variants())
+        outputs += evaluation_outputs()
+        outputs += TABLE_FILES
     return outputs
+
+
+# -- variants --------------------------------------------------------------------------------------
+# `main` is the config's model and pretrain sections; an ablation variant is main with the
+# overrides of config ablations.variants.<name> (run when listed in ablations.run).
+def variant_names():
+    return ["main"] + list(config["ablations"].get("run", []))
+
+
+def validate_variants():
+    variants = config["ablations"].get("variants", {})
+    unknown = [v for v in config["ablations"].get("run", []) if v not in variants]
+    if unknown:
+        raise WorkflowError(f"Invalid config at ablations.run: {', '.join(unknown)} not in ablations.variants")
+    for name, spec in variants.items():
+        for section in ("model", "pretrain"):
+            extra = sorted(set(spec.get(section, {})) - set(SECTION_KEYS[section]))
+            if extra:
+                raise WorkflowError(f"Invalid config at ablations.variants.{name}.{section}: unknown keys "
+                                    f"{', '.join(extra)} (keys of the {section} section only)")
+    bad = [v for v in config["finetune"].get("variants", []) if v != "main" and v not in variants]
+    if bad:
+        raise WorkflowError(f"Invalid config at finetune.variants: {', '.join(bad)} not in ablations.variants")
+
+
+def variant_section(variant, section):
+    """The config section (model or pretrain) of a variant: main's with the variant's overrides."""
+    overrides = {} if variant == "main" else config["ablations"]["variants"][variant].get(section, {})
+    return {**config[section], **overrides}
 
 
 # -- pretraining -----------------------------------------------------------------------------------
@@ -198,16 +238,30 @@ TRAIN_KEYS = ["epochs", "batch_videos", "n_clips", "min_time", "max_words", "vid
               "precision", "workers", "seed", "checkpoint_every_steps", "log_every_steps"]
 
 
+def imported_checkpoint():
+    """A released EAO checkpoint (pretrain.checkpoint) that stands in for the main model."""
+    return config["pretrain"].get("checkpoint")
+
+
 def can_pretrain():
-    """Pretraining needs its corpus among the datasets, with captions (a config of only your own
-    uncaptioned videos stops after extraction)."""
+    """The main model exists when it is imported, or when its corpus is among the datasets with
+    captions (a config of only your own uncaptioned videos stops after extraction)."""
     corpus = config["datasets"].get(config["pretrain"]["dataset"])
-    return bool(corpus and corpus.get("captions"))
+    return bool(imported_checkpoint() or (corpus and corpus.get("captions")))
 
 
-def train_config():
-    """The TrainConfig part of the pretrain section (the rest says where and on what to run)."""
-    return {k: v for k, v in config["pretrain"].items() if k in TRAIN_KEYS}
+def pretrained_variants():
+    return variant_names()
+
+
+def train_config(wildcards):
+    """The TrainConfig part of the variant's pretrain section (the rest says where and on what)."""
+    p = variant_section(wildcards.variant, "pretrain")
+    return json.dumps({k: v for k, v in p.items() if k in TRAIN_KEYS})
+
+
+def model_config(wildcards):
+    return json.dumps(variant_section(wildcards.variant, "model"))
 
 
 def shards_of(backbone, dataset):
@@ -216,11 +270,15 @@ def shards_of(backbone, dataset):
     return expand(f"results/features/{backbone}/{dataset}/shard-{{shard}}.parquet", shard=SHARDS[dataset])
 
 
+def feature_inputs(variant, dataset):
+    """The dataset's shards of the backbones the variant is trained on."""
+    p = variant_section(variant, "pretrain")
+    return {"video_2d": shards_of(p.get("video_2d"), dataset), "video_3d": shards_of(p.get("video_3d"), dataset),
+            "audio": shards_of(p.get("audio"), dataset), "text": shards_of(f"text_{p['text']}", dataset)}
+
+
 def pretrain_inputs(wildcards):
-    p = config["pretrain"]
-    ds = p["dataset"]
-    return {"video_2d": shards_of(p.get("video_2d"), ds), "video_3d": shards_of(p.get("video_3d"), ds),
-            "audio": shards_of(p.get("audio"), ds), "text": shards_of(f"text_{p['text']}", ds)}
+    return feature_inputs(wildcards.variant, config["pretrain"]["dataset"])
 
 
 def pretrain_launcher(wildcards, threads):
@@ -231,6 +289,36 @@ def pretrain_launcher(wildcards, threads):
     return "python -m eao.train.loop"
 
 
+# -- fine-tuning -----------------------------------------------------------------------------------
+def finetune_variants():
+    return [v for v in config["finetune"].get("variants", []) if v in variant_names()]
+
+
+def finetune_inputs(wildcards):
+    return {"init": f"results/pretrain/{wildcards.variant}/model.pt",
+            "manifest": f"results/manifest/{wildcards.dataset}/videos.parquet",
+            **feature_inputs(wildcards.variant, wildcards.dataset)}
+
+
+def finetune_config(wildcards):
+    """TrainConfig of a fine-tuning run: the benchmark's lengths (evaluate.retrieval) and the
+    finetune section's optimisation (loss weights all 1 and eval mode: eao.train.finetune)."""
+    f, ds = config["finetune"], config["finetune"]["datasets"][wildcards.dataset]
+    e, p = config["evaluate"]["retrieval"][wildcards.dataset], variant_section(wildcards.variant, "pretrain")
+    return json.dumps({"epochs": ds["epochs"], "lr": ds["lr"], "lr_gamma": ds["lr_gamma"],
+                       "batch_videos": ds["batch_videos"], "video_tokens": e["video_tokens"],
+                       "audio_frames": e["audio_frames"], "max_words": p["max_words"],
+                       "precision": f["precision"], "workers": f["workers"], "seed": p["seed"],
+                       "log_every_steps": 1})
+
+
+def finetune_options(wildcards):
+    ds = config["finetune"]["datasets"][wildcards.dataset]
+    options = ["--clips", config["evaluate"]["retrieval"][wildcards.dataset]["clips"],
+               "--split", ds["split"], "--device", config["finetune"]["device"]]
+    return options + (["--all-clips"] if ds.get("all_clips") else [])
+
+
 # -- evaluation ------------------------------------------------------------------------------------
 def retrieval_datasets():
     """Retrieval benchmarks of the config that are among the datasets and have captions."""
@@ -238,21 +326,103 @@ def retrieval_datasets():
             if config["datasets"].get(name, {}).get("captions")]
 
 
+def finetune_datasets():
+    return [name for name in retrieval_datasets() if name in config["finetune"].get("datasets", {})]
+
+
+def localization_datasets():
+    return [name for name in config["evaluate"]["localization"]
+            if config["datasets"].get(name, {}).get("captions")]
+
+
+def long_video_variants():
+    """Table 6: the strategies are evaluated for main and (when run) the pos_emb variant."""
+    return [v for v in ("main", "pos_emb") if v in variant_names()]
+
+
+def evaluation_outputs():
+    out = []
+    zs = "results/evaluate/retrieval/zeroshot/{variant}/{dataset}/{strategy}.json"
+    out += expand(zs, variant=variant_names(), dataset=retrieval_datasets(), strategy="at_once")
+    out += expand(zs, variant=long_video_variants(), dataset=retrieval_datasets(),
+                  strategy=config["evaluate"]["long_videos"].get("strategies", []))
+    out += expand("results/evaluate/retrieval/finetuned/{variant}/{dataset}/at_once.json",
+                  variant=finetune_variants(), dataset=finetune_datasets())
+    out += expand("results/evaluate/localization/{variant}/{dataset}.json", variant="main",
+                  dataset=localization_datasets())
+    return out
+
+
 def retrieval_inputs(wildcards):
-    """The model and the benchmark's shards of the backbones the model was trained on."""
-    p, name = config["pretrain"], wildcards.dataset
-    return {"model": "results/pretrain/model.pt", "manifest": f"results/manifest/{name}/videos.parquet",
-            "video_2d": shards_of(p.get("video_2d"), name), "video_3d": shards_of(p.get("video_3d"), name),
-            "audio": shards_of(p.get("audio"), name), "text": shards_of(f"text_{p['text']}", name)}
+    """The model (pretrained or fine-tuned) and the benchmark's shards of its backbones."""
+    if wildcards.stage == "zeroshot":
+        model = f"results/pretrain/{wildcards.variant}/model.pt"
+    else:
+        model = f"results/finetune/{wildcards.variant}/{wildcards.dataset}/model.pt"
+    return {"model": model, "manifest": f"results/manifest/{wildcards.dataset}/videos.parquet",
+            **feature_inputs(wildcards.variant, wildcards.dataset)}
 
 
 def retrieval_options(wildcards):
     e = config["evaluate"]["retrieval"][wildcards.dataset]
+    long = config["evaluate"]["long_videos"]
+    split = e.get("split")
+    if wildcards.stage == "finetuned":
+        split = config["finetune"]["datasets"][wildcards.dataset]["test_split"]
     options = ["--clips", e["clips"], "--video-tokens", str(e["video_tokens"]),
-               "--audio-frames", str(e["audio_frames"]), "--max-words", str(config["pretrain"]["max_words"]),
-               "--device", config["evaluate"]["device"]]
-    if e.get("split"):
-        options += ["--split", e["split"]]
+               "--audio-frames", str(e["audio_frames"]),
+               "--max-words", str(variant_section(wildcards.variant, "pretrain")["max_words"]),
+               "--device", config["evaluate"]["device"], "--strategy", wildcards.strategy,
+               "--strategy-tokens", str(long["strategy_tokens"]), "--clip-seconds", str(long["clip_seconds"]),
+               # a train-length clip has the training's spectrogram length
+               "--clip-frames", str(variant_section(wildcards.variant, "pretrain")["audio_frames"])]
+    if long.get("max_clips"):
+        options += ["--max-clips", str(long["max_clips"])]
+    if split:
+        options += ["--split", split]
     if e.get("complete_size"):
         options += ["--complete-size", str(e["complete_size"])]
     return options
+
+
+def localization_inputs(wildcards):
+    return {"model": f"results/pretrain/{wildcards.variant}/model.pt",
+            "manifest": f"results/manifest/{wildcards.dataset}/videos.parquet",
+            "annotations": config["datasets"][wildcards.dataset]["captions"],
+            **feature_inputs(wildcards.variant, wildcards.dataset)}
+
+
+def localization_options(wildcards):
+    e = config["evaluate"]["localization"][wildcards.dataset]
+    options = ["--benchmark", wildcards.dataset, "--video-tokens", str(e["video_tokens"]),
+               "--audio-frames", str(e["audio_frames"]), "--radius", str(e["radius"]),
+               "--temperature", str(e["temperature"]), "--softmax-over", e["softmax_over"],
+               "--background", e["background"],
+               "--steps", e["steps"], "--max-words", str(variant_section(wildcards.variant, "pretrain")["max_words"]),
+               "--device", config["evaluate"]["device"]]
+    if e.get("exclude_val"):
+        options.append("--exclude-val")
+    if e.get("test_list"):
+        options += ["--test-list", e["test_list"]]
+    return options
+
+
+# -- tables ----------------------------------------------------------------------------------------
+TABLE_NAMES = ["table1_zeroshot_retrieval", "table2_finetuned_retrieval", "table3_step_localization",
+               "table4_components", "table5_token_aggregation", "table6_long_videos",
+               "supp_table1_clip_backbones", "supp_table2_segmentation", "supp_table3_crosstask_per_task",
+               "supp_table4_fusion_size", "supp_table5_text_audio", "supp_table6_rope"]
+TABLE_FILES = expand("results/tables/{name}.{ext}", name=TABLE_NAMES, ext=["md", "tex", "csv"]) + [
+    "results/tables/index.md"
+]
+
+
+validate_variants()
+
+
+def tables_config(wildcards):
+    """What the tables need to know about this run: which datasets and variants exist."""
+    variants = {"main": {"description": "the paper's model"}, **config["ablations"].get("variants", {})}
+    return json.dumps({"datasets": sorted(config["datasets"]), "ablations_run": config["ablations"].get("run", []),
+                       "variants": variants, "pretrain": config["pretrain"],
+                       "finetune_variants": finetune_variants()}, sort_keys=True)

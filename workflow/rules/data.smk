@@ -11,7 +11,9 @@ rule demo_world:
         msrvtt=f"{DEMO_DIR}/msrvtt/videos.csv",
         msrvtt_data=f"{DEMO_DIR}/msrvtt/MSRVTT_data.json",
         crosstask=f"{DEMO_DIR}/crosstask/videos.csv",
+        crosstask_tasks=f"{DEMO_DIR}/crosstask/crosstask_release/tasks_primary.txt",
         mining_youtube=f"{DEMO_DIR}/mining_youtube/videos.csv",
+        mining_youtube_dict=f"{DEMO_DIR}/mining_youtube/weakYouTube_dict.txt",
     params:
         demo=demo_json,
         out=demo_out_dir,

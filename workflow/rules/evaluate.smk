@@ -1,18 +1,19 @@
-# Evaluation stage: zero-shot text-to-video retrieval of the pretrained model on each retrieval
-# benchmark of config `evaluate.retrieval` (YouCook2: caption segments; MSR-VTT: whole videos).
+# Evaluation stage: text-to-video retrieval (zero-shot from results/pretrain, fine-tuned from
+# results/finetune) on YouCook2 and MSR-VTT with a long-video strategy, and zero-shot step
+# localization on CrossTask and Mining YouTube. One job per (model, benchmark[, strategy]).
 
 
-rule zeroshot_retrieval:
+rule evaluate_retrieval:
     input:
         unpack(retrieval_inputs),
     output:
-        metrics="results/evaluate/zeroshot/{dataset}.json",
+        metrics="results/evaluate/retrieval/{stage}/{variant}/{dataset}/{strategy}.json",
     params:
         options=retrieval_options,
         code_version=EAO_VERSION,
     log:
-        "logs/evaluate/zeroshot-{dataset}.log",
-    threads: 2
+        "logs/evaluate/retrieval/{stage}/{variant}/{dataset}/{strategy}.log",
+    threads: 1
     resources:
         mem_mb=8000,
         runtime="2h",
@@ -22,4 +23,27 @@ rule zeroshot_retrieval:
         "python -m eao.evaluate.retrieval --model {input.model} --manifest {input.manifest}"
         " --video-2d {input.video_2d} --video-3d {input.video_3d} --audio {input.audio}"
         " --text {input.text} {params.options:q} --threads {threads}"
+        " --out {output.metrics} > {log} 2>&1"
+
+
+rule evaluate_localization:
+    input:
+        unpack(localization_inputs),
+    output:
+        metrics="results/evaluate/localization/{variant}/{dataset}.json",
+    params:
+        options=localization_options,
+        code_version=EAO_VERSION,
+    log:
+        "logs/evaluate/localization/{variant}/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime="2h",
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.evaluate.localize --model {input.model} --manifest {input.manifest}"
+        " --annotations {input.annotations:q} --video-2d {input.video_2d} --video-3d {input.video_3d}"
+        " --audio {input.audio} --text {input.text} {params.options:q} --threads {threads}"
         " --out {output.metrics} > {log} 2>&1"

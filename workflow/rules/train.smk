@@ -1,24 +1,28 @@
-# Training stage: pretraining the fusion model on the corpus's feature shards (one job; under a
-# GPU profile it asks for `pretrain.gpus` GPUs and runs one process per GPU with torchrun).
+# Training stage: pretraining the fusion model (main and each ablation variant) on the corpus's
+# feature shards, and fine-tuning a pretrained variant on a retrieval benchmark's training split.
+# Under a GPU profile pretrain asks for `pretrain.gpus` GPUs and runs one process per GPU.
 
 
 rule pretrain:
+    wildcard_constraints:
+        # with pretrain.checkpoint set, main is imported (rule import_checkpoint), not trained
+        variant=r"(?!main$)[A-Za-z0-9_]+" if imported_checkpoint() else r"[A-Za-z0-9_]+",
     input:
         unpack(pretrain_inputs),
     output:
-        model="results/pretrain/model.pt",
-        metrics="results/pretrain/metrics.jsonl",
+        model="results/pretrain/{variant}/model.pt",
+        metrics="results/pretrain/{variant}/metrics.jsonl",
     params:
-        model=lambda wildcards: json.dumps(config["model"]),
-        train=lambda wildcards: json.dumps(train_config()),
+        model=model_config,
+        train=train_config,
         launcher=pretrain_launcher,
         device=config["pretrain"].get("device", "auto"),
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
         code_version=EAO_VERSION,
     log:
-        "logs/pretrain/pretrain.log",
+        "logs/pretrain/{variant}.log",
     benchmark:
-        "benchmarks/pretrain/pretrain.tsv"
+        "benchmarks/pretrain/{variant}.tsv"
     threads: workflow.cores
     resources:
         mem_mb=config["pretrain"].get("mem_mb", 16000),
@@ -31,3 +35,52 @@ rule pretrain:
         " --video-2d {input.video_2d} --video-3d {input.video_3d} --audio {input.audio}"
         " --text {input.text} --device {params.device} --threads {threads}"
         " --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule finetune:
+    input:
+        unpack(finetune_inputs),
+    output:
+        model="results/finetune/{variant}/{dataset}/model.pt",
+        metrics="results/finetune/{variant}/{dataset}/metrics.jsonl",
+    params:
+        train=finetune_config,
+        options=finetune_options,
+        out_dir=lambda wildcards, output: os.path.dirname(output.model),
+        code_version=EAO_VERSION,
+    log:
+        "logs/finetune/{variant}/{dataset}.log",
+    benchmark:
+        "benchmarks/finetune/{variant}/{dataset}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=config["pretrain"].get("mem_mb", 16000),
+        runtime="12h",
+        gpu=1,
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.train.finetune --init {input.init} --manifest {input.manifest}"
+        " --video-2d {input.video_2d} --video-3d {input.video_3d} --audio {input.audio}"
+        " --text {input.text} --train-config {params.train:q} {params.options:q}"
+        " --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+# With pretrain.checkpoint set, the main model is the released checkpoint, converted.
+if imported_checkpoint():
+
+    rule import_checkpoint:
+        input:
+            official=imported_checkpoint(),
+        output:
+            model="results/pretrain/main/model.pt",
+        log:
+            "logs/pretrain/import_checkpoint.log",
+        threads: 1
+        resources:
+            mem_mb=16000,
+            runtime="30m",
+        conda:
+            "../../envs/eao.yaml"
+        shell:
+            "python -m eao.checkpoints {input.official:q} {output.model} > {log} 2>&1"

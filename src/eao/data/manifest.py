@@ -8,6 +8,28 @@
     "text": [...]}}. A bad segment (end < start, times that are not numbers, text that is not
     valid UTF-8) is dropped and becomes a failures row; a video without captions is a video
     without narration, which the corpus has by design.
+(c) Benchmark annotations as captions (`--captions-format`, parsers in eao.data.annotations):
+    - youcook2: youcookii_annotations_trainval.json, one segment per annotated step sentence.
+    - msrvtt: MSRVTT_data.json, every caption of a clip spanning the whole clip. For a video of
+      MSRVTT_JSFUSION_test.csv (beside the JSON, optional) segment 0 is the JSFusion sentence,
+      the 1k-A test query (spec benchmarks.md 1.4): it is moved to the front if it is among the
+      video's captions (compared ignoring case and extra spaces), else inserted there; the
+      other captions follow in their order.
+    - crosstask: the captions path is crosstask_release/tasks_primary.txt; the videos.csv
+      beside it gives each video's task. Every manifest video listed there gets one row per
+      step of its task: segment = step index (0-based), text = step name, start_s = end_s = 0.0
+      because a step is a query for the whole video, not a timed caption.
+    - mining_youtube: the captions path is weakYouTube_dict.txt; annotations/<id>.srt beside
+      it gives one row per srt block in order: segment = occurrence index, start/end from the
+      srt, text = the label with '_' -> ' ' (the step queries of the default "occurrences" mode).
+    A video without annotations gets no rows (the evaluation reports it). Malformed benchmark
+    files stop the run with the file and line (ManifestError): ground truth is never guessed.
+(d) Splits: a split in the videos CSV always wins; an empty one is filled from the annotations:
+    youcook2 the JSON's `subset` (training/validation); msrvtt `test` if in
+    MSRVTT_JSFUSION_test.csv, else `train` if in MSRVTT_train.7k.csv (files beside the JSON,
+    optional); crosstask `val` if in videos_val.csv, else `test` if in videos.csv; mining_youtube
+    `val` if in videos_val.txt, else `test` if in videos_test.txt (MYT's val ids are part of
+    its 250 test videos). Anything else stays empty.
 
 Shards are consecutive blocks of `shard_size` rows in the CSV's order, so appending videos to a
 CSV never changes the earlier shards.
@@ -118,7 +140,7 @@ def _refuse_duplicates(rows: list[dict], csv_path: str) -> None:
         )
 
 
-CAPTION_FORMATS = ("howto", "youcook2", "msrvtt")
+CAPTION_FORMATS = ("howto", "youcook2", "msrvtt", "crosstask", "mining_youtube")
 
 
 def _load_json(json_path: str):
@@ -150,8 +172,12 @@ def youcook2_as_howto(data: dict, json_path: str) -> dict:
         ) from None
 
 
-def msrvtt_as_howto(data: dict, json_path: str) -> dict:
-    """MSRVTT_data.json -> {video: {start, end, text}}: every caption spans the whole clip."""
+def msrvtt_as_howto(
+    data: dict, json_path: str, test_sentences: dict[str, str] | None = None
+) -> dict:
+    """MSRVTT_data.json -> {video: {start, end, text}}: every caption spans the whole clip.
+
+    `test_sentences` (video -> JSFusion sentence): that sentence becomes the video's segment 0."""
     try:
         length = {
             v["video_id"]: float(v["end time"]) - float(v["start time"]) for v in data["videos"]
@@ -162,9 +188,74 @@ def msrvtt_as_howto(data: dict, json_path: str) -> dict:
             entry["start"].append(0.0)
             entry["end"].append(length.get(s["video_id"], 0.0))
             entry["text"].append(s["caption"])
-        return out
     except (KeyError, TypeError, ValueError) as e:
         raise ManifestError(f"{json_path}: not an MSR-VTT data file ({e!r} missing)") from None
+    for vid, sentence in (test_sentences or {}).items():
+        entry = out.setdefault(vid, {"start": [], "end": [], "text": []})
+        _sentence_first(entry, sentence, length.get(vid, 0.0))
+    return out
+
+
+def _same_sentence(a, b) -> bool:
+    return isinstance(a, str) and " ".join(a.split()).lower() == " ".join(b.split()).lower()
+
+
+def _sentence_first(entry: dict, sentence: str, length: float) -> None:
+    """Move `sentence` to the front of a {start, end, text} entry, or insert it there."""
+    match = next((i for i, t in enumerate(entry["text"]) if _same_sentence(t, sentence)), None)
+    if match is None:
+        entry["start"].insert(0, 0.0)
+        entry["end"].insert(0, length)
+        entry["text"].insert(0, sentence)
+        return
+    for key in ("start", "end", "text"):
+        entry[key].insert(0, entry[key].pop(match))
+    entry["text"][0] = sentence
+
+
+def _beside(path: str, name: str) -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(path)), name)
+
+
+def _jsfusion_sentences(json_path: str) -> dict[str, str]:
+    from eao.data.annotations import read_msrvtt_test_list
+
+    test_csv = _beside(json_path, "MSRVTT_JSFUSION_test.csv")
+    return read_msrvtt_test_list(test_csv) if os.path.isfile(test_csv) else {}
+
+
+def crosstask_captions(tasks_path: str, rows: list[dict]) -> list[dict]:
+    """One query row per step of each listed video's task (segment = 0-based step index)."""
+    from eao.data.annotations import crosstask_video_tasks, read_crosstask_tasks
+
+    tasks = read_crosstask_tasks(tasks_path)
+    video_task = crosstask_video_tasks(os.path.dirname(os.path.abspath(tasks_path)))
+    captions = []
+    for row in rows:
+        task = tasks.get(video_task.get(row["video_id"], ""))
+        for k, name in enumerate(task.steps if task else ()):
+            captions.append(
+                dict(video_id=row["video_id"], segment=k, start_s=0.0, end_s=0.0, text=name)
+            )
+    return captions
+
+
+def mining_youtube_captions(dict_path: str, rows: list[dict]) -> list[dict]:
+    """One row per srt block of each video (segment = occurrence index, label '_' -> ' ')."""
+    from eao.data.annotations import mining_srt_path, read_srt, step_text
+
+    folder = os.path.dirname(os.path.abspath(dict_path))
+    captions = []
+    for row in rows:
+        srt = mining_srt_path(folder, row["video_id"])
+        if not os.path.isfile(srt):
+            continue
+        for k, (label, start, end) in enumerate(read_srt(srt)):
+            text = step_text(label)
+            captions.append(
+                dict(video_id=row["video_id"], segment=k, start_s=start, end_s=end, text=text)
+            )
+    return captions
 
 
 def read_captions(
@@ -173,14 +264,20 @@ def read_captions(
     """Caption rows for the manifest's videos, and failures rows for the segments dropped.
 
     `fmt`: howto (caption.json), youcook2 (annotations JSON: one segment per annotated step
-    with its sentence) or msrvtt (MSRVTT_data.json: every caption of a clip)."""
+    with its sentence), msrvtt (MSRVTT_data.json: every caption of a clip, the JSFusion test
+    sentence first), crosstask (tasks_primary.txt: the step queries of each video's task) or
+    mining_youtube (weakYouTube_dict.txt: the srt steps of each video); module docstring (c)."""
+    if fmt not in CAPTION_FORMATS:
+        raise ManifestError(f"unknown captions format {fmt!r} (one of {CAPTION_FORMATS})")
+    if fmt == "crosstask":
+        return crosstask_captions(json_path, rows), []
+    if fmt == "mining_youtube":
+        return mining_youtube_captions(json_path, rows), []
     data = _load_json(json_path)
     if fmt == "youcook2":
         data = youcook2_as_howto(data, json_path)
     elif fmt == "msrvtt":
-        data = msrvtt_as_howto(data, json_path)
-    elif fmt != "howto":
-        raise ManifestError(f"unknown captions format {fmt!r} (one of {CAPTION_FORMATS})")
+        data = msrvtt_as_howto(data, json_path, _jsfusion_sentences(json_path))
     if not isinstance(data, dict):
         raise ManifestError(f"{json_path}: expected an object keyed by video id")
     captions, failures = [], []
@@ -231,6 +328,39 @@ def read_howto_captions(json_path: str, rows: list[dict]) -> tuple[list[dict], l
     return read_captions(json_path, rows, "howto")
 
 
+def annotation_splits(captions_path: str, fmt: str) -> dict[str, str]:
+    """video id -> split known from a benchmark's own files (module docstring (d))."""
+    from eao.data import annotations as ann
+
+    def listed(name: str, reader) -> list:
+        path = _beside(captions_path, name)
+        return reader(path) if os.path.isfile(path) else []
+
+    if fmt == "youcook2":
+        return ann.youcook2_splits(captions_path)
+    if fmt == "msrvtt":
+        pairs = [(v, "train") for v in listed("MSRVTT_train.7k.csv", ann.read_msrvtt_train_list)]
+        pairs += [
+            (v, "test") for v in listed("MSRVTT_JSFUSION_test.csv", ann.read_msrvtt_test_list)
+        ]
+    elif fmt == "crosstask":
+        pairs = [(v, "test") for _, v in listed("videos.csv", ann.read_crosstask_videos)]
+        pairs += [(v, "val") for _, v in listed("videos_val.csv", ann.read_crosstask_videos)]
+    elif fmt == "mining_youtube":
+        pairs = [(v, "test") for v in listed("videos_test.txt", ann.read_mining_videos)]
+        pairs += [(v, "val") for v in listed("videos_val.txt", ann.read_mining_videos)]
+    else:
+        return {}
+    return dict(pairs)  # later entries win: test over train, val over test
+
+
+def fill_splits(rows: list[dict], splits: dict[str, str]) -> None:
+    """Give rows without a split (None) the annotations' split; a CSV split always wins."""
+    for row in rows:
+        if row["split"] is None:
+            row["split"] = splits.get(row["video_id"])
+
+
 def build(
     videos_csv: str,
     root: str,
@@ -241,9 +371,11 @@ def build(
 ) -> tuple[list[dict], list[dict], list[dict]]:
     """(manifest rows, caption rows, failures rows) for one dataset."""
     rows = read_video_csv(videos_csv, root, dataset, shard_size)
-    captions, failures = (
-        read_captions(captions_json, rows, captions_format) if captions_json else ([], [])
-    )
+    if not captions_json:
+        return rows, [], []
+    captions, failures = read_captions(captions_json, rows, captions_format)
+    if any(row["split"] is None for row in rows):
+        fill_splits(rows, annotation_splits(captions_json, captions_format))
     return rows, captions, failures
 
 
@@ -252,7 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--videos", required=True, help="CSV with a 'path' column")
     ap.add_argument("--root", required=True, help="data root the paths are relative to")
-    ap.add_argument("--captions", help="caption file (optional)")
+    ap.add_argument(
+        "--captions",
+        help="caption file (optional): caption.json, YouCook2 JSON, MSRVTT_data.json, "
+        "crosstask_release/tasks_primary.txt or Mining YouTube's weakYouTube_dict.txt",
+    )
     ap.add_argument("--captions-format", default="howto", choices=CAPTION_FORMATS)
     ap.add_argument("--shard-size", type=int, required=True)
     ap.add_argument("--out-manifest", required=True)

@@ -1,5 +1,6 @@
 """Token helpers shared by training and evaluation (spec model.md 3.2 and 6.2): time <-> frame
-conversions, the 'clip' video strategy, audio windows and text tokens. Pure numpy/torch.
+conversions, the video strategies ('clip', 'nearest', 'max_pool'), audio windows, the model-side
+audio-token pooling of the long-video configs, and text tokens. Pure numpy/torch.
 
 Time -> log-mel frame. Our log-mel table has the reference spectrogram's layout: 100 frames/s,
 frame k centred at k*0.01 s (librosa center=True), 1 + N//160 frames for N samples. So the
@@ -38,6 +39,9 @@ FRAMES_PER_SECOND = SAMPLE_RATE // HOP  # 100
 
 MAPPINGS = ("reference", "centre")
 BORDERS = ("legacy", "exact")
+VIDEO_STRATEGIES = ("clip", "nearest", "max_pool")
+AUDIO_POOLING = ("none", "nearest", "max_pool")
+AUDIO_FRAMES_PER_TOKEN = 64  # DAVEnet v2 halves the time axis 6 times
 
 
 def time_to_frame(t: float, mapping: str = "reference") -> int:
@@ -54,8 +58,9 @@ def frames_to_seconds(n: int) -> float:
     return (n * HOP + N_FFT // 2) / SAMPLE_RATE
 
 
-def row_range(start: float, end: float | None, rate: float, n_rows: int,
-              borders: str = "legacy") -> tuple[int, int]:
+def row_range(
+    start: float, end: float | None, rate: float, n_rows: int, borders: str = "legacy"
+) -> tuple[int, int]:
     """[a, b) rows of a feature sequence at `rate`/s for the window [start, end] (end None: to
     the last row), clipped to the n_rows that exist."""
     if borders == "legacy":
@@ -88,21 +93,74 @@ def _normalised(x: np.ndarray) -> np.ndarray:
     return F.normalize(t, dim=-1, eps=1e-12).numpy()
 
 
-def video_tokens(f2d: np.ndarray | None, f3d: np.ndarray | None, start: float,
-                 end: float | None, n_tokens: int, rate2d: float = 1.0, rate3d: float = 1.5,
-                 borders: str = "legacy") -> tuple[np.ndarray, np.ndarray]:
-    """'clip' strategy: the window's 2D rows repeated to the 3D rate by nearest interpolation,
-    each half L2-normalised, [2D || 3D], first n_tokens, zero-padded. A None input is a half
-    that is not used (2D-only / 3D-only models); an empty slice of a used half gives all zeros
-    with an all-zero mask (the model then uses its masking token). end None: to the end."""
+def video_tokens(
+    f2d: np.ndarray | None,
+    f3d: np.ndarray | None,
+    start: float,
+    end: float | None,
+    n_tokens: int,
+    rate2d: float = 1.0,
+    rate3d: float = 1.5,
+    borders: str = "legacy",
+    strategy: str = "clip",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Video tokens of the window [start, end] (end None: to the end), (n_tokens, D2 + D3)
+    float32 [2D || 3D] with each half L2-normalised, zero-padded, and the (n_tokens,) mask.
+    A None input is a half that is not used (2D-only / 3D-only models); an empty slice of a
+    used half gives all zeros with an all-zero mask (the model then uses its masking token).
+
+    strategy (reference `create_video_features`, spec model.md 6.2):
+    - "clip": the 2D rows repeated to the 3D rate by nearest interpolation, first n_tokens.
+    - "nearest": each half resampled independently to n_tokens rows (F.interpolate nearest),
+      mask all ones; a window of <= n_tokens steps falls back to "clip".
+    - "max_pool": each half max-pooled over time with kernel = stride = floor(T / n_tokens)
+      (T = that half's rows; floor length), then "nearest"; falls back to "clip" for <=
+      n_tokens steps and straight to "nearest" when a kernel would be <= 1. (Not adaptive
+      pooling: the reference pools with fixed kernels and resamples the rest.)"""
     if f2d is None and f3d is None:
         raise ValueError("video_tokens needs 2D or 3D features")
-    d2 = 0 if f2d is None else f2d.shape[1]
-    d3 = 0 if f3d is None else f3d.shape[1]
-    out = np.zeros((n_tokens, d2 + d3), np.float32)
-    mask = np.zeros(n_tokens, np.float32)
+    if strategy not in VIDEO_STRATEGIES:
+        raise ValueError(f"unknown video strategy {strategy!r}; expected one of {VIDEO_STRATEGIES}")
     s2 = None if f2d is None else f2d[slice(*row_range(start, end, rate2d, len(f2d), borders))]
     s3 = None if f3d is None else f3d[slice(*row_range(start, end, rate3d, len(f3d), borders))]
+    if strategy == "max_pool" and _resamplable(s2, s3, n_tokens):
+        kernels = [len(s) // n_tokens for s in (s2, s3) if s is not None]
+        if min(kernels) > 1:
+            s2, s3 = (None if s is None else _max_pool(s, len(s) // n_tokens) for s in (s2, s3))
+        strategy = "nearest"
+    if strategy == "nearest" and _resamplable(s2, s3, n_tokens):
+        return _nearest_tokens(s2, s3, n_tokens)
+    return _clip_tokens(s2, s3, n_tokens)
+
+
+def _resamplable(s2: np.ndarray | None, s3: np.ndarray | None, n_tokens: int) -> bool:
+    """More steps than tokens on the token axis (3D when used, else 2D) and no empty half:
+    otherwise the reference's nearest/max_pool fall back to 'clip'."""
+    used = [s for s in (s2, s3) if s is not None]
+    return len(used[-1]) > n_tokens and all(len(s) for s in used)
+
+
+def _max_pool(x: np.ndarray, kernel: int) -> np.ndarray:
+    """Non-overlapping max over `kernel` consecutive rows (the last partial window dropped)."""
+    t = torch.from_numpy(np.array(x, copy=True)).float().T.unsqueeze(0)  # (1, D, T)
+    return F.max_pool1d(t, kernel).squeeze(0).T.numpy()
+
+
+def _nearest_tokens(
+    s2: np.ndarray | None, s3: np.ndarray | None, n_tokens: int
+) -> tuple[np.ndarray, np.ndarray]:
+    halves = [s for s in (s2, s3) if s is not None]
+    parts = [_normalised(s[nearest_indices(len(s), n_tokens)]) for s in halves]
+    return np.concatenate(parts, axis=1), np.ones(n_tokens, np.float32)
+
+
+def _clip_tokens(
+    s2: np.ndarray | None, s3: np.ndarray | None, n_tokens: int
+) -> tuple[np.ndarray, np.ndarray]:
+    d2 = 0 if s2 is None else s2.shape[1]
+    d3 = 0 if s3 is None else s3.shape[1]
+    out = np.zeros((n_tokens, d2 + d3), np.float32)
+    mask = np.zeros(n_tokens, np.float32)
     if (s2 is not None and len(s2) == 0) or (s3 is not None and len(s3) == 0):
         return out, mask
     if s2 is not None and s3 is not None:
@@ -118,8 +176,13 @@ def video_tokens(f2d: np.ndarray | None, f3d: np.ndarray | None, start: float,
     return out, mask
 
 
-def audio_window(logmel: np.ndarray | None, start: float, end: float | None, n_frames: int,
-                 mapping: str = "reference") -> tuple[np.ndarray, np.ndarray]:
+def audio_window(
+    logmel: np.ndarray | None,
+    start: float,
+    end: float | None,
+    n_frames: int,
+    mapping: str = "reference",
+) -> tuple[np.ndarray, np.ndarray]:
     """Frames [max(0, f(start)), f(end)) of a (T, 40) log-mel table (end None: n_frames from
     f(start)), as (40, n_frames) float32 zero-padded or cut, and the (n_frames,) frame mask.
     No table (no audio stream, failed extraction) gives zeros with an all-zero mask."""
@@ -129,14 +192,46 @@ def audio_window(logmel: np.ndarray | None, start: float, end: float | None, n_f
         return out, mask
     a = max(0, time_to_frame(start, mapping))
     b = a + n_frames if end is None else max(time_to_frame(end, mapping), a)
-    crop = logmel[a:min(b, a + n_frames)]
+    crop = logmel[a : min(b, a + n_frames)]
     out[:, : len(crop)] = crop.T
     mask[: len(crop)] = 1.0
     return out, mask
 
 
-def text_tokens(segments: Sequence[np.ndarray], max_words: int,
-                dim: int) -> tuple[np.ndarray, np.ndarray]:
+def pool_audio_tokens(
+    x: torch.Tensor,
+    mask: torch.Tensor | None,
+    n_frames: torch.Tensor,
+    n_tokens: int,
+    mode: str,
+    frames_per_token: int = AUDIO_FRAMES_PER_TOKEN,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Audio-token pooling of the model (reference `create_audio_tokens`, strategies
+    'nearest'/'max_pool' of the Table 6 configs): x (B, N, C) DAVEnet tokens, mask (B, N)
+    token mask or None, n_frames (B,) valid spectrogram frames. Only when N > n_tokens, per
+    item: n_valid = n_frames // frames_per_token tokens (truncating, as the reference); more
+    than n_tokens of them are resampled to n_tokens (nearest: F.interpolate; max_pool:
+    F.adaptive_max_pool1d), else the first n_tokens tokens are kept. The mask is the first
+    n_tokens entries in both cases."""
+    if mode not in AUDIO_POOLING:
+        raise ValueError(f"unknown audio pooling {mode!r}; expected one of {AUDIO_POOLING}")
+    if mode == "none" or x.shape[1] <= n_tokens:
+        return x, mask
+    out = x[:, :n_tokens].clone()
+    n_valid = torch.div(n_frames, frames_per_token, rounding_mode="floor").long()
+    for b in torch.nonzero(n_valid > n_tokens).flatten().tolist():
+        seq = x[b, : n_valid[b]].T.unsqueeze(0)  # (1, C, n_valid)
+        if mode == "nearest":
+            pooled = F.interpolate(seq, size=n_tokens, mode="nearest")
+        else:
+            pooled = F.adaptive_max_pool1d(seq, n_tokens)
+        out[b] = pooled.squeeze(0).T
+    return out, None if mask is None else mask[:, :n_tokens]
+
+
+def text_tokens(
+    segments: Sequence[np.ndarray], max_words: int, dim: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Token features of the segments concatenated in the given order, the first max_words
     kept, zero-padded to (max_words, dim); no token at all gives an all-zero mask."""
     out = np.zeros((max_words, dim), np.float32)

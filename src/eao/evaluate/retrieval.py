@@ -1,20 +1,29 @@
 """`eao retrieval`: text-to-video retrieval of a trained model on a benchmark's feature shards.
 
-    python -m eao.evaluate.retrieval --model results/pretrain/model.pt --manifest M \
+    python -m eao.evaluate.retrieval --model results/pretrain/main/model.pt --manifest M \
         --split validation --clips segments --video-2d ... --text ... --out R.json
 
 `--clips segments` (YouCook2): every caption segment of the split's videos is a clip (its window
 of the video, its caption as the query). `--clips videos` (MSR-VTT): one clip per video, the whole
 video, queried with its first caption. The JSON holds every retrieval task of the released code's
-metric list (t2v, t2va, t2v+a, ...), the chance level of the same set, and what was evaluated.
+metric list (t2v, t2va, t2v+a, ...), the chance level of the same set, and what was evaluated:
+the strategy and the provenance of every input kind (backbone, weights, seed, sha256).
+
+`--strategy` picks the paper's Table 6 long-video strategy (eao.data.benchmarks.retrieval_clips):
+at_once (first --video-tokens tokens / --audio-frames frames), uniform (the reference's
+`nearest`) and max_pool (video to --strategy-tokens tokens; the model pools its audio tokens to
+as many, as the reference's configs do), clips (--max-clips sub-clips of --clip-seconds each,
+embedded separately and the embeddings averaged per clip).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -22,13 +31,31 @@ import torch
 
 import eao
 from eao.checkpoints import load_model
-from eao.data.benchmarks import retrieval_clips, segment_rows, video_rows
+from eao.data.benchmarks import (
+    AUDIO_POOLING,
+    STRATEGIES,
+    clip_layout,
+    retrieval_clips,
+    segment_rows,
+    video_rows,
+)
 from eao.data.corpus import FeatureTables
+from eao.data.tokens import AUDIO_POOLING as AUDIO_POOLING_MODES
+from eao.data.tokens import pool_audio_tokens
 from eao.devices import resolve_device
 from eao.evaluate.embed import embed_batches
 from eao.evaluate.metrics import chance_metrics, metrics_for_tasks, similarity_tasks
 
 log = logging.getLogger("eao.retrieval")
+
+# Shard footer key -> provenance key (eao.backbones.weights.Provenance.as_metadata).
+PROVENANCE_KEYS = {
+    b"backbone": "backbone",
+    b"weights": "weights",
+    b"weights_seed": "seed",
+    b"weights_sha256": "sha256",
+}
+INPUT_KINDS = ("video_2d", "video_3d", "audio", "text")  # --video-2d ... --text
 
 
 def split_videos(manifest: str, split: str | None) -> list[str] | None:
@@ -45,6 +72,80 @@ def split_videos(manifest: str, split: str | None) -> list[str] | None:
     return ids
 
 
+def shard_provenance(paths: Sequence[str | os.PathLike]) -> dict | None:
+    """What produced a kind's feature shards, from the Parquet footer of the first one
+    (eao.backbones.weights.Provenance.as_metadata): backbone, weights, and seed / sha256 when
+    recorded. None without shards. Shards that disagree are logged (mixed features)."""
+    if not paths:
+        return None
+    found = [_provenance(p) for p in paths]
+    if any(f != found[0] for f in found[1:]):
+        log.warning("%s: shards of different provenance (first: %s)", paths[0], found[0])
+    return found[0]
+
+
+def _provenance(path: str | os.PathLike) -> dict:
+    kv = pq.read_metadata(path).metadata or {}
+    out = {name: kv[key].decode() for key, name in PROVENANCE_KEYS.items() if key in kv}
+    if "seed" in out:
+        out["seed"] = int(out["seed"])
+    return out
+
+
+@contextlib.contextmanager
+def audio_token_pooling(model: torch.nn.Module, mode: str, n_tokens: int):
+    """Within the block, the model's audio tokens (DAVEnet output, before the token projection)
+    are pooled to n_tokens as the reference's `strategy_audio_pooling` does for the uniform
+    (nearest) and max_pool configs (eao.data.tokens.pool_audio_tokens); mode "none": as is.
+    Wraps EverythingAtOnce._audio_tokens on this instance only."""
+    if mode == "none":
+        yield model
+        return
+    if not hasattr(model, "_audio_tokens"):
+        raise ValueError(f"{type(model).__name__} has no audio tokens to pool")
+    inner, own = model._audio_tokens, "_audio_tokens" in vars(model)
+
+    def pooled(spec: torch.Tensor, mask: torch.Tensor | None):
+        x, token_mask = inner(spec, mask)
+        n_frames = (
+            mask.sum(1)
+            if mask is not None
+            else torch.full((len(spec),), spec.shape[-1], device=spec.device)
+        )
+        return pool_audio_tokens(x, token_mask, n_frames, n_tokens, mode)
+
+    model._audio_tokens = pooled
+    try:
+        yield model
+    finally:
+        if own:
+            model._audio_tokens = inner
+        else:
+            del model._audio_tokens  # back to the class's method
+
+
+def average_embeddings(
+    outputs: dict[str, torch.Tensor], ids: Sequence[str]
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Outputs averaged over the rows sharing an id (reference `average_embeddings`: the raw,
+    unnormalised embeddings of every type; the similarity normalises afterwards), one row per
+    distinct id in first-appearance order, and those ids. Boolean outputs (the nonempty
+    masks) are true when any row of the id is."""
+    first_row: dict[str, int] = {}
+    groups = torch.tensor([first_row.setdefault(i, len(first_row)) for i in ids])
+    counts = torch.bincount(groups, minlength=len(first_row))
+    out = {}
+    for name, value in outputs.items():
+        if value.dtype == torch.bool:
+            hits = torch.zeros(len(first_row), *value.shape[1:], dtype=torch.long)
+            out[name] = hits.index_add_(0, groups, value.long()) > 0
+        else:
+            total = torch.zeros(len(first_row), *value.shape[1:], dtype=value.dtype)
+            total.index_add_(0, groups, value)
+            out[name] = total / counts.view(-1, *[1] * (value.dim() - 1)).to(value.dtype)
+    return out, list(first_row)
+
+
 def evaluate(
     model: torch.nn.Module,
     tables: FeatureTables,
@@ -56,16 +157,40 @@ def evaluate(
     batch_size: int,
     complete_size: int | None,
     device: str = "cpu",
+    strategy: str = "at_once",
+    strategy_tokens: int = 12,
+    clip_seconds: float = 8.0,
+    max_clips: int | None = None,
+    clip_frames: int | None = None,
+    audio_pooling: str | None = None,
 ) -> dict:
-    """Retrieval metrics of every task, chance, and the clip count."""
+    """Retrieval metrics of every task, chance, and the clip count, for one long-video
+    strategy (eao.data.benchmarks.retrieval_clips). audio_pooling None: the strategy's
+    (reference: nearest for uniform, max_pool for max_pool, to strategy_tokens tokens)."""
     rows = segment_rows(tables, videos) if clips == "segments" else video_rows(tables, videos)
-    batch, ids = retrieval_clips(tables, rows, video_tokens, audio_frames, max_words)
-    if len(ids) < 2:
-        raise ValueError(f"only {len(ids)} clip(s) to retrieve from: nothing to rank")
-    out = embed_batches(model, batch, batch_size, device)
+    batch, row_ids = retrieval_clips(
+        tables,
+        rows,
+        video_tokens,
+        audio_frames,
+        max_words,
+        strategy=strategy,
+        strategy_tokens=strategy_tokens,
+        clip_seconds=clip_seconds,
+        max_clips=max_clips,
+        clip_frames=clip_frames,
+    )
+    n_clips = len(set(row_ids))
+    if n_clips < 2:
+        raise ValueError(f"only {n_clips} clip(s) to retrieve from: nothing to rank")
+    pooling = audio_pooling or AUDIO_POOLING[strategy]
+    with audio_token_pooling(model, pooling, strategy_tokens):
+        out = embed_batches(model, batch, batch_size, device)
+    out, ids = average_embeddings(out, row_ids)
     sims = similarity_tasks({k: v for k, v in out.items() if k.endswith("_embed")})
     return {
         "clips": len(ids),
+        "rows": len(row_ids),
         "complete_size": complete_size or len(ids),
         "chance": chance_metrics(len(ids), complete_size),
         "metrics": metrics_for_tasks(sims, complete_size=complete_size),
@@ -74,6 +199,11 @@ def evaluate(
         else None,
         "empty_audio": int((~out["audio_nonempty_input_mask"]).sum())
         if "audio_nonempty_input_mask" in out
+        else None,
+        "strategy": strategy,
+        "audio_pooling": pooling,
+        "max_clips": clip_layout(tables, video_tokens, clip_seconds, max_clips, clip_frames)[0]
+        if strategy == "clips"
         else None,
     }
 
@@ -95,6 +225,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-words", type=int, default=20)
     ap.add_argument(
         "--complete-size", type=int, help="R@K denominator (missing clips count as misses)"
+    )
+    ap.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="at_once",
+        help="long-video strategy (paper Table 6); uniform = the reference's nearest",
+    )
+    ap.add_argument(
+        "--strategy-tokens",
+        type=int,
+        default=12,
+        help="uniform/max_pool: video tokens, and audio tokens the model pools to",
+    )
+    ap.add_argument("--clip-seconds", type=float, default=8.0, help="clips: sub-clip length")
+    ap.add_argument(
+        "--max-clips",
+        type=int,
+        help="clips: sub-clips per clip (default: video tokens / tokens per sub-clip)",
+    )
+    ap.add_argument(
+        "--clip-frames",
+        type=int,
+        help="clips: audio frames per sub-clip, the training clip's (default: the whole 64-frame "
+        "audio tokens inside --clip-seconds, 768 for 8 s)",
+    )
+    ap.add_argument(
+        "--audio-pooling",
+        choices=AUDIO_POOLING_MODES,
+        help="audio-token pooling of the model (default: the strategy's)",
     )
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="auto")
@@ -124,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
         args.batch_size,
         args.complete_size,
         device,
+        strategy=args.strategy,
+        strategy_tokens=args.strategy_tokens,
+        clip_seconds=args.clip_seconds,
+        max_clips=args.max_clips,
+        clip_frames=args.clip_frames,
+        audio_pooling=args.audio_pooling,
     )
     result.update(
         model=args.model,
@@ -132,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
         clips_from=args.clips,
         video_tokens=args.video_tokens,
         audio_frames=args.audio_frames,
+        strategy_tokens=args.strategy_tokens,
+        clip_seconds=args.clip_seconds,
+        clip_frames=args.clip_frames,
+        provenance={kind: shard_provenance(getattr(args, kind)) for kind in INPUT_KINDS},
         eao_version=eao.__version__,
     )
     for task in ("t2v", "t2va", "t2v+a"):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from eao.data.clips import ClipDataset, collate_clips
 from eao.data.corpus import FeatureTables
@@ -60,6 +60,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every_steps: int = 0  # 0: only at epoch ends
     log_every_steps: int = 10
+    eval_mode: bool = False  # train with the model in eval mode (BatchNorm frozen): fine-tuning
 
 
 def from_dict(cls, values: dict):
@@ -150,7 +151,7 @@ class Trainer:
     def __init__(
         self,
         model: EverythingAtOnce,
-        dataset: ClipDataset,
+        dataset: Dataset,
         cfg: TrainConfig,
         out_dir: Path,
         device: str = "cpu",
@@ -216,7 +217,8 @@ class Trainer:
         )
 
     def step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
-        self.model.train()
+        # The reference fine-tunes with `use_eval_mode_always`: BatchNorm keeps its statistics.
+        self.model.train(not self.cfg.eval_mode)
         with autocast(self.device, self.cfg.precision):
             out = self.model(to_device(batch, self.device))
         # The loss runs in fp32 (softmax over the global batch at temperature 0.05).

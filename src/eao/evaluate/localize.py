@@ -1,0 +1,343 @@
+"""`eao localize`: zero-shot step localization of a model on CrossTask or Mining YouTube
+(rule evaluate_localization; spec benchmarks.md 2-3, paper Sec. 4.4 and supplement A.2).
+
+    python -m eao.evaluate.localize --benchmark crosstask --model results/pretrain/main/model.pt \
+        --annotations .../crosstask_release/tasks_primary.txt --video-2d ... --text ... --out L.json
+
+Per test video: one 3-s window per second (radius 1 s around each 1-s frame), the fused `va`
+embedding of each window (`v` for a model without audio), the text embedding of each step query
+(the text table's segments of the video: the task's steps for CrossTask, the annotated
+occurrences for Mining YouTube), S = cosine similarities (T windows x K steps).
+- Recall: the ordered DP of CrossTask (`dp.pyx`) picks one frame per step. CrossTask scores the
+  raw similarities; Mining YouTube a log-softmax over the video's steps per window (MCN's
+  `eval_cross.py`). CrossTask: recall pooled per task (official, primary) and the per-video mean
+  (MCN), both averaged over tasks; Mining YouTube: both over all videos.
+- Segmentation (IoU / IoD, supplement Table 2): log softmax(S / temperature) over every step text
+  of the dataset (`--softmax-over dataset`, the paper's "across all labels over all videos") or the
+  video's own; the video's steps in their given order aligned to the frames (eao.evaluate.
+  localization.ordered_alignment), background frames scoring the uniform log-probability
+  log(1/C) (`--background uniform`) or none; IoU/IoD per entry matched by position (variant a).
+- Chance: the same pipeline on uniform random scores (`--chance-draws` draws, seeded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import eao
+from eao.checkpoints import load_model
+from eao.data import annotations as ann
+from eao.data.benchmarks import query_rows, window_clips
+from eao.data.corpus import FeatureTables
+from eao.devices import resolve_device
+from eao.evaluate.embed import embed_batches
+from eao.evaluate.localization import (
+    crosstask_dp,
+    crosstask_recall,
+    log_softmax,
+    ordered_alignment,
+    predict_steps,
+    segmentation_scores,
+)
+from eao.evaluate.metrics import cosine_similarity
+from eao.evaluate.retrieval import shard_provenance
+
+log = logging.getLogger("eao.localize")
+
+BENCHMARKS = ("crosstask", "mining_youtube")
+
+
+def test_items(
+    benchmark: str,
+    annotations: str,
+    steps: str = "occurrences",
+    exclude_val: bool = False,
+    test_list: str | None = None,
+) -> list[dict]:
+    """The test videos: video_id, task, the K step texts in order, and per step its annotated
+    intervals; `query` = the text-table segment of each step (the captions adapter's order)."""
+    folder = os.path.dirname(annotations)
+    if benchmark == "crosstask":
+        tasks = ann.read_crosstask_tasks(annotations)
+        videos = ann.crosstask_test_videos(folder, exclude_val=exclude_val, test_list=test_list)
+        found = ann.crosstask_annotations(folder, videos)
+        items = []
+        for task_id, vid in videos:
+            if vid not in found:
+                continue
+            task = tasks[task_id]
+            per_step: list[list[tuple[float, float]]] = [[] for _ in task.steps]
+            for step, start, end in found[vid][1]:
+                per_step[step - 1].append((start, end))
+            items.append(
+                dict(
+                    video_id=vid,
+                    task=task_id,
+                    steps=list(task.steps),
+                    intervals=per_step,
+                    query=list(range(len(task.steps))),
+                )
+            )
+        return items
+    videos = ann.read_mining_videos(os.path.join(folder, "videos_test.txt"))
+    found = ann.mining_annotations(folder, videos)
+    items = []
+    for vid in videos:
+        if vid not in found:
+            continue
+        segments = found[vid]
+        texts, intervals = ann.mining_steps(segments, mode=steps)
+        labels = [label for label, _, _ in segments]
+        if steps == "unique":  # the first occurrence's segment carries each label's query
+            query = [labels.index(label) for label in dict.fromkeys(labels)]
+        else:
+            query = list(range(len(segments)))
+        items.append(dict(video_id=vid, task="all", steps=texts, intervals=intervals, query=query))
+    return items
+
+
+def embed_video(model: torch.nn.Module, tables: FeatureTables, vid: str, args) -> torch.Tensor:
+    """(T, D) window embeddings of a video: fused va, or v for a model without audio."""
+    batch, _ = window_clips(tables, vid, args.video_tokens, args.audio_frames, radius=args.radius)
+    out = embed_batches(model, batch, args.batch_size, args.device)
+    return out["va_embed"] if "va_embed" in out else out["video_embed"]
+
+
+def embed_queries(model: torch.nn.Module, tables: FeatureTables, vid: str, args) -> torch.Tensor:
+    batch = query_rows(tables, vid, args.max_words)
+    return embed_batches(model, batch, args.batch_size, args.device)["text_embed"]
+
+
+def recall_prediction(benchmark: str, scores: np.ndarray) -> np.ndarray:
+    if benchmark == "crosstask":
+        return predict_steps(scores)
+    return crosstask_dp(-log_softmax(scores, 1.0))
+
+
+def segmentation_labels(log_probs: np.ndarray, background: str) -> np.ndarray:
+    bg = None if background == "none" else float(-np.log(log_probs.shape[1]))
+    return ordered_alignment(log_probs, bg)
+
+
+def score_videos(
+    benchmark: str,
+    videos: Sequence[dict],
+    temperature: float,
+    background: str,
+    n_classes: int | None,
+) -> dict:
+    """Recall and segmentation scores from per-video S (T, K), domain log-probs and GT."""
+    recall = crosstask_recall(
+        (v["task"], v["truth"], recall_prediction(benchmark, v["scores"])) for v in videos
+    )
+    if benchmark != "crosstask":
+        recall = {k: recall[k] for k in ("recall_pooled", "recall_per_video", "videos")}
+    seg = segmentation_scores(
+        (v["truth"], segmentation_labels(v["log_probs"], background)) for v in videos
+    )
+    return {**recall, "IoU": seg["IoU"], "IoD": seg["IoD"]}
+
+
+def domain_log_probs(sim_all: np.ndarray, columns: Sequence[int], temperature: float) -> np.ndarray:
+    """log softmax(sim / temperature) over the domain's texts, the video's step columns."""
+    return log_softmax(sim_all, temperature)[:, list(columns)]
+
+
+def chance(
+    benchmark: str,
+    videos: Sequence[dict],
+    draws: int,
+    seed: int,
+    temperature: float,
+    background: str,
+    n_domain: int,
+) -> dict:
+    """Mean scores of the same pipeline on uniform random similarities in [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for _ in range(draws):
+        fake = []
+        for v in videos:
+            t, k = v["scores"].shape
+            sim_all = rng.uniform(-1, 1, size=(t, max(n_domain, k)))
+            fake.append(
+                {
+                    **v,
+                    "scores": sim_all[:, :k],
+                    "log_probs": domain_log_probs(sim_all, range(k), temperature),
+                }
+            )
+        runs.append(score_videos(benchmark, fake, temperature, background, n_domain))
+    keys = ("recall_pooled", "recall_per_video", "IoU", "IoD")
+    return {k: float(np.mean([r[k] for r in runs])) for k in keys} | {"draws": draws}
+
+
+def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict], args) -> dict:
+    known = set(tables.video_ids())
+    videos, skipped = [], {"no_features": 0, "fewer_frames_than_steps": 0, "no_queries": 0}
+    texts: dict[str, torch.Tensor] = {}
+    for item in items:
+        vid = item["video_id"]
+        if vid not in known:
+            skipped["no_features"] += 1
+            continue
+        queries = embed_queries(model, tables, vid, args)
+        if len(queries) < max(item["query"], default=-1) + 1 or not item["query"]:
+            skipped["no_queries"] += 1
+            continue
+        windows = embed_video(model, tables, vid, args)
+        if len(windows) < len(item["steps"]):
+            skipped["fewer_frames_than_steps"] += 1
+            continue
+        q = queries[item["query"]]
+        for text, row in zip(item["steps"], q, strict=True):
+            texts.setdefault(text, row)
+        videos.append({**item, "windows": windows, "queries": q})
+    if not videos:
+        raise ValueError(f"no test video could be scored ({skipped})")
+    domain = list(texts)
+    domain_embed = torch.stack([texts[t] for t in domain])
+    for v in videos:
+        v["scores"] = cosine_similarity(v["windows"], v["queries"]).numpy().astype(np.float64)
+        v["truth"] = ann.ground_truth(v["intervals"], len(v["windows"]))
+        if args.softmax_over == "dataset":
+            sim_all = cosine_similarity(v["windows"], domain_embed).numpy()
+            v["log_probs"] = domain_log_probs(
+                sim_all, [domain.index(t) for t in v["steps"]], args.temperature
+            )
+        else:
+            v["log_probs"] = log_softmax(v["scores"], args.temperature)
+    n_domain = len(domain) if args.softmax_over == "dataset" else 0
+    result = score_videos(args.benchmark, videos, args.temperature, args.background, n_domain)
+    result["chance"] = chance(
+        args.benchmark,
+        videos,
+        args.chance_draws,
+        args.seed,
+        args.temperature,
+        args.background,
+        n_domain,
+    )
+    result["skipped"] = skipped
+    result["test_videos"] = len(items)
+    result["domain_texts"] = len(domain)
+    return result
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--benchmark", choices=BENCHMARKS, required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument(
+        "--manifest", help="the dataset's manifest (recorded; videos come from the annotations)"
+    )
+    ap.add_argument(
+        "--annotations",
+        required=True,
+        help="crosstask: crosstask_release/tasks_primary.txt; mining_youtube: "
+        "weakYouTube_dict.txt (videos_test.txt and annotations/ beside it)",
+    )
+    ap.add_argument("--video-2d", nargs="*", default=[])
+    ap.add_argument("--video-3d", nargs="*", default=[])
+    ap.add_argument("--audio", nargs="*", default=[])
+    ap.add_argument("--text", nargs="+", required=True)
+    ap.add_argument("--video-tokens", type=int, default=12)
+    ap.add_argument("--audio-frames", type=int, default=768)
+    ap.add_argument("--max-words", type=int, default=20)
+    ap.add_argument("--radius", type=float, default=1.0, help="window = [t - r, t + 1 + r) s")
+    ap.add_argument("--temperature", type=float, default=0.05)
+    ap.add_argument("--softmax-over", choices=["dataset", "video"], default="dataset")
+    ap.add_argument("--background", choices=["uniform", "none"], default="uniform")
+    ap.add_argument("--steps", choices=["occurrences", "unique"], default="occurrences")
+    ap.add_argument("--exclude-val", action="store_true")
+    ap.add_argument("--test-list")
+    ap.add_argument("--chance-draws", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--out", required=True)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.device = resolve_device(args.device)
+    model, ckpt = load_model(args.model)
+    model.to(args.device)
+    tables = FeatureTables(
+        video_2d=args.video_2d, video_3d=args.video_3d, audio=args.audio, text=args.text
+    )
+    items = test_items(
+        args.benchmark, args.annotations, args.steps, args.exclude_val, args.test_list
+    )
+    result = evaluate(model, tables, items, args)
+    if args.benchmark == "crosstask":
+        tasks = ann.read_crosstask_tasks(args.annotations)
+        result["task_titles"] = {t: tasks[t].title for t in result["per_task_pooled"]}
+    result.update(
+        model=args.model,
+        step=ckpt.get("step"),
+        benchmark=args.benchmark,
+        provenance={
+            kind: shard_provenance(paths)
+            for kind, paths in (
+                ("video_2d", args.video_2d),
+                ("video_3d", args.video_3d),
+                ("audio", args.audio),
+                ("text", args.text),
+            )
+        },
+        settings={
+            k: getattr(args, k)
+            for k in (
+                "video_tokens",
+                "audio_frames",
+                "radius",
+                "temperature",
+                "softmax_over",
+                "background",
+                "steps",
+                "exclude_val",
+                "test_list",
+            )
+        },
+        protocol="recall: CrossTask DP on raw similarities (MYT: on a log-softmax over the "
+        "video's steps); pooled per task (official) and per-video mean; IoU/IoD variant (a)",
+        eao_version=eao.__version__,
+    )
+    log.info(
+        "%s: recall %.1f (per-video %.1f), IoU %.1f, IoD %.1f over %d videos; chance "
+        "recall %.1f, IoU %.1f",
+        args.benchmark,
+        result["recall_pooled"],
+        result["recall_per_video"],
+        result["IoU"],
+        result["IoD"],
+        result["videos"],
+        result["chance"]["recall_pooled"],
+        result["chance"]["IoU"],
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""`python -m eao.tables`: every table of the paper and supplement, paper numbers beside ours.
+
+    python -m eao.tables --results results --config-json '<json>' --out results/tables
+
+Writes <out>/<table>.{md,tex,csv} for the 12 tables (eao.tables.paper.TABLES) and
+<out>/index.md. `--list-inputs` prints the result files the tables read under this config,
+one per line, and writes nothing (for workflow rule inputs).
+
+--config-json is a JSON object (or @path to a file holding one); every key is optional:
+
+    {
+      "datasets": ["youcook2", "msrvtt", "crosstask", "mining_youtube"],
+          configured benchmarks (config `datasets` keys); absent: all count as configured
+      "ablations_run": ["tv", "rope"],
+          variants trained and evaluated besides `main` (config `ablations.run`)
+      "variants": {"rope": {"model": {"positional": "rope"}}},
+          each variant's config overrides, quoted in the footnotes
+      "pretrain": {"dataset": "howto", "text": "hf", "epochs": 40},
+          pretraining settings quoted in the footnotes
+      "finetune_variants": ["main", "tv"]
+          variants fine-tuned (config `finetune.variants`); absent: not checked
+    }
+
+A cell without our number says why: "dataset <d> not in config datasets", "not run: add <v>
+to ablations.run", "not fine-tuned: add <v> to finetune.variants", "no result: <path>", or
+the fixed reason of a row this pipeline cannot reproduce (e.g. S3D features).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from eao.tables.build import Config, build_all, result_files
+from eao.tables.write import filled, write_all
+
+log = logging.getLogger("eao.tables")
+
+
+def parse_config(text: str) -> Config:
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("--config-json must be a JSON object")
+    return Config.from_dict(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--results", default="results", help="the workflow's results folder")
+    ap.add_argument("--config-json", default="{}", help="JSON object or @file (see above)")
+    ap.add_argument("--out", default="results/tables")
+    ap.add_argument("--list-inputs", action="store_true", help="print the files read, then exit")
+    args = ap.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = parse_config(args.config_json)
+    if args.list_inputs:
+        for path in result_files(config, args.results):
+            print(path)
+        return 0
+    tables = build_all(args.results, config)
+    write_all(tables, args.out)
+    for built in tables:
+        have, total = filled(built)
+        log.info("%s: ours in %d of %d ★ cells", built.table.name, have, total)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,423 @@
+"""Fill the paper's tables with our numbers: one Cell per (row, dataset, metric).
+
+A ★ row's number comes from its result JSON (paths below, contract of issue #5); when there is
+none the cell carries the reason instead, checked in this order: the row cannot be reproduced
+here (e.g. S3D), the benchmark is not configured, the variant was not run (or not fine-tuned),
+the file is missing, the file lacks the task or metric.
+
+    results/evaluate/retrieval/{zeroshot|finetuned}/{variant}/{dataset}/{strategy}.json
+    results/evaluate/localization/{variant}/{dataset}.json
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eao.tables.paper import AVERAGE, TABLES, Metric, Row, Source, Table
+
+MAIN = "main"
+# What each localization metric reads from the JSON (its `chance` uses the same keys).
+LOCALIZATION_KEYS = {
+    "recall": "recall_pooled",
+    "recall_per_video": "recall_per_video",
+    "IoU": "IoU",
+    "IoD": "IoD",
+    AVERAGE: "recall_pooled",
+}
+EXTRA_ROW = "Ours (this run's tasks)"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The part of the workflow config the tables need (see eao.tables.__main__).
+
+    `datasets` None: every benchmark counts as configured; `finetune_variants` None: any
+    variant may have fine-tuned results (only the file decides)."""
+
+    datasets: frozenset[str] | None = None
+    ablations_run: frozenset[str] = frozenset()
+    variants: dict = field(default_factory=dict)
+    pretrain: dict = field(default_factory=dict)
+    finetune_variants: frozenset[str] | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        unknown = set(d) - {
+            "datasets",
+            "ablations_run",
+            "variants",
+            "pretrain",
+            "finetune_variants",
+        }
+        if unknown:
+            raise ValueError(f"unknown config-json keys: {', '.join(sorted(unknown))}")
+
+        def names(key: str) -> frozenset[str] | None:
+            return None if d.get(key) is None else frozenset(d[key])
+
+        return cls(
+            datasets=names("datasets"),
+            ablations_run=frozenset(d.get("ablations_run") or ()),
+            variants=dict(d.get("variants") or {}),
+            pretrain=dict(d.get("pretrain") or {}),
+            finetune_variants=names("finetune_variants"),
+        )
+
+
+@dataclass
+class Cell:
+    table: str
+    row: str
+    dataset: str
+    metric: str
+    paper: float | None
+    ours: float | None = None
+    chance: float | None = None
+    reason: str = ""
+    variant: str = ""
+    provenance: str = ""
+    lower_better: bool = False
+
+    @property
+    def above_chance(self) -> bool | None:
+        """Whether ours beats chance (below it for MedR); None without both numbers."""
+        if self.ours is None or self.chance is None:
+            return None
+        return self.ours < self.chance if self.lower_better else self.ours > self.chance
+
+
+@dataclass
+class Evaluation:
+    """One result file of a ★ row: its data, or why there is none."""
+
+    path: Path
+    data: dict | None = None
+    reason: str = ""
+
+
+@dataclass
+class Note:
+    text: str
+    loud: bool = False  # printed in bold: random weights, a backbone unlike the paper's
+
+
+@dataclass
+class BuiltRow:
+    row: Row
+    key: str  # unique within the table (the CSV's `row`)
+    cells: list[Cell]
+    evaluations: dict[str, Evaluation] = field(default_factory=dict)
+
+    @property
+    def chance_summary(self) -> str:
+        """'n/m' cells above chance, '' when no cell has both numbers."""
+        flags = [c.above_chance for c in self.cells if c.above_chance is not None]
+        return f"{sum(flags)}/{len(flags)}" if flags else ""
+
+
+@dataclass
+class BuiltTable:
+    table: Table
+    rows: list[BuiltRow]
+    notes: list[Note]
+    extra: list[Cell] = field(default_factory=list)  # our CrossTask tasks outside the paper's
+    task_titles: dict[str, str] = field(default_factory=dict)
+
+    def cells(self) -> list[Cell]:
+        return [c for r in self.rows for c in r.cells] + self.extra
+
+
+# --- where results live, and why one is missing --------------------------------------------
+
+
+def result_path(results: Path, source: Source, dataset: str) -> Path:
+    if source.kind == "localization":
+        return results / "evaluate" / "localization" / source.variant / f"{dataset}.json"
+    return (
+        results / "evaluate" / "retrieval" / source.kind / source.variant / dataset
+        / f"{source.strategy}.json"
+    )  # fmt: skip
+
+
+def not_configured(source: Source, dataset: str, config: Config) -> str:
+    """Why the config cannot have produced this file ('' when it should exist)."""
+    if config.datasets is not None and dataset not in config.datasets:
+        return f"dataset {dataset} not in config datasets"
+    if source.variant != MAIN and source.variant not in config.ablations_run:
+        return f"not run: add {source.variant} to ablations.run"
+    if (
+        source.kind == "finetuned"
+        and config.finetune_variants is not None
+        and source.variant not in config.finetune_variants
+    ):
+        return f"not fine-tuned: add {source.variant} to finetune.variants"
+    return ""
+
+
+def load_evaluation(results: Path, source: Source, dataset: str, config: Config) -> Evaluation:
+    path = result_path(results, source, dataset)
+    reason = not_configured(source, dataset, config)
+    if reason:
+        return Evaluation(path, reason=reason)
+    if not path.is_file():
+        return Evaluation(path, reason=f"no result: {path}")
+    try:
+        return Evaluation(path, data=json.loads(path.read_text()))
+    except (OSError, ValueError) as err:
+        return Evaluation(path, reason=f"unreadable result: {path}: {err}")
+
+
+def result_files(config: Config, results: Path | str = "results") -> list[Path]:
+    """Every result file the tables would read under this config (for workflow inputs)."""
+    paths = {
+        load_evaluation(Path(results), row.source, dataset, config).path
+        for table in TABLES
+        for row in table.rows
+        if row.source is not None
+        for dataset, _ in table.datasets
+        if not not_configured(row.source, dataset, config)
+    }
+    return sorted(paths)
+
+
+# --- provenance ----------------------------------------------------------------------------
+
+
+def describe_provenance(provenance: dict | None) -> str:
+    """'video_2d: resnet152, RANDOM weights (seed 0); audio: logmel; ...'."""
+    if not provenance:
+        return "provenance not recorded"
+    parts = []
+    for modality, info in provenance.items():
+        if not info:
+            continue
+        text = f"{modality}: {info.get('backbone', '?')}"
+        weights = info.get("weights")
+        if weights == "random":
+            text += f", RANDOM weights (seed {info.get('seed', '?')})"
+        elif weights:
+            text += f", weights {weights}"
+        parts.append(text)
+    return "; ".join(parts) or "provenance not recorded"
+
+
+def random_modalities(provenance: dict | None) -> list[str]:
+    return [m for m, info in (provenance or {}).items() if info and info.get("weights") == "random"]
+
+
+def backbone_mismatches(source: Source, provenance: dict | None) -> list[str]:
+    """The paper's backbones (source.expect) that no modality of our provenance matches."""
+    if not provenance:
+        return []
+    missing = []
+    for prefix, wanted in source.expect:
+        used = [
+            str(info.get("backbone", "")) for m, info in provenance.items()
+            if info and m.startswith(prefix)
+        ]  # fmt: skip
+        if not any(wanted in b.lower() for b in used):
+            missing.append(f"{prefix} {wanted} (ours: {', '.join(used) or 'none'})")
+    return missing
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+def _number(x: object) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
+def our_value(
+    source: Source, metric: Metric, ev: Evaluation
+) -> tuple[float | None, float | None, str]:
+    """(ours, chance, reason) of one metric from a loaded result."""
+    data, chance = ev.data or {}, (ev.data or {}).get("chance") or {}
+    if source.kind == "localization":
+        key = LOCALIZATION_KEYS.get(metric.key)
+        if key is None:  # a CrossTask task id
+            ours = (data.get("per_task_pooled") or {}).get(metric.key)
+            per_task_chance = chance.get("per_task_pooled")
+            chance_value = (
+                per_task_chance.get(metric.key) if isinstance(per_task_chance, dict) else None
+            )
+            reason = "" if ours is not None else f"task {metric.key} not in {ev.path}"
+            return _number(ours), _number(chance_value), reason
+        ours = data.get(key)
+        return (
+            _number(ours),
+            _number(chance.get(key)),
+            "" if ours is not None else f"no {key} in {ev.path}",
+        )
+    task = (data.get("metrics") or {}).get(source.task)
+    if task is None:
+        return None, None, f"no task {source.task} in {ev.path}"
+    ours = task.get(metric.key)
+    reason = "" if ours is not None else f"no {metric.key} of {source.task} in {ev.path}"
+    return _number(ours), _number(chance.get(metric.key)), reason
+
+
+def build_row(table: Table, row: Row, key: str, results: Path, config: Config) -> BuiltRow:
+    built = BuiltRow(row, key, [])
+    for dataset, _ in table.datasets:
+        values = row.paper.get(dataset, (None,) * len(table.metrics))
+        ev = None
+        if row.source is not None:
+            ev = built.evaluations[dataset] = load_evaluation(results, row.source, dataset, config)
+        for metric, paper in zip(table.metrics, values, strict=True):
+            cell = Cell(
+                table.name, key, dataset, metric.key, paper, lower_better=metric.lower_better
+            )
+            if row.cannot:
+                cell.reason = row.cannot
+            elif row.source is not None and ev is not None:
+                cell.variant = row.source.variant
+                if ev.data is None:
+                    cell.reason = ev.reason
+                else:
+                    cell.ours, cell.chance, cell.reason = our_value(row.source, metric, ev)
+                    cell.provenance = describe_provenance(ev.data.get("provenance"))
+            built.cells.append(cell)
+    return built
+
+
+def extra_tasks(table: Table, built: BuiltTable) -> None:
+    """Supp Table 3: our CrossTask tasks whose ids are not the paper's columns become extra
+    cells (the demo world has its own task ids), with titles from the result."""
+    paper_ids = {m.key for m in table.metrics}
+    for brow in built.rows:
+        ev = brow.evaluations.get("crosstask")
+        if brow.row.source is None or ev is None or ev.data is None:
+            continue
+        per_task = ev.data.get("per_task_pooled") or {}
+        chance = (ev.data.get("chance") or {}).get("per_task_pooled")
+        built.task_titles.update(ev.data.get("task_titles") or {})
+        provenance = describe_provenance(ev.data.get("provenance"))
+        for tid in sorted(set(per_task) - paper_ids, key=str):
+            built.extra.append(Cell(
+                table.name, EXTRA_ROW, "crosstask", str(tid), None, _number(per_task[tid]),
+                _number(chance.get(tid)) if isinstance(chance, dict) else None,
+                variant=brow.row.source.variant, provenance=provenance,
+            ))  # fmt: skip
+        if built.extra:
+            for cell in brow.cells:
+                if cell.ours is None and cell.metric in paper_ids and cell.metric != AVERAGE:
+                    cell.reason += f" (our task ids differ from the paper's: see '{EXTRA_ROW}')"
+
+
+# --- footnotes -----------------------------------------------------------------------------
+
+PROTOCOL = {
+    "zeroshot": "Retrieval (zero-shot): text→video; R@K in % of the complete test-set size "
+    "(clips missing from our features count as misses), MedR over evaluated clips, ties "
+    "averaged as in EAO's metric.py. Strategy 'at_once' = the whole clip at once (first 48 s "
+    "YouCook2 / 32 s MSR-VTT at the paper's settings) unless the row names another.",
+    "finetuned": "Retrieval (fine-tuned): the model fine-tuned on the benchmark's training "
+    "split, evaluated on its test split like zero-shot retrieval (last epoch; benchmarks.md 1.9).",
+    "localization": "Localization: 3-s windows, 1-s stride, fused va embedding vs step texts, "
+    "ordered DP (CrossTask dp.pyx). Recall 'ours' = the official CrossTask recall pooled per "
+    "task (sum of hits / sum of present steps over a task's videos), unweighted mean over "
+    "tasks; the per-video mean (MCN) is given beside it where the table has room. IoU/IoD: "
+    "variant (a) of benchmarks.md 3.3 (transcript entries matched by position, mean over "
+    "entries then videos). CrossTask test set and options: each result's 'settings', quoted "
+    "in the row notes.",
+}
+
+
+def _fmt_settings(settings: dict | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (settings or {}).items())
+
+
+def evaluation_text(label: str, ev: Evaluation, with_provenance: bool) -> str:
+    """'YouCook2: <path>, 60 of 64 clips' (+ backbones, + localization settings)."""
+    data = ev.data or {}
+    if "clips" in data:
+        count = f"{data['clips']} of {data.get('complete_size', '?')} clips evaluated"
+    else:
+        count = f"{data.get('videos', '?')} videos evaluated"
+    text = f"{label}: {ev.path}, {count}"
+    if with_provenance:
+        text += f"; backbones: {describe_provenance(data.get('provenance'))}"
+    if data.get("settings"):
+        text += f"; settings: {_fmt_settings(data['settings'])}"
+    return text
+
+
+def row_notes(
+    table: Table, brow: BuiltRow, config: Config, per_file_provenance: bool
+) -> list[Note]:
+    """One line on where the row's numbers come from (or why not), then its warnings."""
+    row = brow.row
+    if row.cannot:
+        return [Note(f"{brow.key}: no number here: {row.cannot}")]
+    if row.source is None:
+        return []
+    src, labels = row.source, dict(table.datasets)
+    what = f"{src.kind} {src.variant}" + (
+        f", {src.task}, strategy {src.strategy}" if src.task else ""
+    )
+    reasons = {ev.reason for ev in brow.evaluations.values() if ev.data is None}
+    if len(reasons) == 1 and all(ev.data is None for ev in brow.evaluations.values()):
+        parts = [reasons.pop()]  # the same reason for every dataset: say it once
+    else:
+        parts = [
+            evaluation_text(labels[d], ev, per_file_provenance)
+            if ev.data
+            else f"{labels[d]}: {ev.reason}"
+            for d, ev in brow.evaluations.items()
+        ]
+    notes = [Note(f"{brow.key} ({what}): " + "; ".join(parts))]
+    gaps = {
+        gap for ev in brow.evaluations.values() if ev.data
+        for gap in backbone_mismatches(src, ev.data.get("provenance"))
+    }  # fmt: skip
+    notes += [Note(f"{brow.key}: the paper used {gap}", loud=True) for gap in sorted(gaps)]
+    if src.variant != MAIN and src.variant in config.variants:
+        overrides = dict(config.variants[src.variant])
+        about = overrides.pop("description", "")
+        about = f" ({about})" if about else ""
+        changes = f" = main with {json.dumps(overrides, sort_keys=True)}" if overrides else ""
+        notes.append(Note(f"{brow.key}: variant {src.variant}{about}{changes}"))
+    return notes
+
+
+def table_notes(table: Table, built: BuiltTable, config: Config) -> list[Note]:
+    notes = [
+        Note(f"Paper numbers: {table.source} of Shvetsova et al., 'Everything at Once', CVPR "
+             "2022 (typed from its text, shared/paper/; '-' = not reported)."),
+        Note("★ rows: paper / ours / chance of our evaluation; '> chance' counts our cells "
+             "that beat chance (MedR: below it); n/a = no number of ours, reason below."),
+    ]  # fmt: skip
+    loaded = [ev.data for r in built.rows for ev in r.evaluations.values() if ev.data]
+    random = sorted({m for d in loaded for m in random_modalities(d.get("provenance"))})
+    if random:
+        notes.append(Note(
+            f"WARNING: our numbers come from RANDOM backbone weights ({', '.join(random)}): "
+            "they test the pipeline end to end, not the paper's model.", loud=True))  # fmt: skip
+    # One backbone line for the table when every result used the same ones (the usual case).
+    provenances = {describe_provenance(d.get("provenance")) for d in loaded}
+    if len(provenances) == 1:
+        notes.append(Note(f"Backbones of all our numbers here: {provenances.pop()}"))
+    for brow in built.rows:
+        notes += row_notes(table, brow, config, per_file_provenance=len(provenances) > 1)
+    kinds = {r.row.source.kind for r in built.rows if r.row.source is not None}
+    notes += [Note(PROTOCOL[k]) for k in ("zeroshot", "finetuned", "localization") if k in kinds]
+    if config.pretrain:
+        notes.append(Note(f"Our pretraining: {_fmt_settings(config.pretrain)}."))
+    notes += [Note(n) for n in table.notes]
+    return notes
+
+
+def build_table(table: Table, results: Path | str, config: Config) -> BuiltTable:
+    results = Path(results)
+    rows = [build_row(table, row, row.label, results, config) for row in table.rows]
+    built = BuiltTable(table, rows, [])
+    if table.name == "supp_table3_crosstask_per_task":
+        extra_tasks(table, built)
+    built.notes = table_notes(table, built, config)
+    return built
+
+
+def build_all(results: Path | str, config: Config) -> list[BuiltTable]:
+    return [build_table(table, results, config) for table in TABLES]

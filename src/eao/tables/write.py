@@ -1,0 +1,232 @@
+"""Markdown, LaTeX (booktabs) and tidy CSV renderings of a built table; atomic file writes.
+
+A ★ row's number cell reads "paper / ours / chance" (chance of our own evaluation), other rows
+show the paper's number only. The CSV has one line per (table, row, dataset, metric).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from eao.tables.build import EXTRA_ROW, BuiltRow, BuiltTable, Cell, Note
+
+CSV_COLUMNS = (
+    "table", "row", "dataset", "metric", "paper", "ours", "chance",
+    "reason", "variant", "provenance",
+)  # fmt: skip
+FORMATS = ("md", "tex", "csv")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file next to `path`, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- cell text -----------------------------------------------------------------------------
+
+
+def fmt(value: float | None, metric: str, missing: str = "-") -> str:
+    """One decimal, as the paper prints; MedR without a trailing .0 (the paper prints 19, 29.5)."""
+    if value is None:
+        return missing
+    if metric == "MedR":
+        return f"{value:.1f}".removesuffix(".0")
+    return f"{value:.1f}"
+
+
+def cell_text(cell: Cell, star: bool) -> str:
+    paper = fmt(cell.paper, cell.metric)
+    if not star:
+        return paper
+    text = f"{paper} / {fmt(cell.ours, cell.metric, 'n/a')}"
+    if cell.ours is not None and cell.chance is not None:
+        text += f" / {fmt(cell.chance, cell.metric)}"
+    return text
+
+
+def headers(built: BuiltTable) -> list[str]:
+    t = built.table
+    metrics = [f"{d} {m.label}" if len(t.datasets) > 1 else m.label
+               for _, d in t.datasets for m in t.metrics]  # fmt: skip
+    return ["Method", *t.fields, *metrics, "> chance"]
+
+
+def row_cells(brow: BuiltRow) -> list[str]:
+    star = brow.row.star
+    label = f"★ {brow.key}" if star else brow.key
+    return [label, *brow.row.fields, *(cell_text(c, star) for c in brow.cells), brow.chance_summary]
+
+
+# --- Markdown ------------------------------------------------------------------------------
+
+
+def _md_line(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _md_note(note: Note) -> str:
+    return f"- **{note.text}**" if note.loud else f"- {note.text}"
+
+
+def extra_tasks_md(built: BuiltTable) -> list[str]:
+    if not built.extra:
+        return []
+    lines = [
+        "",
+        f"{EXTRA_ROW}: CrossTask task ids of our data that are not among the paper's 18 "
+        "(e.g. the demo world's tasks), recall pooled per task:",
+        "",
+        _md_line(["Task id", "Title", "Recall ours", "Chance", "> chance"]),
+        _md_line(["---"] * 5),
+    ]
+    for c in built.extra:
+        above = "" if c.above_chance is None else ("yes" if c.above_chance else "no")
+        title = built.task_titles.get(c.metric, "")
+        lines.append(_md_line([c.metric, title, fmt(c.ours, "recall", "n/a"),
+                               fmt(c.chance, "recall"), above]))  # fmt: skip
+    return lines
+
+
+def to_markdown(built: BuiltTable) -> str:
+    t = built.table
+    head = headers(built)
+    lines = [f"# {t.source}: {t.title}", "", "Cells of ★ rows: paper / ours / chance.", ""]
+    lines += [_md_line(head), _md_line(["---"] * len(head))]
+    for brow in built.rows:
+        if brow.row.section:
+            lines.append(_md_line([f"*{brow.row.section}*"] + [""] * (len(head) - 1)))
+        lines.append(_md_line(row_cells(brow)))
+    lines += extra_tasks_md(built)
+    lines += ["", "Notes:", ""] + [_md_note(n) for n in built.notes]
+    return "\n".join(lines) + "\n"
+
+
+# --- LaTeX ---------------------------------------------------------------------------------
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"$<$", ">": r"$>$",
+}  # fmt: skip
+_LATEX_UNICODE = {
+    "→": r"$\rightarrow$", "×": r"$\times$", "★": r"$\star$", "✓": r"\checkmark{}",
+    "·": r"$\cdot$", "λ": r"$\lambda$", "≤": r"$\leq$", "—": "---", "–": "--",
+}  # fmt: skip
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters, then spell the few non-ASCII symbols we print."""
+    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    for ch, latex in _LATEX_UNICODE.items():
+        out = out.replace(ch, latex)
+    return out
+
+
+def to_latex(built: BuiltTable) -> str:
+    t = built.table
+    n_fields, n_metrics = 1 + len(t.fields), len(t.metrics)
+    n_cols = n_fields + n_metrics * len(t.datasets) + 1
+    lines = [
+        f"% {t.source}: paper / ours / chance. Generated by eao.tables;",
+        "% needs \\usepackage{booktabs} and \\usepackage{amssymb} (for \\checkmark).",
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\caption{{{latex_escape(t.title)} ({latex_escape(t.source)}; paper / ours / chance)}}",
+        f"\\label{{tab:{t.name}}}",
+        "\\begin{tabular}{" + "l" * n_fields + "c" * (n_cols - n_fields) + "}",
+        "\\toprule",
+    ]
+    if len(t.datasets) > 1:
+        groups, rules = [], []
+        for i, (_, label) in enumerate(t.datasets):
+            start = n_fields + 1 + i * n_metrics
+            groups.append(f"\\multicolumn{{{n_metrics}}}{{c}}{{{latex_escape(label)}}}")
+            rules.append(f"\\cmidrule(lr){{{start}-{start + n_metrics - 1}}}")
+        lines.append(" & " * n_fields + " & ".join(groups) + " & \\\\")
+        lines.append(" ".join(rules))
+    head = ["Method", *t.fields, *(m.label for _, _ in t.datasets for m in t.metrics), "> chance"]
+    lines.append(" & ".join(latex_escape(h) for h in head) + " \\\\")
+    lines.append("\\midrule")
+    for brow in built.rows:
+        if brow.row.section:
+            lines.append(
+                f"\\multicolumn{{{n_cols}}}{{l}}{{\\emph{{{latex_escape(brow.row.section)}}}}} \\\\"
+            )
+        lines.append(" & ".join(latex_escape(c) for c in row_cells(brow)) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "", "\\smallskip", "{\\footnotesize\\raggedright"]
+    for c in built.extra:
+        title = built.task_titles.get(c.metric, "")
+        ours, chance = fmt(c.ours, "recall", "n/a"), fmt(c.chance, "recall")
+        text = f"{EXTRA_ROW}: task {c.metric} {title}: {ours} (chance {chance})"
+        lines.append(latex_escape(text) + "\\par")
+    for note in built.notes:
+        text = latex_escape(note.text)
+        lines.append((f"\\textbf{{{text}}}" if note.loud else text) + "\\par")
+    lines += ["}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def _csv_number(x: float | None) -> str:
+    return "" if x is None else repr(x)
+
+
+def to_csv(built: BuiltTable) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in built.cells():
+        writer.writerow([
+            c.table, c.row, c.dataset, c.metric, _csv_number(c.paper), _csv_number(c.ours),
+            _csv_number(c.chance), c.reason, c.variant, c.provenance,
+        ])  # fmt: skip
+    return out.getvalue()
+
+
+RENDERERS = {"md": to_markdown, "tex": to_latex, "csv": to_csv}
+
+
+def filled(built: BuiltTable) -> tuple[int, int]:
+    """(★ cells with our number, ★ cells) of the paper's rows."""
+    cells = [c for r in built.rows if r.row.star for c in r.cells]
+    return sum(c.ours is not None for c in cells), len(cells)
+
+
+def write_table(built: BuiltTable, out: Path) -> list[Path]:
+    paths = []
+    for ext in FORMATS:
+        path = out / f"{built.table.name}.{ext}"
+        write_atomic(path, RENDERERS[ext](built))
+        paths.append(path)
+    return paths
+
+
+def index_markdown(tables: list[BuiltTable]) -> str:
+    lines = ["# Tables of the paper, with our numbers beside them", ""]
+    for built in tables:
+        t, (have, total) = built.table, filled(built)
+        name = t.name
+        lines.append(
+            f"- [{name}.md]({name}.md) ([tex]({name}.tex), [csv]({name}.csv)): {t.source}, "
+            f"{t.title}; ours in {have} of {total} ★ cells"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_all(tables: list[BuiltTable], out: Path | str) -> list[Path]:
+    out = Path(out)
+    paths = [p for built in tables for p in write_table(built, out)]
+    index = out / "index.md"
+    write_atomic(index, index_markdown(tables))
+    return paths + [index]

