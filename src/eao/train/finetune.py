@@ -25,10 +25,8 @@ import torch
 from eao.checkpoints import load_model
 from eao.data.corpus import FeatureTables
 from eao.data.finetune import CLIP_KINDS, FinetuneDataset
-from eao.devices import resolve_device
 from eao.evaluate.retrieval import split_videos
-from eao.train.distributed import init_from_env
-from eao.train.loop import TrainConfig, Trainer, from_dict, resume_from
+from eao.train.loop import TrainConfig, Trainer, from_dict, resume_from, start_process
 from eao.train.loss import PAIRS
 
 log = logging.getLogger("eao.finetune")
@@ -82,16 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    world = init_from_env(device)
-    if device == "cuda":
-        device = f"cuda:{world.local_rank}"
-        torch.cuda.set_device(device)
+    device, world = start_process(args.device, args.threads)
     cfg = finetune_config(json.loads(args.train_config))
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

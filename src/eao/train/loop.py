@@ -337,18 +337,25 @@ def resume_from(
     return ckpt
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def start_process(device: str, threads: int) -> tuple[str, World]:
+    """Logging, torch threads, the device and this process's rank (one per GPU under torchrun);
+    shared by pretraining and fine-tuning."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    if threads:
+        torch.set_num_threads(threads)
+    device = resolve_device(device)
     world = init_from_env(device)
     if device == "cuda":
         device = f"cuda:{world.local_rank}"
         torch.cuda.set_device(device)
+    return device, world
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    device, world = start_process(args.device, args.threads)
     cfg = from_dict(TrainConfig, json.loads(args.train_config))
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
