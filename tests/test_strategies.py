@@ -33,7 +33,6 @@ from eao.data.tokens import nearest_indices, pool_audio_tokens, video_tokens
 from eao.evaluate.embed import embed_batches
 from eao.evaluate.metrics import metrics_for_tasks, similarity_tasks
 from eao.evaluate.retrieval import (
-    audio_token_pooling,
     average_embeddings,
     evaluate,
     main,
@@ -221,17 +220,21 @@ SMALL = dict(
 )
 
 
-def test_audio_token_pooling_wraps_only_inside_the_block():
+def test_model_audio_pooling_setting():
     torch.manual_seed(0)
     model = EverythingAtOnce(ModelConfig(**SMALL)).eval()
     batch = {"audio": torch.randn(2, 40, 4608), "audio_mask": torch.ones(2, 4608)}
     batch["audio_mask"][1, 1000:] = 0
     assert model.tokens(batch)["audio"][0].shape[1] == 72
-    with audio_token_pooling(model, "nearest", 12):
-        x, valid, _ = model.tokens(batch)["audio"]
-        assert x.shape[1] == 12 and valid.sum(1).tolist() == [12, 12]
-    assert model.tokens(batch)["audio"][0].shape[1] == 72  # the class's method again
-    assert "_audio_tokens" not in vars(model)
+    model.audio_pooling = ("nearest", 12)
+    x, valid, _ = model.tokens(batch)["audio"]
+    assert x.shape[1] == 12 and valid.sum(1).tolist() == [12, 12]
+    # item 0 has 72 valid tokens, resampled; item 1 has 1000 // 64 = 15 > 12, resampled too
+    model.audio_pooling = ("max_pool", 80)  # more than there are: as is
+    assert model.tokens(batch)["audio"][0].shape[1] == 72
+    model.audio_pooling = ("mean", 12)
+    with pytest.raises(ValueError, match="unknown audio pooling"):
+        model.tokens(batch)
 
 
 # -- retrieval clips per strategy --------------------------------------------------------------

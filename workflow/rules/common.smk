@@ -257,11 +257,13 @@ def pretrained_variants():
 def train_config(wildcards):
     """The TrainConfig part of the variant's pretrain section (the rest says where and on what)."""
     p = variant_section(wildcards.variant, "pretrain")
-    return json.dumps({k: v for k, v in p.items() if k in TRAIN_KEYS})
+    # params are compared as text: sorted keys, so a config file rewritten in another key order
+    # (yaml.safe_dump sorts) does not rerun the models
+    return json.dumps({k: v for k, v in p.items() if k in TRAIN_KEYS}, sort_keys=True)
 
 
 def model_config(wildcards):
-    return json.dumps(variant_section(wildcards.variant, "model"))
+    return json.dumps(variant_section(wildcards.variant, "model"), sort_keys=True)
 
 
 def shards_of(backbone, dataset):
@@ -309,7 +311,7 @@ def finetune_config(wildcards):
                        "batch_videos": ds["batch_videos"], "video_tokens": e["video_tokens"],
                        "audio_frames": e["audio_frames"], "max_words": p["max_words"],
                        "precision": f["precision"], "workers": f["workers"], "seed": p["seed"],
-                       "log_every_steps": 1})
+                       "log_every_steps": 1}, sort_keys=True)
 
 
 def finetune_options(wildcards):

@@ -19,7 +19,6 @@ embedded separately and the embeddings averaged per clip).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -41,7 +40,6 @@ from eao.data.benchmarks import (
 )
 from eao.data.corpus import FeatureTables
 from eao.data.tokens import AUDIO_POOLING as AUDIO_POOLING_MODES
-from eao.data.tokens import pool_audio_tokens
 from eao.devices import resolve_device
 from eao.evaluate.embed import embed_batches
 from eao.evaluate.metrics import chance_metrics, metrics_for_tasks, similarity_tasks
@@ -90,38 +88,6 @@ def _provenance(path: str | os.PathLike) -> dict:
     if "seed" in out:
         out["seed"] = int(out["seed"])
     return out
-
-
-@contextlib.contextmanager
-def audio_token_pooling(model: torch.nn.Module, mode: str, n_tokens: int):
-    """Within the block, the model's audio tokens (DAVEnet output, before the token projection)
-    are pooled to n_tokens as the reference's `strategy_audio_pooling` does for the uniform
-    (nearest) and max_pool configs (eao.data.tokens.pool_audio_tokens); mode "none": as is.
-    Wraps EverythingAtOnce._audio_tokens on this instance only."""
-    if mode == "none":
-        yield model
-        return
-    if not hasattr(model, "_audio_tokens"):
-        raise ValueError(f"{type(model).__name__} has no audio tokens to pool")
-    inner, own = model._audio_tokens, "_audio_tokens" in vars(model)
-
-    def pooled(spec: torch.Tensor, mask: torch.Tensor | None):
-        x, token_mask = inner(spec, mask)
-        n_frames = (
-            mask.sum(1)
-            if mask is not None
-            else torch.full((len(spec),), spec.shape[-1], device=spec.device)
-        )
-        return pool_audio_tokens(x, token_mask, n_frames, n_tokens, mode)
-
-    model._audio_tokens = pooled
-    try:
-        yield model
-    finally:
-        if own:
-            model._audio_tokens = inner
-        else:
-            del model._audio_tokens  # back to the class's method
 
 
 def average_embeddings(
@@ -184,8 +150,11 @@ def evaluate(
     if n_clips < 2:
         raise ValueError(f"only {n_clips} clip(s) to retrieve from: nothing to rank")
     pooling = audio_pooling or AUDIO_POOLING[strategy]
-    with audio_token_pooling(model, pooling, strategy_tokens):
+    model.audio_pooling = (pooling, strategy_tokens)
+    try:
         out = embed_batches(model, batch, batch_size, device)
+    finally:
+        model.audio_pooling = ("none", 0)
     out, ids = average_embeddings(out, row_ids)
     sims = similarity_tasks({k: v for k, v in out.items() if k.endswith("_embed")})
     return {

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from eao.data.tokens import AUDIO_POOLING, pool_audio_tokens
 from eao.model.davenet import ResDavenet
 from eao.model.fusion import CLS, MODALITIES, FusionTransformer
 from eao.model.layers import GatedEmbeddingUnit
@@ -131,6 +132,9 @@ class EverythingAtOnce(nn.Module):
         # that DDP does not wait for gradients that never come.
         for p in self._dead_parameters():
             p.requires_grad_(False)
+        # Evaluation setting, not architecture (reference `strategy_audio_pooling`): audio tokens
+        # pooled to n tokens ("nearest" | "max_pool") for Table 6's long-video strategies.
+        self.audio_pooling: tuple[str, int] = ("none", 0)
 
     def _dead_parameters(self) -> list[nn.Parameter]:
         dead = [*self.fusion.norm.parameters(), *self.davenet.batchnorm1.parameters()]
@@ -170,10 +174,18 @@ class EverythingAtOnce(nn.Module):
         if n_frames % per_token:
             raise ValueError(f"audio has {n_frames} frames; need a multiple of {per_token}")
         x = self.davenet(spec).transpose(1, 2)  # (B, F / per_token, C)
-        if mask is None:
-            return x, None
         # A token is valid if any of its frames is (official: max-pool with kernel = stride).
-        return x, F.max_pool1d(mask.unsqueeze(1), per_token).squeeze(1)
+        token_mask = None if mask is None else F.max_pool1d(mask.unsqueeze(1), per_token).squeeze(1)
+        mode, n_tokens = self.audio_pooling
+        if mode == "none":
+            return x, token_mask
+        if mode not in AUDIO_POOLING:
+            raise ValueError(f"unknown audio pooling {mode!r}; expected one of {AUDIO_POOLING}")
+        if mask is None:
+            valid_frames = torch.full((len(spec),), n_frames, device=spec.device)
+        else:
+            valid_frames = mask.sum(1)
+        return pool_audio_tokens(x, token_mask, valid_frames, n_tokens, mode, per_token)
 
     def _fill_empty(self, x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Samples with no valid token get the learned masking token at position 0 (spec 1.6).
