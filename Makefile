@@ -34,6 +34,8 @@ test: setup
 bench: setup
 	$(BIN)/python bench/extraction.py --out results/bench/extraction.json
 	$(BIN)/python bench/training.py --config medium --out results/bench/training.json
+	$(BIN)/python bench/loader.py --out results/bench/loader.json
+	$(BIN)/python bench/dag.py --out results/bench/dag.json
 
 lint: setup
 	$(BIN)/ruff check .

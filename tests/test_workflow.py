@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -131,6 +132,30 @@ def test_finetuning_localization_and_tables(tiny_run):
     assert "not run" in table4  # no_transformer etc. are not in the tiny run
 
 
+def test_pretrain_rule_under_torchrun_matches_one_process(tiny_run, tmp_path):
+    """pretrain.gpus: 2 runs the rule through torchrun: 2 CPU processes (gloo), half the global
+    batch each, the loss over the gathered batch. It must end with the single-process run's
+    weights. The tv variant: the audio CNN's BatchNorm statistics are per rank by design (as in
+    the original multi-GPU training; SyncBatchNorm is the GPU option and does not run on CPU)."""
+    work = tmp_path / "work"
+    shutil.copytree(tiny_run / "results", work / "results")  # mtimes kept, no job metadata
+    shutil.rmtree(work / "results/pretrain/tv")
+    config = yaml.safe_load(TINY.read_text())
+    config["pretrain"].update(gpus=2, device="cpu")
+    cfg = tmp_path / "two.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    target = "results/pretrain/tv/model.pt"
+    assert jobs_scheduled(snakemake(work, target, "-n", configfile=cfg).stdout) == {"pretrain": 1}
+    snakemake(work, target, configfile=cfg)
+    assert "on 2 rank(s)" in (work / "logs/pretrain/tv.log").read_text()
+    one = torch.load(tiny_run / "results/pretrain/tv/model.pt", weights_only=True)
+    two = torch.load(work / "results/pretrain/tv/model.pt", weights_only=True)
+    assert (one["world_size"], two["world_size"], two["step"]) == (1, 2, one["step"])
+    assert one["model"].keys() == two["model"].keys()
+    for key, value in one["model"].items():
+        torch.testing.assert_close(two["model"][key], value, rtol=1e-4, atol=1e-5, msg=key)
+
+
 def test_rerun_has_nothing_to_do(tiny_run):
     out = snakemake(tiny_run, "-n").stdout
     assert "Nothing to be done" in out
@@ -188,6 +213,27 @@ def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
         "tables": 1,
         "all": 1,
     }
+
+
+def test_slurm_profile_dry_run_gives_every_job_its_resources(tmp_path):
+    """The cluster profile parses and resolves without a cluster: GPU rules ask for a GPU on
+    the GPU partition, CPU rules for cores and memory, every job has a runtime."""
+    out = snakemake(
+        tmp_path, "-n", "--profile", str(REPO / "workflow/profiles/slurm"), "--cores", "64",
+        configfile=REPO / "config.yaml",
+    ).stdout  # fmt: skip
+    jobs = {}
+    for block in out.split("\nrule ")[1:]:
+        name = block.split(":", 1)[0]
+        resources = re.search(r"resources: (.*)", block)
+        shell = re.search(r"--threads (\d+)", block)
+        if resources:
+            jobs[name] = (resources[1], shell and int(shell[1]))
+    extract, audio, pretrain = jobs["extract_2d"], jobs["extract_audio"], jobs["pretrain"]
+    assert "slurm_partition=gpu" in extract[0] and "gpu=1" in extract[0] and extract[1] == 8
+    assert "slurm_partition=cpu" in audio[0] and "gpu" not in audio[0] and audio[1] == 4
+    assert "runtime=4320" in pretrain[0] and "mem_mb=256000" in pretrain[0]
+    assert all("runtime=" in r and "mem_mb=" in r for r, _ in jobs.values())
 
 
 @pytest.mark.parametrize(

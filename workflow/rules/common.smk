@@ -235,7 +235,8 @@ def variant_section(variant, section):
 # -- pretraining -----------------------------------------------------------------------------------
 TRAIN_KEYS = ["epochs", "batch_videos", "n_clips", "min_time", "max_words", "video_tokens",
               "audio_frames", "audio_shift", "lr", "lr_gamma", "temperature", "loss_weights",
-              "precision", "workers", "seed", "checkpoint_every_steps", "log_every_steps"]
+              "precision", "workers", "seed", "checkpoint_every_steps", "log_every_steps",
+              "accumulate"]
 
 
 def imported_checkpoint():
@@ -286,8 +287,8 @@ def pretrain_inputs(wildcards):
 def pretrain_launcher(wildcards, threads):
     """python for one device; torchrun with one process per GPU when more are asked for."""
     gpus = config["pretrain"].get("gpus", 1)
-    if gpus > 1:
-        return f"torchrun --standalone --nproc-per-node {gpus} -m eao.train.loop"
+    if gpus > 1:  # torchrun as a module: the job's python, whatever is on PATH
+        return f"python -m torch.distributed.run --standalone --nproc-per-node {gpus} -m eao.train.loop"
     return "python -m eao.train.loop"
 
 

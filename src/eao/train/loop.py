@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -61,6 +62,9 @@ class TrainConfig:
     checkpoint_every_steps: int = 0  # 0: only at epoch ends
     log_every_steps: int = 10
     eval_mode: bool = False  # train with the model in eval mode (BatchNorm frozen): fine-tuning
+    # Micro-batches per step (per rank), for batches that do not fit: the same update as the whole
+    # batch, because the loss still sees every clip as a negative (Trainer.accumulated_step).
+    accumulate: int = 1
 
 
 def from_dict(cls, values: dict):
@@ -110,6 +114,12 @@ def autocast(device: str, precision: str):
 
 def to_device(batch: dict[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def split_batch(batch: dict[str, torch.Tensor], n: int) -> list[dict[str, torch.Tensor]]:
+    """n micro-batches of consecutive clips (the rows of every tensor split alike)."""
+    parts = {k: v.tensor_split(n) for k, v in batch.items()}
+    return [{k: p[i] for k, p in parts.items()} for i in range(n)]
 
 
 class MetricsLog:
@@ -216,20 +226,58 @@ class Trainer:
             persistent_workers=False,
         )
 
-    def step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
-        # The reference fine-tunes with `use_eval_mode_always`: BatchNorm keeps its statistics.
-        self.model.train(not self.cfg.eval_mode)
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         with autocast(self.device, self.cfg.precision):
             out = self.model(to_device(batch, self.device))
         # The loss runs in fp32 (softmax over the global batch at temperature 0.05).
-        out = {k: v.float() if v.is_floating_point() else v for k, v in out.items()}
+        return {k: v.float() if v.is_floating_point() else v for k, v in out.items()}
+
+    def loss(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         out = gather_outputs(out, self.world)
-        loss, parts = combinatorial_loss(out, self.cfg.loss_weights, self.cfg.temperature)
+        return combinatorial_loss(out, self.cfg.loss_weights, self.cfg.temperature)
+
+    def step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
+        # The reference fine-tunes with `use_eval_mode_always`: BatchNorm keeps its statistics.
+        self.model.train(not self.cfg.eval_mode)
         self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        if self.cfg.accumulate > 1:
+            loss, parts = self.accumulated_step(batch)
+        else:
+            loss, parts = self.loss(self.forward(batch))
+            self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)
         self.scaler.update()
         return loss.item(), {k: v.item() for k, v in parts.items()}
+
+    def accumulated_step(
+        self, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Gradient accumulation that keeps the whole batch's contrastive loss (embedding
+        caching, as GradCache, Gao et al. 2021): 1. the embeddings of every micro-batch without
+        a graph; 2. the loss over all of them and its gradient with respect to each embedding;
+        3. each micro-batch again with its graph, backpropagating those gradients. Memory of one
+        micro-batch, one extra forward pass. BatchNorm (audio CNN) normalises per micro-batch,
+        as it does per rank under DDP; its running statistics are updated in pass 3 only."""
+        micro = split_batch(batch, self.cfg.accumulate)
+        buffers = {k: v.clone() for k, v in self.module.named_buffers()}
+        with torch.no_grad():
+            cached = [self.forward(mb) for mb in micro]
+        self.module.load_state_dict(buffers, strict=False)  # pass 1 must not move BN statistics
+        leaves = {
+            k: torch.cat([c[k] for c in cached]).requires_grad_(k.endswith("_embed"))
+            for k in cached[0]
+        }
+        loss, parts = self.loss(leaves)
+        self.scaler.scale(loss).backward()  # gradients of the embeddings only
+        sizes = [len(next(iter(mb.values()))) for mb in micro]
+        grads = {k: v.grad.split(sizes) for k, v in leaves.items() if v.grad is not None}
+        for i, mb in enumerate(micro):
+            # DDP reduces the gradients once, after the last micro-batch
+            last = i == len(micro) - 1 or self.world.size == 1
+            with contextlib.nullcontext() if last else self.model.no_sync():
+                out = self.forward(mb)
+                torch.stack([(out[k] * g[i]).sum() for k, g in grads.items()]).sum().backward()
+        return loss, parts
 
     def run(self, stop_after_steps: int | None = None, ckpt_dir: Path | None = None) -> bool:
         """Train to the last epoch; returns False when stopped early by stop_after_steps
@@ -343,8 +391,8 @@ def start_process(device: str, threads: int) -> tuple[str, World]:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if threads:
-        torch.set_num_threads(threads)
+    if threads:  # the job's threads are shared by the processes torchrun starts on this node
+        torch.set_num_threads(max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     device = resolve_device(device)
     world = init_from_env(device)
     if device == "cuda":
