@@ -96,6 +96,9 @@ def main() -> int:
     ap.add_argument("--config", choices=list(CONFIGS), default="medium")
     ap.add_argument("--videos", type=int, default=8, help="videos per batch (x 10 clips)")
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument(
+        "--compile", action="store_true", help="also ours under torch.compile (same weights)"
+    )
     ap.add_argument("--out", default="results/bench/training.json")
     args = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 for both models
@@ -119,12 +122,14 @@ def main() -> int:
     results = []
     for name, model, bf16 in [("reference_fp32", ref, False), ("ours_fp32", ours, False)] + (
         [("ours_bf16", ours, True)] if args.device == "cuda" else []
-    ):
+    ) + ([("ours_compiled_fp32", torch.compile(ours), False)] if args.compile else []):
         r = {**common, "model": name, **time_steps(model, batch, args.steps, args.device, bf16)}
         results.append(r)
         print(json.dumps(r), flush=True)
     speedup = results[0]["step_s"] / results[1]["step_s"]
     summary = {**common, "speedup_fp32": speedup}
+    if args.compile:  # compiled against eager ours, same run
+        summary["compile_speedup"] = results[1]["step_s"] / results[-1]["step_s"]
     if args.device == "cuda":
         summary["speedup_bf16_vs_reference"] = results[0]["step_s"] / results[2]["step_s"]
     print(json.dumps(summary))
