@@ -1,6 +1,6 @@
 """Data loading against training: does the Parquet loader keep the training step fed?
 
-    python bench/loader.py [--videos 64] [--seconds 300] [--batch-videos 8] [--workers 0 1 2 4]
+    python bench/loader.py [--videos 256] [--seconds 240] [--batch-videos 8] [--workers 0 2 4]
                            [--config demo] [--device cpu]
 
 Writes a synthetic HowTo-like corpus (random values, the real layouts and widths: ResNet-152
@@ -9,7 +9,9 @@ caption every 4 s of 8 MiniLM 384-d tokens) with the project's shard writer, the
 the same run:
   - the loader: eao's ClipDataset through a DataLoader with the training's batch sampler
     (batch_videos videos x 10 clips, 12 video tokens, 768 spectrogram frames), one epoch per
-    worker count, clips/s after the first batch (worker start-up excluded);
+    worker count and video order (pretrain.order: random, locality), clips/s after the first
+    batch (worker start-up excluded). The corpus has many more row groups (32 videos each) than
+    a process caches (2 per table), as HowTo100M has: random order decodes a row group per video;
   - one training step of the model (`--config`, bench/training.py's sizes) on a loaded batch:
     forward, combinatorial loss, backward, Adam; clips/s, best of 3.
 The ratio loader / step says how many steps' worth of data a loader delivers per step time: at
@@ -19,6 +21,7 @@ The ratio loader / step says how many steps' worth of data a loader delivers per
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -76,7 +79,7 @@ def write_corpus(root: str, n_videos: int, seconds: float) -> dict[str, str]:
 
 
 def loader_clips_per_s(dataset: ClipDataset, cfg: TrainConfig, workers: int) -> dict:
-    batches = epoch_batches(len(dataset), cfg, 0, World())
+    batches = epoch_batches(len(dataset), cfg, 0, World(), dataset.groups)
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate_clips,
                         num_workers=workers)  # fmt: skip
     clips, start = 0, None
@@ -86,21 +89,23 @@ def loader_clips_per_s(dataset: ClipDataset, cfg: TrainConfig, workers: int) -> 
             continue
         clips += len(batch["video"])
     seconds = time.perf_counter() - start
-    return {"workers": workers, "batches": len(batches) - 1, "clips_per_s": clips / seconds}
+    return {"order": cfg.order, "workers": workers, "batches": len(batches) - 1,
+            "clips_per_s": clips / seconds}  # fmt: skip
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--videos", type=int, default=64)
-    ap.add_argument("--seconds", type=float, default=300.0, help="length of every video")
+    ap.add_argument("--videos", type=int, default=256)
+    ap.add_argument("--seconds", type=float, default=240.0, help="length of every video")
     ap.add_argument("--batch-videos", type=int, default=8)
-    ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2, 4])
+    ap.add_argument("--workers", type=int, nargs="+", default=[0, 2, 4])
     ap.add_argument("--config", choices=list(CONFIGS), default="demo")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="results/bench/loader.json")
     args = ap.parse_args()
 
     cfg = TrainConfig(batch_videos=args.batch_videos, workers=0)
+    orders = [dataclasses.replace(cfg, order=o) for o in ("random", "locality")]
     with tempfile.TemporaryDirectory() as root:
         paths = write_corpus(root, args.videos, args.seconds)
         tables = FeatureTables(video_2d=[paths["2d"]], video_3d=[paths["3d"]],
@@ -109,9 +114,10 @@ def main() -> int:
                               n_video_tokens=cfg.video_tokens,
                               audio_frames=cfg.audio_frames)  # fmt: skip
         loads = []
-        for workers in args.workers:
-            loads.append(loader_clips_per_s(dataset, cfg, workers))
-            print(json.dumps(loads[-1]), flush=True)
+        for order_cfg in orders:
+            for workers in args.workers:
+                loads.append(loader_clips_per_s(dataset, order_cfg, workers))
+                print(json.dumps(loads[-1]), flush=True)
         batch = collate_clips(dataset.__getitems__(list(range(args.batch_videos))))
 
     model_cfg = ModelConfig(video_dim=4096, text_dim=384, **CONFIGS[args.config])
@@ -128,7 +134,7 @@ def main() -> int:
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
-    print(json.dumps({r["workers"]: r["ratio_to_step"] for r in loads}))
+    print(json.dumps({f'{r["order"]} x{r["workers"]}': r["ratio_to_step"] for r in loads}))
     return 0
 
 

@@ -84,7 +84,8 @@ def corpus(tmp_path_factory) -> dict[str, list[str]]:
     v3 no visual features at all (dropped); v4 6 s. 2 rows per row group, two 2D shards."""
     root = tmp_path_factory.mktemp("corpus")
     mp = pytest.MonkeyPatch()
-    mp.setattr(shards, "ROWS_PER_GROUP", 2)  # several row groups from a handful of videos
+    mp.setattr(shards, "VIDEOS_PER_GROUP", 2)  # several row groups from a handful of videos
+    mp.setattr(shards, "SEGMENTS_PER_GROUP", 2)
     try:
         write_visual(root / "2d-0.parquet", {"v0": one_hot(20), "v1": one_hot(10)}, 1.0)
         write_visual(root / "2d-1.parquet", {"v2": one_hot(12), "v4": one_hot(6)}, 1.0)

@@ -176,6 +176,19 @@ def test_accumulation_with_audio_moves_batchnorm_once_per_micro_batch(corpus, tm
     assert tracked and all(b["model"][k] == 2 * a["model"][k] for k in tracked)
 
 
+def test_locality_order_batches_span_few_row_groups():
+    groups = np.repeat(np.arange(40), 32)  # 40 row groups of 32 videos
+    cfg = loop.TrainConfig(batch_videos=64, order="locality")
+    batches = loop.epoch_batches(len(groups), cfg, 0, World(), groups)
+    assert sorted(i for b in batches for _, i in b) == list(range(len(groups)))
+    # every batch reads from at most the 8 groups of one window (or 2 windows at its edge)
+    assert max(len({groups[i] for _, i in b}) for b in batches) <= 16
+    random = loop.epoch_batches(len(groups), loop.TrainConfig(batch_videos=64), 0, World())
+    assert min(len({groups[i] for _, i in b}) for b in random) > 16
+    with pytest.raises(ValueError, match="row groups"):
+        loop.epoch_batches(len(groups), cfg, 0, World())
+
+
 def test_unknown_config_keys_are_named():
     with pytest.raises(ValueError, match="unknown TrainConfig keys: epoch"):
         loop.from_dict(loop.TrainConfig, {"epoch": 3})

@@ -236,7 +236,7 @@ def variant_section(variant, section):
 TRAIN_KEYS = ["epochs", "batch_videos", "n_clips", "min_time", "max_words", "video_tokens",
               "audio_frames", "audio_shift", "lr", "lr_gamma", "temperature", "loss_weights",
               "precision", "workers", "seed", "checkpoint_every_steps", "log_every_steps",
-              "accumulate"]
+              "accumulate", "order"]
 
 
 def imported_checkpoint():

@@ -122,7 +122,7 @@ class ClipDataset(Dataset):
         if not (self.use_2d or self.use_3d):
             raise ValueError("ClipDataset needs 2D or 3D video features (use_2d / use_3d)")
         self.use_audio, self.use_text = tables.has("audio"), tables.has("text")
-        self._groups = tables.row_groups()
+        self.groups = tables.row_groups()  # per video: its row group (locality_order)
 
     def __len__(self) -> int:
         return len(self.tables)
@@ -145,7 +145,7 @@ class ClipDataset(Dataset):
         order so that the videos of one row group share a single decode of it."""
         index = [k[1] if isinstance(k, tuple) else k for k in keys]
         out: list = [None] * len(keys)
-        for j in sorted(range(len(keys)), key=lambda j: (self._groups[index[j]], index[j])):
+        for j in sorted(range(len(keys)), key=lambda j: (self.groups[index[j]], index[j])):
             out[j] = self[keys[j]]
         return out
 

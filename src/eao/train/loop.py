@@ -28,7 +28,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from eao.data.clips import ClipDataset, collate_clips
+from eao.data.clips import ClipDataset, collate_clips, locality_order
 from eao.data.corpus import FeatureTables
 from eao.devices import resolve_device
 from eao.model import EverythingAtOnce, ModelConfig
@@ -65,6 +65,11 @@ class TrainConfig:
     # Micro-batches per step (per rank), for batches that do not fit: the same update as the whole
     # batch, because the loss still sees every clip as a negative (Trainer.accumulated_step).
     accumulate: int = 1
+    # Video order of an epoch. "random": a permutation (the paper). "locality": row groups
+    # shuffled, then videos shuffled within windows of 8 groups (eao.data.clips.locality_order):
+    # for shards with many videos per row group (ours have one), a batch then decodes a few row
+    # groups instead of one per video.
+    order: str = "random"
 
 
 def from_dict(cls, values: dict):
@@ -76,9 +81,12 @@ def from_dict(cls, values: dict):
     return cls(**values)
 
 
-def epoch_batches(n_items: int, cfg: TrainConfig, epoch: int, world: World) -> list[list[tuple]]:
-    """This rank's batches of (epoch, video index) keys for one epoch: a seeded permutation cut
-    into global batches (the last partial batch dropped), each split evenly over the ranks."""
+def epoch_batches(
+    n_items: int, cfg: TrainConfig, epoch: int, world: World, groups: np.ndarray | None = None
+) -> list[list[tuple]]:
+    """This rank's batches of (epoch, video index) keys for one epoch: a seeded order of the
+    videos (cfg.order; "locality" needs each video's row group, `groups`) cut into global
+    batches (the last partial batch dropped), each split evenly over the ranks."""
     if cfg.batch_videos % world.size:
         raise ValueError(f"batch_videos {cfg.batch_videos} is not divisible by {world.size} ranks")
     if n_items < cfg.batch_videos:
@@ -86,7 +94,14 @@ def epoch_batches(n_items: int, cfg: TrainConfig, epoch: int, world: World) -> l
             f"the corpus has {n_items} usable videos, fewer than one batch "
             f"(batch_videos={cfg.batch_videos})"
         )
-    order = np.random.default_rng([cfg.seed, epoch, 1]).permutation(n_items)
+    if cfg.order == "locality":
+        if groups is None:
+            raise ValueError("order 'locality' needs the videos' row groups")
+        order = locality_order(groups, cfg.seed, epoch)
+    elif cfg.order == "random":
+        order = np.random.default_rng([cfg.seed, epoch, 1]).permutation(n_items)
+    else:
+        raise ValueError(f"unknown order {cfg.order!r}; expected 'random' or 'locality'")
     per_rank = cfg.batch_videos // world.size
     batches = []
     for b in range(n_items // cfg.batch_videos):
@@ -286,7 +301,8 @@ class Trainer:
         clips_per_step = self.cfg.batch_videos * self.cfg.n_clips
         while self.pos.epoch < self.cfg.epochs:
             epoch = self.pos.epoch
-            batches = epoch_batches(len(self.dataset), self.cfg, epoch, self.world)
+            groups = getattr(self.dataset, "groups", None)
+            batches = epoch_batches(len(self.dataset), self.cfg, epoch, self.world, groups)
             todo = batches[self.pos.batch :]
             tick = time.perf_counter()
             loss = float("nan")  # a run resumed right after an epoch's last step has no batch left
