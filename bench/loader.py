@@ -78,8 +78,17 @@ def write_corpus(root: str, n_videos: int, seconds: float) -> dict[str, str]:
     return paths
 
 
-def loader_clips_per_s(dataset: ClipDataset, cfg: TrainConfig, workers: int) -> dict:
-    batches = epoch_batches(len(dataset), cfg, 0, World(), dataset.groups)
+def make_dataset(paths: dict[str, str], cfg: TrainConfig) -> ClipDataset:
+    tables = FeatureTables(video_2d=[paths["2d"]], video_3d=[paths["3d"]],
+                           audio=[paths["audio"]], text=[paths["text"]])  # fmt: skip
+    return ClipDataset(tables, n_clips=cfg.n_clips, min_time=cfg.min_time,
+                       n_video_tokens=cfg.video_tokens, audio_frames=cfg.audio_frames)  # fmt: skip
+
+
+def loader_clips_per_s(
+    dataset: ClipDataset, cfg: TrainConfig, workers: int, max_batches: int | None = None
+) -> dict:
+    batches = epoch_batches(len(dataset), cfg, 0, World(), dataset.groups)[:max_batches]
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate_clips,
                         num_workers=workers)  # fmt: skip
     clips, start = 0, None
@@ -101,18 +110,26 @@ def main() -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2, 4])
     ap.add_argument("--config", choices=list(CONFIGS), default="demo")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--baseline-groups", type=int, default=32,
+                    help="videos per row group of the baseline corpus (0: no baseline)")
     ap.add_argument("--out", default="results/bench/loader.json")
     args = ap.parse_args()
 
     cfg = TrainConfig(batch_videos=args.batch_videos, workers=0)
     orders = [dataclasses.replace(cfg, order=o) for o in ("random", "locality")]
+    # Baseline, same run: shards with 32 videos per row group (the layout before), random order.
+    baseline = None
+    if args.baseline_groups:
+        with tempfile.TemporaryDirectory() as root:
+            default = shards.VIDEOS_PER_GROUP
+            shards.VIDEOS_PER_GROUP = args.baseline_groups
+            dataset = make_dataset(write_corpus(root, args.videos, args.seconds), cfg)
+            shards.VIDEOS_PER_GROUP = default
+            baseline = loader_clips_per_s(dataset, cfg, 0, max_batches=9)
+            baseline["videos_per_group"] = args.baseline_groups
+            print(json.dumps({"baseline": baseline}), flush=True)
     with tempfile.TemporaryDirectory() as root:
-        paths = write_corpus(root, args.videos, args.seconds)
-        tables = FeatureTables(video_2d=[paths["2d"]], video_3d=[paths["3d"]],
-                               audio=[paths["audio"]], text=[paths["text"]])  # fmt: skip
-        dataset = ClipDataset(tables, n_clips=cfg.n_clips, min_time=cfg.min_time,
-                              n_video_tokens=cfg.video_tokens,
-                              audio_frames=cfg.audio_frames)  # fmt: skip
+        dataset = make_dataset(write_corpus(root, args.videos, args.seconds), cfg)
         loads = []
         for order_cfg in orders:
             for workers in args.workers:
@@ -129,8 +146,13 @@ def main() -> int:
     print(json.dumps({"step": step}), flush=True)
     for r in loads:
         r["ratio_to_step"] = round(r["clips_per_s"] / step["clips_per_s"], 2)
-    result = {"loader": loads, "step": step, "videos": args.videos, "seconds": args.seconds,
-              "batch_clips": len(batch["video"]), "cpu_count": os.cpu_count()}  # fmt: skip
+    if baseline:
+        baseline["ratio_to_step"] = round(baseline["clips_per_s"] / step["clips_per_s"], 2)
+        for r in loads:
+            r["ratio_to_baseline"] = round(r["clips_per_s"] / baseline["clips_per_s"], 2)
+    result = {"baseline": baseline, "loader": loads, "step": step, "videos": args.videos,
+              "seconds": args.seconds, "batch_clips": len(batch["video"]),
+              "cpu_count": os.cpu_count()}  # fmt: skip
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
