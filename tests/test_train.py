@@ -189,6 +189,31 @@ def test_locality_order_batches_span_few_row_groups():
         loop.epoch_batches(len(groups), cfg, 0, World())
 
 
+def test_a_nan_loss_stops_before_the_update_naming_step_videos_and_checkpoint(
+    corpus, tmp_path, monkeypatch
+):
+    real_loss = loop.Trainer.loss
+
+    def poisoned(self, out):  # step 3 (epoch 2, batch 1) goes non-finite
+        loss, parts = real_loss(self, out)
+        if self.pos.step == 2:
+            parts = {**parts, "va": parts["va"] * float("nan")}
+            loss = loss + parts["va"]
+        return loss, parts
+
+    monkeypatch.setattr(loop.Trainer, "loss", poisoned)
+    with pytest.raises(loop.TrainingDiverged) as err:
+        run(corpus, tmp_path)
+    message = str(err.value)
+    assert "loss is nan (terms va) at step 3 (epoch 2, batch 1)" in message
+    ckpt = tmp_path / "checkpoints" / "last.pt"
+    assert f"last good checkpoint: {ckpt} (step 2)" in message
+    videos = message.split("videos: ")[1].split(";")[0].split(", ")
+    assert len(videos) == TRAIN["batch_videos"] and set(videos) <= set(VIDEOS)
+    saved = state.load(ckpt)
+    assert saved["step"] == 2 and all(torch.isfinite(v).all() for v in saved["model"].values())
+
+
 def test_unknown_config_keys_are_named():
     with pytest.raises(ValueError, match="unknown TrainConfig keys: epoch"):
         loop.from_dict(loop.TrainConfig, {"epoch": 3})

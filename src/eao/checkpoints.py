@@ -46,16 +46,17 @@ def _build(cfg: ModelConfig, state: dict[str, Tensor]) -> EverythingAtOnce:
     return model
 
 
-def import_official(src: str | Path, dst: str | Path) -> ModelConfig:
+def import_official(src: str | Path, dst: str | Path, trust_pickle: bool = False) -> ModelConfig:
     """Convert an official checkpoint into our format at `dst` (written atomically).
 
-    Trusted input only: the file is first read with the safe `weights_only=True` unpickler;
-    if its nested config or optimizer state holds objects that one refuses, it is read again
-    with `weights_only=False`, which can execute code from the file. The model config is
+    The file is read with the safe `weights_only=True` unpickler (tensors and plain containers:
+    the released files load so). A file holding other pickled objects is refused, since
+    unpickling them can run code from the file, unless `trust_pickle` (then it is read with
+    `weights_only=False`: only for a file whose origin you trust). The model config is
     inferred from the tensor shapes (heads from the file's config when it has them, else
     width // 64); every key must match: a missing, unexpected or mis-shaped key is an error
     naming it. Returns the inferred config."""
-    raw = _read_trusted(src)
+    raw = _read(src, trust_pickle)
     state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise ValueError(f"{src}: no 'state_dict' of tensors (not an official EAO checkpoint)")
@@ -175,14 +176,21 @@ def _arch_args(config: object) -> dict:
     return args if isinstance(args, dict) else {}
 
 
-def _read_trusted(src: str | Path) -> dict:
+def _read(src: str | Path, trust_pickle: bool) -> dict:
     # mmap: the Adam state makes official files ~3x the weights; read only what is used
     mmap = zipfile.is_zipfile(src)
     try:
         return torch.load(src, map_location="cpu", weights_only=True, mmap=mmap)
-    except pickle.UnpicklingError:
-        # The safe unpickler refused an object of the nested config or optimizer state. The
-        # user vouches for this file (a released checkpoint), so allow full unpickling.
+    except pickle.UnpicklingError as e:
+        if not trust_pickle:
+            # torch's message is long; its "Unsupported global: GLOBAL x.y" line names the object
+            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+            reason = f"e.g. {found[1]}" if found else "refused by torch's weights_only unpickler"
+            raise ValueError(
+                f"{src}: holds pickled objects beyond tensors and plain containers ({reason}); "
+                "unpickling them can run code from the file, so it is refused. If you trust the "
+                "file's origin, pass --trust-pickle (config: pretrain.checkpoint_trust_pickle)"
+            ) from e
         return torch.load(src, map_location="cpu", weights_only=False, mmap=mmap)
 
 
@@ -204,9 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("official", help="official checkpoint, e.g. latest_model.pth (trusted file)")
     ap.add_argument("out", help="output checkpoint (.pt), loadable with eao.checkpoints.load_model")
+    ap.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also unpickle objects other than tensors and containers (can run code: trusted "
+        "files only)",
+    )
     args = ap.parse_args(argv)
     try:
-        cfg = import_official(args.official, args.out)
+        cfg = import_official(args.official, args.out, trust_pickle=args.trust_pickle)
     except ValueError as e:
         print(f"import-checkpoint: {e}", file=sys.stderr)
         return 1

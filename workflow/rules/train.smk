@@ -74,6 +74,8 @@ if imported_checkpoint():
             official=imported_checkpoint(),
         output:
             model="results/pretrain/main/model.pt",
+        params:
+            trust="--trust-pickle" if config["pretrain"].get("checkpoint_trust_pickle") else "",
         log:
             "logs/pretrain/import_checkpoint.log",
         threads: 1
@@ -83,4 +85,5 @@ if imported_checkpoint():
         conda:
             "../../envs/eao.yaml"
         shell:
-            "python -m eao.checkpoints {input.official:q} {output.model} > {log} 2>&1"
+            "python -m eao.checkpoints {input.official:q} {output.model} {params.trust}"
+            " > {log} 2>&1"

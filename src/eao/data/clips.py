@@ -127,6 +127,10 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.tables)
 
+    def item_name(self, index: int) -> str:
+        """The video id of item `index` (error messages)."""
+        return self.tables.video_id(index)
+
     def dims(self) -> dict[str, int]:
         """Feature widths of the item's modalities: video (2D + 3D), text, audio (mel bands)."""
         dims = {"video": self.use_2d * self.tables.dim("2d") + self.use_3d * self.tables.dim("3d")}

@@ -237,6 +237,9 @@ class FeatureTables:
     def video_ids(self) -> list[str]:
         return self._ids.tolist()
 
+    def video_id(self, index: int) -> str:
+        return str(self._ids[index])
+
     def index_of(self, video_id: str | int) -> int:
         if isinstance(video_id, int | np.integer):
             return int(video_id)

@@ -96,6 +96,13 @@ class FinetuneDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
+    def item_name(self, index: int) -> str:
+        """The video id (and segment) of item `index` (error messages)."""
+        row = self.rows[index]
+        if row["end"] is None:
+            return row["video_id"]
+        return f"{row['video_id']} segment {row['segments'][0]['segment']}"
+
     def dims(self) -> dict[str, int]:
         dims = {
             "video": sum(self.tables.dim(k) for k in ("2d", "3d") if self.tables.has(k)),

@@ -137,6 +137,11 @@ def split_batch(batch: dict[str, torch.Tensor], n: int) -> list[dict[str, torch.
     return [{k: p[i] for k, p in parts.items()} for i in range(n)]
 
 
+class TrainingDiverged(RuntimeError):
+    """A non-finite loss: training stops before the update, naming the step, the batch's videos
+    and the last good checkpoint (resume from it with a lower lr, or drop the videos)."""
+
+
 class MetricsLog:
     """JSON lines (always) and TensorBoard (when installed) on the main rank."""
 
@@ -202,9 +207,11 @@ class Trainer:
         )
         self.pos = state.Position()
         self.metrics = MetricsLog(out_dir, world.is_main)
+        self.last_checkpoint: tuple[Path, int] | None = None
 
     # -- checkpoints ---------------------------------------------------------------------------
     def checkpoint(self, path: Path, train_config: dict | None = None) -> None:
+        self.last_checkpoint = (path, self.pos.step)
         if not self.world.is_main:
             return
         state.save(
@@ -251,7 +258,9 @@ class Trainer:
         out = gather_outputs(out, self.world)
         return combinatorial_loss(out, self.cfg.loss_weights, self.cfg.temperature)
 
-    def step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
+    def step(
+        self, batch: dict[str, torch.Tensor], keys: list[tuple] | None = None
+    ) -> tuple[float, dict[str, float]]:
         # The reference fine-tunes with `use_eval_mode_always`: BatchNorm keeps its statistics.
         self.model.train(not self.cfg.eval_mode)
         self.opt.zero_grad(set_to_none=True)
@@ -260,9 +269,23 @@ class Trainer:
         else:
             loss, parts = self.loss(self.forward(batch))
             self.scaler.scale(loss).backward()
+        if not torch.isfinite(loss):  # before the update: the weights stay those of the last step
+            raise TrainingDiverged(self.divergence_report(loss.item(), parts, keys or []))
         self.scaler.step(self.opt)
         self.scaler.update()
         return loss.item(), {k: v.item() for k, v in parts.items()}
+
+    def divergence_report(self, loss: float, parts: dict[str, torch.Tensor], keys: list) -> str:
+        name = getattr(self.dataset, "item_name", str)
+        videos = ", ".join(name(index) for _, index in keys) or "unknown"
+        bad = [k for k, v in parts.items() if not torch.isfinite(v)]
+        last = self.last_checkpoint
+        return (
+            f"loss is {loss} (terms {', '.join(bad) or 'none'}) at step {self.pos.step + 1} "
+            f"(epoch {self.pos.epoch + 1}, batch {self.pos.batch + 1}); this rank's videos: "
+            f"{videos}; last good checkpoint: "
+            + (f"{last[0]} (step {last[1]})" if last else "none (nothing saved yet)")
+        )
 
     def accumulated_step(
         self, batch: dict[str, torch.Tensor]
@@ -309,8 +332,8 @@ class Trainer:
             bar = progress(
                 self.loader(todo), desc=f"epoch {epoch + 1}/{self.cfg.epochs}", total=len(todo)
             )
-            for batch in bar:
-                loss, parts = self.step(batch)
+            for keys, batch in zip(todo, bar, strict=True):
+                loss, parts = self.step(batch, keys)
                 self.pos.batch += 1
                 self.pos.step += 1
                 if self.pos.step % self.cfg.log_every_steps == 0 or self.pos.batch == len(batches):
