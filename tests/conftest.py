@@ -130,3 +130,26 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
 @pytest.fixture(scope="session")
 def weird_name() -> str:
     return WEIRD_NAME
+
+
+# -- reliability compass ------------------------------------------------------------------------
+# Tests that measure the reliability figures (bad inputs tried, jobs crashed, videos lost,
+# kill/resume cases) record them here; pytest prints them after the run.
+_COMPASS: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="session")
+def record_compass():
+    def record(section: str, figures: dict) -> None:
+        _COMPASS.setdefault(section, {}).update(figures)
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _COMPASS:
+        return
+    terminalreporter.section("reliability compass")
+    for section, figures in _COMPASS.items():
+        for name, value in figures.items():
+            terminalreporter.write_line(f"{section}: {name}: {value}")
