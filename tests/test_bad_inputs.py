@@ -11,6 +11,7 @@ crashed, good videos lost) are printed in pytest's summary ("reliability compass
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from eao.data import manifest, probe
-from eao.features import extract
+from eao.features import extract, text
 
 pytestmark = pytest.mark.slow
 
@@ -87,15 +88,35 @@ def csv_of(names: list[str], path: Path) -> Path:
     return path
 
 
+# Captions (HowTo100M layout) of some videos: a non-UTF-8 segment, a segment ending before it
+# starts, and videos with no captions at all. BAD_TEXT stands for bytes that are not UTF-8.
+BAD_TEXT = "@@not-utf8@@"
+CAPTIONS = {
+    "good.mp4": {"start": [0.0, 1.5], "end": [1.5, 3.0], "text": ["cut the onion", "fry it"]},
+    NASTY_NAME: {"start": [0.0, 1.0], "end": [1.0, 2.0], "text": [f"bad {BAD_TEXT}", "stir"]},
+    "silent.mp4": {"start": [2.0, 0.0], "end": [1.0, 2.5], "text": ["backwards", "pour water"]},
+}
+CAPTION_FAILURES = {NASTY_NAME: "UTF-8", "silent.mp4": "end"}
+
+
+def write_captions(names: list[str], path: Path) -> Path:
+    entries = {f"id{i}": CAPTIONS[n] for i, n in enumerate(names) if n in CAPTIONS}
+    data = json.dumps(entries).encode().replace(BAD_TEXT.encode(), b"\xff\xfe")
+    path.write_bytes(data)
+    return path
+
+
 def run_stages(root: Path, names: list[str], out: Path) -> dict:
     """manifest -> probe -> every extractor for one shard of `names`; exit codes and tables."""
     out.mkdir()
     codes = {}
     codes["manifest"] = manifest.main([
         "--dataset", "t", "--videos", str(csv_of(names, out / "videos.csv")), "--root", str(root),
+        "--captions", str(write_captions(names, out / "caption.json")),
         "--shard-size", "100", "--out-manifest", str(out / "manifest.parquet"),
         "--out-captions", str(out / "captions.parquet"), "--out-failures", str(out / "mf.parquet"),
     ])  # fmt: skip
+    caption_failures = pq.read_table(out / "mf.parquet").to_pylist()
     codes["probe"] = probe.main([
         "--manifest", str(out / "manifest.parquet"), "--shard", "0",
         "--out", str(out / "probed.parquet"), "--out-failures", str(out / "pf.parquet"),
@@ -112,7 +133,18 @@ def run_stages(root: Path, names: list[str], out: Path) -> dict:
         rows = pq.read_table(out / f"{backbone}.parquet").to_pylist()
         features[backbone] = {r["video_id"]: r for r in rows}
         failures += pq.read_table(out / f"{backbone}-failures.parquet").to_pylist()
-    return {"codes": codes, "failures": failures, "features": features}
+    codes["text"] = text.main([
+        "--encoder", "word2vec", "--probed", str(out / "probed.parquet"),
+        "--captions", str(out / "captions.parquet"), "--weights", "random", "--device", "cpu",
+        "--out", str(out / "text.parquet"), "--out-failures", str(out / "text-failures.parquet"),
+    ])  # fmt: skip
+    segments: dict[str, list] = {}
+    for row in pq.read_table(out / "text.parquet").to_pylist():
+        segments.setdefault(row["video_id"], []).append(row)
+    features["text"] = segments
+    failures += pq.read_table(out / "text-failures.parquet").to_pylist()
+    return {"codes": codes, "failures": failures, "features": features,
+            "caption_failures": caption_failures}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +199,22 @@ def test_every_usable_video_has_features_equal_to_a_clean_shards(suite):
             )  # fmt: skip
 
 
+def test_bad_captions_drop_only_their_segments_and_the_rest_is_embedded(suite):
+    kinds, ids, clean_ids, mixed, clean = suite
+    failed = {(r["video_id"], r["stage"]): r["error"] for r in mixed["caption_failures"]}
+    for name, needle in CAPTION_FAILURES.items():
+        assert needle in failed[(ids[name], "captions")], name
+    texts = mixed["features"]["text"]
+    # one good segment is left of each damaged video; videos without captions have no rows
+    assert [r["segment"] for r in texts[ids[NASTY_NAME]]] == [1]
+    assert [r["segment"] for r in texts[ids["silent.mp4"]]] == [1]
+    assert [r["segment"] for r in texts[ids["good.mp4"]]] == [0, 1]
+    assert set(texts) == {ids[n] for n in CAPTIONS}
+    for name in CAPTIONS:
+        ours, ref = texts[ids[name]], clean["features"]["text"][clean_ids[name]]
+        assert [r["features"] for r in ours] == [r["features"] for r in ref], name
+
+
 def test_a_shell_in_the_name_ran_nothing(suite):
     kinds, *_ = suite
     assert not any(Path(p).name == "pwned" for p in Path.cwd().iterdir())
@@ -197,13 +245,16 @@ def test_compass(suite, record_compass):
     crashed = sum(code != 0 for code in mixed["codes"].values())
     usable = [n for n, e in kinds.values() if e == "features"]
     lost = sum(ids[n] not in mixed["features"][b] for n in usable for b in BACKBONES)
-    tried = sorted(kinds) + ["duplicate video ids", "path outside the data root"]
+    lost += sum(ids[n] not in mixed["features"]["text"] for n in CAPTIONS)
+    tried = sorted(kinds) + ["duplicate video ids", "path outside the data root",
+                             "non-UTF-8 caption", "caption ending before it starts",
+                             "videos without captions"]  # fmt: skip
     record_compass(
         "bad inputs",
         {
             "kinds of input tried": len(tried),
-            "bad (failures rows or refused)": len(tried) - len(usable),
-            "odd but usable (all features)": len(usable),
+            "bad (failures rows or refused)": len(tried) - len(usable) - 1,
+            "odd but usable (all features)": len(usable) + 1,
             "jobs crashed": crashed,
             "good videos lost": lost,
             "kinds": ", ".join(tried),

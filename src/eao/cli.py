@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from eao import checkpoints
+from eao import checkpoints, doctor, info
 from eao.data import failures, manifest, probe
 from eao.demo import __main__ as demo
 from eao.evaluate import localize, retrieval
@@ -23,6 +23,8 @@ COMMANDS = {
     "retrieval": (retrieval.main, "text-to-video retrieval metrics of a model on a benchmark"),
     "localize": (localize.main, "zero-shot step localization on CrossTask / Mining YouTube"),
     "tables": (tables.main, "the paper's tables with our numbers beside them"),
+    "info": (info.main, "what a Parquet table holds: schema, rows, provenance"),
+    "doctor": (doctor.main, "check ffmpeg, packages, GPUs and the config's weights"),
 }
 
 
