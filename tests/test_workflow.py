@@ -189,6 +189,26 @@ def test_two_clean_runs_are_identical(tiny_run, tmp_path, record_compass):
                                    "differing": 0})  # fmt: skip
 
 
+def test_search_over_the_tiny_index(tiny_run, tmp_path):
+    index = tiny_run / "results/index/youcook2.parquet"
+    eao = [sys.executable, "-m", "eao.cli", "search"]
+    proc = subprocess.run([*eao, str(index), "cut the onion", "-k", "3", "--json"],
+                          capture_output=True, text=True, cwd=tiny_run)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    hits = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+    assert all(Path(h["path"]).exists() and h["end_s"] > h["start_s"] for h in hits)
+    manifest = tiny_run / "results/manifest/youcook2/videos.parquet"
+    for bad, needle in [
+        (tmp_path / "nope.parquet", "no such index file"),
+        (Path(hits[0]["path"]), "not an eao index (not a Parquet file"),
+        (manifest, "not an eao index (a Parquet table"),
+    ]:
+        proc = subprocess.run([*eao, str(bad), "query"], capture_output=True, text=True)
+        assert proc.returncode == 1 and needle in proc.stderr, (bad, proc.stderr)
+
+
 def test_rerun_has_nothing_to_do(tiny_run):
     out = snakemake(tiny_run, "-n").stdout
     assert "Nothing to be done" in out
@@ -244,6 +264,7 @@ def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
         "evaluate_retrieval": retrieval,
         "evaluate_localization": 2,
         "tables": 1,
+        "index": len(config["index"]["datasets"]),
         "all": 1,
     }
 

@@ -8,7 +8,7 @@ import sys
 from eao import checkpoints, doctor, info
 from eao.data import failures, manifest, probe
 from eao.demo import __main__ as demo
-from eao.evaluate import localize, retrieval
+from eao.evaluate import localize, retrieval, search
 from eao.tables import __main__ as tables
 from eao.train import finetune, loop
 
@@ -23,6 +23,8 @@ COMMANDS = {
     "retrieval": (retrieval.main, "text-to-video retrieval metrics of a model on a benchmark"),
     "localize": (localize.main, "zero-shot step localization on CrossTask / Mining YouTube"),
     "tables": (tables.main, "the paper's tables with our numbers beside them"),
+    "index": (search.index_main, "embed every window of a dataset's videos into a search index"),
+    "search": (search.search_main, "rank an index's windows for a text query"),
     "info": (info.main, "what a Parquet table holds: schema, rows, provenance"),
     "doctor": (doctor.main, "check ffmpeg, packages, GPUs and the config's weights"),
 }

@@ -200,6 +200,7 @@ def all_outputs():
         outputs += expand("results/pretrain/{variant}/model.pt", variant=pretrained_variants())
         outputs += evaluation_outputs()
         outputs += TABLE_FILES
+        outputs += index_outputs()
     return outputs
 
 
@@ -423,6 +424,24 @@ TABLE_FILES = expand("results/tables/{name}.{ext}", name=TABLE_NAMES, ext=["md",
 
 
 validate_variants()
+
+
+# -- search index ----------------------------------------------------------------------------------
+def index_inputs(wildcards):
+    return {"model": "results/pretrain/main/model.pt",
+            "manifest": f"results/manifest/{wildcards.dataset}/videos.parquet",
+            **feature_inputs("main", wildcards.dataset)}
+
+
+def index_options(wildcards):
+    i, p = config["index"], config["pretrain"]
+    return ["--window-s", str(i["window_s"]), "--stride-s", str(i["stride_s"]),
+            "--video-tokens", str(i["video_tokens"]), "--audio-frames", str(i["audio_frames"]),
+            "--max-words", str(p["max_words"]), "--device", config["evaluate"]["device"]]
+
+
+def index_outputs():
+    return [f"results/index/{name}.parquet" for name in config["index"]["datasets"]]
 
 
 def tables_config(wildcards):

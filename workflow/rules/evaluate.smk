@@ -47,3 +47,27 @@ rule evaluate_localization:
         " --annotations {input.annotations:q} --video-2d {input.video_2d} --video-3d {input.video_3d}"
         " --audio {input.audio} --text {input.text} {params.options:q} --threads {threads}"
         " --out {output.metrics} > {log} 2>&1"
+
+
+# Search index of a dataset's videos (config index.datasets): every window embedded by the main
+# model; `eao search results/index/<dataset>.parquet "a query"` ranks them.
+rule index:
+    input:
+        unpack(index_inputs),
+    output:
+        index="results/index/{dataset}.parquet",
+    params:
+        options=index_options,
+        code_version=EAO_VERSION,
+    log:
+        "logs/index/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime="2h",
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.evaluate.search index --model {input.model} --manifest {input.manifest}"
+        " --video-2d {input.video_2d} --video-3d {input.video_3d} --audio {input.audio}"
+        " --text {input.text} {params.options:q} --out {output.index} > {log} 2>&1"

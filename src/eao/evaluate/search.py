@@ -1,0 +1,198 @@
+"""Text search over your own videos: `eao index` embeds every window of a dataset's videos with a
+trained model (rule `index`), `eao search` ranks them for a text query.
+
+    python -m eao.evaluate.search index --model results/pretrain/main/model.pt \
+        --manifest results/manifest/mine/videos.parquet --video-2d ... --video-3d ... \
+        --audio ... --text ... --out results/index/mine.parquet
+    eao search results/index/mine.parquet "crack the eggs into a bowl" -k 5
+
+The index is a Parquet table, one row per window (`window_s` long, every `stride_s`): video_id,
+path, start_s, end_s and the window's embedding (the fused video+audio `va` embedding, `v`
+without audio), L2-normalised. Its footer records the model and the text encoder of the model's
+text shards (encoder, weights, seed), so a query is embedded exactly as the training captions
+were. Probing and feature extraction are the workflow's: add your folder as a dataset
+(README, "Your own videos") and `snakemake results/index/<dataset>.parquet`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from eao.checkpoints import load_model
+from eao.data.benchmarks import video_seconds, window_clips
+from eao.data.corpus import FeatureTables
+from eao.data.tokens import text_tokens
+from eao.devices import resolve_device
+from eao.evaluate.embed import embed_batches
+from eao.io.parquet import write_table
+from eao.progress import progress
+
+INDEX_COLUMNS = {"video_id", "path", "start_s", "end_s", "embedding"}
+
+
+class NotAnIndex(ValueError):
+    """A file that is not a usable index (the message names it and why)."""
+
+
+def text_provenance(paths: list[str]) -> dict[str, str]:
+    """encoder, weights, seed of the text shards the model was trained on (their footers)."""
+    meta = {k.decode(): v.decode() for k, v in (pq.read_metadata(paths[0]).metadata or {}).items()}
+    table = meta.get("table", "")
+    if not table.startswith("text_features/"):
+        raise ValueError(f"{paths[0]}: not a text feature shard (table {table!r})")
+    return {"text_encoder": table.split("/", 1)[1], "text_weights": meta.get("weights", ""),
+            "text_seed": meta.get("weights_seed", "0")}  # fmt: skip
+
+
+def build_index(args: argparse.Namespace) -> pa.Table:
+    device = resolve_device(args.device)
+    model, _ = load_model(args.model)
+    model.to(device)
+    tables = FeatureTables(video_2d=args.video_2d, video_3d=args.video_3d, audio=args.audio)
+    manifest = pq.read_table(args.manifest, columns=["video_id", "path"]).to_pydict()
+    paths = dict(zip(manifest["video_id"], manifest["path"], strict=True))
+    radius = (args.window_s - args.stride_s) / 2
+    rows: dict[str, list] = {k: [] for k in ("video_id", "path", "start_s", "end_s")}
+    embeddings = []
+    for vid in progress(tables.video_ids(), "index"):
+        batch, n = window_clips(tables, vid, args.video_tokens, args.audio_frames,
+                                radius=radius, stride=args.stride_s)  # fmt: skip
+        if n == 0:
+            continue
+        out = embed_batches(model, batch, args.batch_size, device)
+        emb = out.get("va_embed", out["video_embed"])
+        embeddings.append(torch.nn.functional.normalize(emb.float(), dim=-1).numpy())
+        duration = float(video_seconds(tables, vid))
+        for i in range(n):  # window_clips' windows, clipped to the video as it clips them
+            rows["video_id"].append(vid)
+            rows["path"].append(paths.get(vid, ""))
+            rows["start_s"].append(max(0.0, i * args.stride_s - radius))
+            rows["end_s"].append(min(duration, (i + 1) * args.stride_s + radius))
+    dim = model.cfg.proj_dim
+    flat = np.concatenate(embeddings) if embeddings else np.zeros((0, dim), np.float32)
+    columns = {**rows, "embedding": pa.FixedSizeListArray.from_arrays(
+        pa.array(flat.reshape(-1), pa.float32()), dim)}  # fmt: skip
+    return pa.Table.from_pydict(columns)
+
+
+def index_main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="eao index",
+        description="Embed every window of a dataset's videos with a trained model into an index.",
+    )
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--manifest", required=True, help="the dataset's manifest (video paths)")
+    ap.add_argument("--video-2d", nargs="*", default=[])
+    ap.add_argument("--video-3d", nargs="*", default=[])
+    ap.add_argument("--audio", nargs="*", default=[])
+    ap.add_argument(
+        "--text", nargs="+", required=True, help="text shards of the model's encoder (named there)"
+    )
+    ap.add_argument("--window-s", type=float, default=8.0)
+    ap.add_argument("--stride-s", type=float, default=4.0)
+    ap.add_argument("--video-tokens", type=int, default=12)
+    ap.add_argument("--audio-frames", type=int, default=768)
+    ap.add_argument("--max-words", type=int, default=20)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    if args.stride_s <= 0 or args.window_s < args.stride_s:
+        ap.error("need 0 < --stride-s <= --window-s")
+    table = build_index(args)
+    meta = {"table": "index", "model": str(Path(args.model).resolve()),
+            "max_words": str(args.max_words), "window_s": str(args.window_s),
+            "stride_s": str(args.stride_s), **text_provenance(args.text)}  # fmt: skip
+    write_table(table, args.out, meta)
+    print(f"index: {len(table)} windows of {len(set(table['video_id'].to_pylist()))} videos "
+          f"-> {args.out}")  # fmt: skip
+    return 0
+
+
+# -- search ---------------------------------------------------------------------------------------
+def read_index(path: str) -> tuple[pa.Table, dict[str, str]]:
+    if not Path(path).is_file():
+        raise NotAnIndex(f"{path}: no such index file (build one with the `index` rule)")
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as e:
+        raise NotAnIndex(f"{path}: not an eao index (not a Parquet file: {e})") from e
+    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    if meta.get("table") != "index" or not set(table.column_names) >= INDEX_COLUMNS:
+        raise NotAnIndex(f"{path}: not an eao index (a Parquet table of {meta.get('table')!r})")
+    if len(table) == 0:
+        raise NotAnIndex(f"{path}: the index is empty (no video had features to embed)")
+    return table, meta
+
+
+def embed_query(query: str, meta: dict[str, str], model, device: str,
+                tokenizer: str | None = None) -> np.ndarray:  # fmt: skip
+    from eao.features.text import encode_all
+
+    encoder, weights, seed = meta["text_encoder"], meta["text_weights"], int(meta["text_seed"])
+    [(tokens, feats)], dim, _ = encode_all(encoder, weights, seed, device, tokenizer, [query])
+    if not tokens:
+        raise ValueError(f"query {query!r}: no word the text encoder knows")
+    t, mask = text_tokens([feats], int(meta["max_words"]), dim)
+    batch = {"text": torch.from_numpy(t)[None], "text_mask": torch.from_numpy(mask)[None]}
+    out = embed_batches(model, batch, 1, device)
+    return torch.nn.functional.normalize(out["text_embed"].float(), dim=-1)[0].numpy()
+
+
+def search(table: pa.Table, query_embedding: np.ndarray, k: int) -> list[dict]:
+    emb = table["embedding"].combine_chunks().flatten().to_numpy().reshape(len(table), -1)
+    scores = emb @ query_embedding
+    top = np.argsort(-scores, kind="stable")[:k]
+    rows = table.select(["video_id", "path", "start_s", "end_s"]).take(top).to_pylist()
+    return [{**row, "score": float(scores[i])} for row, i in zip(rows, top, strict=True)]
+
+
+def search_main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="eao search", description="Rank the windows of an index "
+                                 "for a text query.")  # fmt: skip
+    ap.add_argument("index", help="an index written by the `index` rule (results/index/*.parquet)")
+    ap.add_argument("query", help="the text to search for")
+    ap.add_argument("-k", type=int, default=5, help="how many windows to show")
+    ap.add_argument("--model", help="the model (default: the one the index was built with)")
+    ap.add_argument("--tokenizer", help="CLIP text with random weights: its tokenizer folder")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--json", action="store_true", help="print JSON lines")
+    args = ap.parse_args(argv)
+    try:
+        table, meta = read_index(args.index)
+        model_path = args.model or meta["model"]
+        if not Path(model_path).is_file():
+            raise NotAnIndex(f"{args.index}: its model {model_path} is gone (pass --model)")
+        device = resolve_device(args.device)
+        model, _ = load_model(model_path)
+        query = embed_query(args.query, meta, model.to(device), device, args.tokenizer)
+    except ValueError as e:
+        print(f"eao search: {e}", file=sys.stderr)
+        return 1
+    for rank, hit in enumerate(search(table, query, args.k), 1):
+        if args.json:
+            print(json.dumps({"rank": rank, **hit}))
+        else:
+            print(f"{rank}. {hit['score']:.3f}  {hit['video_id']}  "
+                  f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s  {hit['path']}")  # fmt: skip
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`index ARGS` builds an index (the rule's entry point); anything else searches one."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["index"]:
+        return index_main(argv[1:])
+    return search_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
