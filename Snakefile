@@ -12,6 +12,8 @@
 #   evaluate/retrieval/<zeroshot|finetuned>/<variant>/<dataset>/<strategy>.json   R@K, MedR, chance
 #   evaluate/localization/<variant>/<dataset>.json   step localization recall, IoU/IoD, chance
 #   tables/<table>.{md,tex,csv}            the paper's tables, its numbers and ours side by side
+#   index/<dataset>.parquet                search index of a dataset's windows (eao search)
+#   report/*.png                           the report's figures (snakemake --report)
 # Logs go to logs/<rule>/..., benchmarks to benchmarks/<rule>/...
 
 from snakemake.utils import min_version
@@ -20,6 +22,10 @@ min_version("9.12")
 
 
 configfile: "config.yaml"
+
+
+# `snakemake --report results/report.html` after a run: the tables, training and recall figures.
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

@@ -209,6 +209,15 @@ def test_search_over_the_tiny_index(tiny_run, tmp_path):
         assert proc.returncode == 1 and needle in proc.stderr, (bad, proc.stderr)
 
 
+def test_report_holds_the_tables_and_figures(tiny_run):
+    proc = snakemake(tiny_run, "--report", "report.html")
+    report = (tiny_run / "report.html").read_text(errors="replace")
+    for name in ("training.png", "recall_youcook2.png", "recall_msrvtt.png",
+                 "table1_zeroshot_retrieval.csv", "table3_step_localization.csv"):  # fmt: skip
+        assert name in report, name
+    assert "Report created" in proc.stdout + proc.stderr
+
+
 def test_rerun_has_nothing_to_do(tiny_run):
     out = snakemake(tiny_run, "-n").stdout
     assert "Nothing to be done" in out
@@ -226,7 +235,8 @@ def test_forcerun_probe_reruns_only_probing(tiny_run):
 def test_forcerun_evaluations_reruns_only_evaluations_and_tables(tiny_run):
     jobs = jobs_scheduled(snakemake(tiny_run, "-n", "--forcerun", "evaluate_retrieval").stdout)
     # main: 4 strategies x 2 datasets, tv: at_once x 2, fine-tuned main: 2
-    assert jobs == {"evaluate_retrieval": 8 + 2 + 2, "tables": 1, "all": 1}
+    # and the report's recall figures, drawn from the evaluations
+    assert jobs == {"evaluate_retrieval": 8 + 2 + 2, "tables": 1, "report_figures": 1, "all": 1}
 
 
 def test_changing_an_ablation_reruns_only_what_depends_on_it(tiny_run, tmp_path):
@@ -235,7 +245,9 @@ def test_changing_an_ablation_reruns_only_what_depends_on_it(tiny_run, tmp_path)
     cfg = tmp_path / "changed.yaml"
     cfg.write_text(yaml.safe_dump(changed))
     jobs = jobs_scheduled(snakemake(tiny_run, "-n", configfile=cfg).stdout)
-    assert jobs == {"pretrain": 1, "evaluate_retrieval": 2, "tables": 1, "all": 1}
+    assert jobs == {
+        "pretrain": 1, "evaluate_retrieval": 2, "tables": 1, "report_figures": 1, "all": 1
+    }
 
 
 def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
@@ -265,6 +277,7 @@ def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
         "evaluate_localization": 2,
         "tables": 1,
         "index": len(config["index"]["datasets"]),
+        "report_figures": 1,
         "all": 1,
     }
 

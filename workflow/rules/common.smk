@@ -201,6 +201,7 @@ def all_outputs():
         outputs += evaluation_outputs()
         outputs += TABLE_FILES
         outputs += index_outputs()
+        outputs += report_outputs()
     return outputs
 
 
@@ -442,6 +443,22 @@ def index_options(wildcards):
 
 def index_outputs():
     return [f"results/index/{name}.parquet" for name in config["index"]["datasets"]]
+
+
+def report_metrics():
+    """metrics.jsonl of every variant trained in this run (an imported main has none)."""
+    trained = [v for v in pretrained_variants() if not (v == "main" and imported_checkpoint())]
+    return [f"results/pretrain/{v}/metrics.jsonl" for v in trained]
+
+
+def report_retrieval():
+    """The retrieval results the recall figures plot: every model, all tokens at once."""
+    return [p for p in evaluation_outputs() if os.path.basename(p) == "at_once.json"]
+
+
+def report_outputs():
+    return ["results/report/training.png"] + [f"results/report/recall_{d}.png"
+                                               for d in retrieval_datasets()]
 
 
 def tables_config(wildcards):

@@ -6,7 +6,9 @@ rule tables:
     input:
         evaluation_outputs(),
     output:
-        TABLE_FILES,
+        # the CSV of each table is in the report too (a sortable table there)
+        [report(f, caption="../report/table.rst", category="Paper tables") if f.endswith(".csv")
+         else f for f in TABLE_FILES],
     params:
         config=tables_config,
         code_version=EAO_VERSION,
@@ -22,3 +24,30 @@ rule tables:
     shell:
         "python -m eao.tables --results results --config-json {params.config:q}"
         " --out results/tables > {log} 2>&1"
+
+
+# The report's figures (`snakemake --report results/report.html` after a run): training curves
+# of every pretrained variant, recall@K curves per retrieval benchmark.
+rule report_figures:
+    input:
+        metrics=report_metrics(),
+        retrieval=report_retrieval(),
+    output:
+        training=report("results/report/training.png", caption="../report/training.rst",
+                        category="Training"),
+        recall=[report(f"results/report/recall_{d}.png", caption="../report/recall.rst",
+                       category="Retrieval") for d in retrieval_datasets()],
+    params:
+        datasets=retrieval_datasets(),
+    log:
+        "logs/report/figures.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime="10m",
+    localrule: True
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.report --metrics {input.metrics} --retrieval {input.retrieval}"
+        " --datasets {params.datasets} --out-dir results/report > {log} 2>&1"

@@ -23,7 +23,9 @@ rule pretrain:
         "logs/pretrain/{variant}.log",
     benchmark:
         "benchmarks/pretrain/{variant}.tsv"
-    threads: workflow.cores
+    # capped at --cores on one machine; on a cluster the job asks for this many (no total
+    # number of cores exists there, so workflow.cores cannot be used)
+    threads: config["pretrain"]["threads"]
     resources:
         mem_mb=config["pretrain"].get("mem_mb", 16000),
         runtime=config["pretrain"].get("runtime", "72h"),
@@ -52,7 +54,7 @@ rule finetune:
         "logs/finetune/{variant}/{dataset}.log",
     benchmark:
         "benchmarks/finetune/{variant}/{dataset}.tsv"
-    threads: workflow.cores
+    threads: config["finetune"]["threads"]
     resources:
         mem_mb=config["pretrain"].get("mem_mb", 16000),
         runtime="12h",

@@ -1,0 +1,1 @@
+"""Figures of the Snakemake report (rule report_figures; `snakemake --report`)."""
