@@ -212,8 +212,9 @@ def test_search_over_the_tiny_index(tiny_run, tmp_path):
 def test_report_holds_the_tables_and_figures(tiny_run):
     proc = snakemake(tiny_run, "--report", "report.html")
     report = (tiny_run / "report.html").read_text(errors="replace")
-    for name in ("training.png", "recall_youcook2.png", "recall_msrvtt.png",
-                 "table1_zeroshot_retrieval.csv", "table3_step_localization.csv"):  # fmt: skip
+    for name in ("training.png", "recall_youcook2.png", "recall_msrvtt.png", "attention.png",
+                 "retrieval_grid.png", "table1_zeroshot_retrieval.csv",
+                 "table3_step_localization.csv"):  # fmt: skip
         assert name in report, name
     assert "Report created" in proc.stdout + proc.stderr
 

@@ -456,9 +456,39 @@ def report_retrieval():
     return [p for p in evaluation_outputs() if os.path.basename(p) == "at_once.json"]
 
 
+def attention_dataset():
+    """The benchmark whose caption clips the attention analysis uses (YouCook2 when there)."""
+    names = retrieval_datasets()
+    return "youcook2" if "youcook2" in names else names[0]
+
+
+def report_inputs(wildcards):
+    inputs = {"metrics": report_metrics(), "retrieval": report_retrieval(),
+              "model": "results/pretrain/main/model.pt",
+              "attention_features": sum(feature_inputs("main", attention_dataset()).values(), [])}
+    if config["index"]["datasets"]:
+        name = config["index"]["datasets"][0]
+        inputs["index"] = f"results/index/{name}.parquet"
+        inputs["captions"] = f"results/manifest/{name}/captions.parquet"
+    return inputs
+
+
+def report_options(wildcards, input):
+    p, e = config["pretrain"], config["evaluate"]["retrieval"][attention_dataset()]
+    options = ["--datasets", *retrieval_datasets(), "--attention-dataset", attention_dataset(),
+               "--backbones", p.get("video_2d") or "", p.get("video_3d") or "",
+               p.get("audio") or "", f"text_{p['text']}", "--video-tokens", str(e["video_tokens"]),
+               "--audio-frames", str(e["audio_frames"]), "--max-words", str(p["max_words"])]
+    if config["index"]["datasets"]:
+        options += ["--index", input.index, "--captions", input.captions]
+    return options
+
+
 def report_outputs():
-    return ["results/report/training.png"] + [f"results/report/recall_{d}.png"
-                                               for d in retrieval_datasets()]
+    figures = ["training", "attention"] + [f"recall_{d}" for d in retrieval_datasets()]
+    if config["index"]["datasets"]:
+        figures.append("retrieval_grid")
+    return [f"results/report/{name}.png" for name in figures]
 
 
 def tables_config(wildcards):

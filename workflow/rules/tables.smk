@@ -30,24 +30,26 @@ rule tables:
 # of every pretrained variant, recall@K curves per retrieval benchmark.
 rule report_figures:
     input:
-        metrics=report_metrics(),
-        retrieval=report_retrieval(),
+        unpack(report_inputs),
     output:
         training=report("results/report/training.png", caption="../report/training.rst",
                         category="Training"),
         recall=[report(f"results/report/recall_{d}.png", caption="../report/recall.rst",
                        category="Retrieval") for d in retrieval_datasets()],
+        attention=report("results/report/attention.png", caption="../report/attention.rst",
+                         category="Analysis"),
+        grid=[report("results/report/retrieval_grid.png", caption="../report/grid.rst",
+                     category="Analysis")] if config["index"]["datasets"] else [],
     params:
-        datasets=retrieval_datasets(),
+        options=report_options,
     log:
         "logs/report/figures.log",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime="10m",
-    localrule: True
+        mem_mb=4000,
+        runtime="30m",
     conda:
         "../../envs/eao.yaml"
     shell:
         "python -m eao.report --metrics {input.metrics} --retrieval {input.retrieval}"
-        " --datasets {params.datasets} --out-dir results/report > {log} 2>&1"
+        " --model {input.model} {params.options:q} --out-dir results/report > {log} 2>&1"

@@ -7,7 +7,11 @@
   learning rate and the throughput (clips/s) against the step;
 - recall_<dataset>.png: R@K (K = 1, 5, 10, 50) of text->video, text->video+audio (fused) and
   text->v+a (late fusion) for every evaluated model of the benchmark (strategy at_once), with
-  the chance level.
+  the chance level;
+- attention.png (with --model): the main model's attention between query and key modalities,
+  per head and for 4 heads as 3x3 matrices (paper Fig. 3), over a benchmark's clips;
+- retrieval_grid.png (with --index): for a few captions, the top-5 windows of the search index
+  as frame thumbnails, the caption's own window marked (supplement Fig. 1).
 Plots with matplotlib's Agg backend (no display)."""
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -106,11 +111,101 @@ def recall_figures(paths: list[str], out_dir: str) -> list[str]:
     return written
 
 
+def attention_figure(model_path: str, results: str, dataset: str, backbones: list[str],
+                     video_tokens: int, audio_frames: int, max_words: int, out: str,
+                     n_clips: int = 128) -> None:  # fmt: skip
+    """Paper Fig. 3 on up to n_clips caption clips of `dataset` (eao.report.analysis)."""
+    from eao.checkpoints import load_model
+    from eao.data.benchmarks import retrieval_clips, segment_rows
+    from eao.data.corpus import FeatureTables
+    from eao.report.analysis import modality_attention
+
+    v2d, v3d, audio, text = (b or None for b in backbones)
+    tables = FeatureTables.from_results(results, dataset, v2d, v3d, audio, text)
+    rows = segment_rows(tables)[:n_clips]
+    batch, _ = retrieval_clips(tables, rows, video_tokens, audio_frames, max_words)
+    model, _ = load_model(model_path)
+    att = modality_attention(model, batch)  # (H, 3, 3)
+    names = ["t", "v", "a"]
+    pairs = [(q, k) for q in range(3) for k in range(3)]
+    fig = plt.figure(figsize=(14, 4.5))
+    grid = fig.add_gridspec(2, 6)
+    ax = fig.add_subplot(grid[:, :3])
+    image = ax.imshow(np.stack([att[:, q, k] for q, k in pairs]), aspect="auto", cmap="viridis")
+    ax.set_yticks(range(9), [f"{names[q]}→{names[k]}" for q, k in pairs])
+    ax.set_xticks(range(len(att)))
+    ax.set_xlabel("head")
+    ax.set_title(f"attention share, query → key modality ({len(rows)} clips, {len(att)} heads)")
+    fig.colorbar(image, ax=ax)
+    rng = np.random.default_rng(0)
+    for i, head in enumerate(sorted(rng.choice(len(att), min(4, len(att)), replace=False))):
+        sub = fig.add_subplot(grid[i // 2, 3 + i % 2])
+        sub.imshow(att[head], vmin=0, vmax=1, cmap="viridis")
+        sub.set_xticks(range(3), names)
+        sub.set_yticks(range(3), names)
+        sub.set_title(f"head {head}", fontsize=9)
+        for q, k in pairs:
+            sub.text(k, q, f"{att[head, q, k]:.2f}", ha="center", va="center", color="w",
+                     fontsize=8)  # fmt: skip
+    fig.suptitle(f"{dataset}: average attention of the fusion block (rows: query, columns: key)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def retrieval_grid(index: str, captions: str, out: str, n_queries: int = 4, k: int = 5) -> None:
+    """Supplement Fig. 1: a row per caption, its top-k index windows as thumbnails (middle
+    frame), the window of the caption's own video overlapping the caption framed in green."""
+    import pyarrow.parquet as pq
+
+    from eao.checkpoints import load_model
+    from eao.evaluate.search import embed_query, read_index, search
+    from eao.report.analysis import thumbnail
+
+    table, meta = read_index(index)
+    model, _ = load_model(meta["model"])
+    indexed = set(table["video_id"].to_pylist())
+    rows = [c for c in pq.read_table(captions).to_pylist() if c["video_id"] in indexed]
+    picks = [rows[i] for i in np.linspace(0, len(rows) - 1, min(n_queries, len(rows))).astype(int)]
+    fig, axes = plt.subplots(len(picks), k, figsize=(2.6 * k, 2.2 * len(picks)), squeeze=False)
+    for row_axes, cap in zip(axes, picks, strict=True):
+        hits = search(table, embed_query(cap["text"], meta, model, "cpu"), k)
+        for rank, (ax, hit) in enumerate(zip(row_axes, hits, strict=False), 1):
+            frame = thumbnail(hit["path"], (hit["start_s"] + hit["end_s"]) / 2)
+            ax.imshow(frame if frame is not None else np.full((90, 160, 3), 128, np.uint8))
+            right = (hit["video_id"] == cap["video_id"] and hit["start_s"] < cap["end_s"]
+                     and hit["end_s"] > cap["start_s"])  # fmt: skip
+            for spine in ax.spines.values():
+                spine.set_edgecolor("limegreen" if right else "lightgrey")
+                spine.set_linewidth(5 if right else 1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{rank}. {hit['video_id']} {hit['start_s']:.0f}-{hit['end_s']:.0f}s "
+                         f"({hit['score']:.2f})", fontsize=7)  # fmt: skip
+        row_axes[0].set_ylabel(f'"{cap["text"][:40]}"', fontsize=8)
+    fig.suptitle("Text-to-video search: top-5 windows per caption (green: the caption's own)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="eao report", description=__doc__.split("\n")[0])
     ap.add_argument("--metrics", nargs="+", required=True, help="metrics.jsonl of pretraining")
     ap.add_argument("--retrieval", nargs="+", required=True, help="retrieval result JSONs")
     ap.add_argument("--datasets", nargs="*", help="write recall_<d>.png for exactly these")
+    ap.add_argument("--model", help="the main model: draw attention.png")
+    ap.add_argument("--results", default="results", help="results folder (feature shards)")
+    ap.add_argument("--attention-dataset", default="youcook2")
+    ap.add_argument("--backbones", nargs=4,
+                    default=["resnet152", "resnext101", "logmel", "text_hf"],
+                    metavar=("VIDEO_2D", "VIDEO_3D", "AUDIO", "TEXT"),
+                    help="the model's feature tables ('' for none)")  # fmt: skip
+    ap.add_argument("--video-tokens", type=int, default=12)
+    ap.add_argument("--audio-frames", type=int, default=768)
+    ap.add_argument("--max-words", type=int, default=20)
+    ap.add_argument("--index", help="a search index: draw retrieval_grid.png")
+    ap.add_argument("--captions", help="the index dataset's captions table (the queries)")
     ap.add_argument("--out-dir", required=True)
     args = ap.parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -121,6 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"eao report: no retrieval results for {', '.join(missing)}", file=sys.stderr)
         return 1
+    if args.model:
+        out = os.path.join(args.out_dir, "attention.png")
+        attention_figure(args.model, args.results, args.attention_dataset, args.backbones,
+                         args.video_tokens, args.audio_frames, args.max_words, out)  # fmt: skip
+        written.append(out)
+    if args.index:
+        out = os.path.join(args.out_dir, "retrieval_grid.png")
+        retrieval_grid(args.index, args.captions, out)
+        written.append(out)
     print(f"report figures: training.png, {', '.join(os.path.basename(w) for w in written)}")
     return 0
 
