@@ -201,7 +201,8 @@ def all_outputs():
         outputs += evaluation_outputs()
         outputs += TABLE_FILES
         outputs += index_outputs()
-        outputs += report_outputs()
+        if retrieval_datasets():  # the figures need a retrieval benchmark
+            outputs += report_outputs()
     return outputs
 
 
