@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from eao.progress import progress
+
 
 def batch_size_of(batch: dict[str, torch.Tensor]) -> int:
     """The common length of dim 0 of every tensor of the batch."""
@@ -35,7 +37,7 @@ def embed_batches(
     outputs: dict[str, list[torch.Tensor]] = {}
     try:
         with torch.no_grad():
-            for start in range(0, n, batch_size):
+            for start in progress(range(0, n, batch_size), "embed"):
                 sub = {k: v[start : start + batch_size].to(device) for k, v in batch.items()}
                 for name, value in model(sub, force_cross_modal=True).items():
                     outputs.setdefault(name, []).append(value.detach().cpu())

@@ -49,6 +49,7 @@ from eao.evaluate.localization import (
 )
 from eao.evaluate.metrics import cosine_similarity
 from eao.evaluate.retrieval import shard_provenance
+from eao.progress import progress
 
 log = logging.getLogger("eao.localize")
 
@@ -184,7 +185,7 @@ def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict
     known = set(tables.video_ids())
     videos, skipped = [], {"no_features": 0, "fewer_frames_than_steps": 0, "no_queries": 0}
     texts: dict[str, torch.Tensor] = {}
-    for item in items:
+    for item in progress(items, "localize"):
         vid = item["video_id"]
         if vid not in known:
             skipped["no_features"] += 1
