@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -108,7 +109,10 @@ def index_main(argv: list[str] | None = None) -> int:
     if args.stride_s <= 0 or args.window_s < args.stride_s:
         ap.error("need 0 < --stride-s <= --window-s")
     table = build_index(args)
-    meta = {"table": "index", "model": str(Path(args.model).resolve()),
+    # the model's path relative to the index: the index moves with its results folder, and
+    # two runs in different folders write the same bytes
+    model = os.path.relpath(Path(args.model).resolve(), Path(args.out).resolve().parent)
+    meta = {"table": "index", "model": model,
             "max_words": str(args.max_words), "window_s": str(args.window_s),
             "stride_s": str(args.stride_s), **text_provenance(args.text)}  # fmt: skip
     write_table(table, args.out, meta)
@@ -168,7 +172,7 @@ def search_main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         table, meta = read_index(args.index)
-        model_path = args.model or meta["model"]
+        model_path = args.model or str(Path(args.index).parent / meta["model"])
         if not Path(model_path).is_file():
             raise NotAnIndex(f"{args.index}: its model {model_path} is gone (pass --model)")
         device = resolve_device(args.device)

@@ -163,7 +163,7 @@ def retrieval_grid(index: str, captions: str, out: str, n_queries: int = 4, k: i
     from eao.report.analysis import thumbnail
 
     table, meta = read_index(index)
-    model, _ = load_model(meta["model"])
+    model, _ = load_model(Path(index).parent / meta["model"])
     indexed = set(table["video_id"].to_pylist())
     rows = [c for c in pq.read_table(captions).to_pylist() if c["video_id"] in indexed]
     picks = [rows[i] for i in np.linspace(0, len(rows) - 1, min(n_queries, len(rows))).astype(int)]
