@@ -153,3 +153,14 @@ def pytest_terminal_summary(terminalreporter) -> None:
     for section, figures in _COMPASS.items():
         for name, value in figures.items():
             terminalreporter.write_line(f"{section}: {name}: {value}")
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    """Entry points called in-process set torch's thread count (--threads); put it back, so
+    that no test depends on which tests ran before it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

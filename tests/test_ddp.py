@@ -91,5 +91,7 @@ def test_two_ranks_equal_one_process_with_the_whole_batch():
         loss, grads = results[rank]
         torch.testing.assert_close(loss, loss1, atol=1e-6, rtol=0)
         assert grads.keys() == grads1.keys()
+        # a few float32 ulps: half batches sum in another order (and thread counts differ)
         for name, g in grads1.items():
-            torch.testing.assert_close(grads[name], g, atol=1e-6, rtol=0, msg=f"gradient of {name}")
+            message = f"gradient of {name}"
+            torch.testing.assert_close(grads[name], g, atol=1e-6, rtol=1e-5, msg=message)
