@@ -27,10 +27,6 @@ def mode() -> str:
     return "bar" if sys.stderr.isatty() and not os.environ.get("CI") else "lines"
 
 
-def enabled() -> bool:
-    return mode() == "bar"
-
-
 def progress(items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
     kind = mode()
     if kind == "bar":

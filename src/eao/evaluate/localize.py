@@ -27,7 +27,6 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -49,6 +48,7 @@ from eao.evaluate.localization import (
 )
 from eao.evaluate.metrics import cosine_similarity
 from eao.evaluate.retrieval import shard_provenance
+from eao.io.atomic import write_text_atomic
 from eao.progress import progress
 
 log = logging.getLogger("eao.localize")
@@ -332,11 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         result["chance"]["recall_pooled"],
         result["chance"]["IoU"],
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, out)
+    write_text_atomic(args.out, json.dumps(result, indent=1))
     return 0
 
 

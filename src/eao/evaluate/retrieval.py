@@ -23,7 +23,6 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import torch
@@ -43,6 +42,7 @@ from eao.data.tokens import AUDIO_POOLING as AUDIO_POOLING_MODES
 from eao.devices import resolve_device
 from eao.evaluate.embed import embed_batches
 from eao.evaluate.metrics import chance_metrics, metrics_for_tasks, similarity_tasks
+from eao.io.atomic import write_text_atomic
 
 log = logging.getLogger("eao.retrieval")
 
@@ -290,11 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         result["chance"]["R10"],
         result["clips"],
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, out)
+    write_text_atomic(args.out, json.dumps(result, indent=1))
     return 0
 
 

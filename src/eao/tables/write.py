@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
+from eao.io.atomic import write_text_atomic
 from eao.tables.build import EXTRA_ROW, BuiltRow, BuiltTable, Cell, Note
 
 CSV_COLUMNS = (
@@ -18,17 +18,6 @@ CSV_COLUMNS = (
     "reason", "variant", "provenance",
 )  # fmt: skip
 FORMATS = ("md", "tex", "csv")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file next to `path`, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --- cell text -----------------------------------------------------------------------------
@@ -207,7 +196,7 @@ def write_table(built: BuiltTable, out: Path) -> list[Path]:
     paths = []
     for ext in FORMATS:
         path = out / f"{built.table.name}.{ext}"
-        write_atomic(path, RENDERERS[ext](built))
+        write_text_atomic(path, RENDERERS[ext](built))
         paths.append(path)
     return paths
 
@@ -228,5 +217,5 @@ def write_all(tables: list[BuiltTable], out: Path | str) -> list[Path]:
     out = Path(out)
     paths = [p for built in tables for p in write_table(built, out)]
     index = out / "index.md"
-    write_atomic(index, index_markdown(tables))
+    write_text_atomic(index, index_markdown(tables))
     return paths + [index]

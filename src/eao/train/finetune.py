@@ -26,7 +26,14 @@ from eao.checkpoints import load_model
 from eao.data.corpus import FeatureTables
 from eao.data.finetune import CLIP_KINDS, FinetuneDataset
 from eao.evaluate.retrieval import split_videos
-from eao.train.loop import TrainConfig, Trainer, from_dict, resume_from, start_process
+from eao.train.loop import (
+    TrainConfig,
+    Trainer,
+    from_dict,
+    resume_from,
+    run_to_end,
+    start_process,
+)
 from eao.train.loss import PAIRS
 
 log = logging.getLogger("eao.finetune")
@@ -117,13 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.epochs,
         cfg.lr,
     )
-    finished = trainer.run(stop_after_steps=args.stop_after_steps)
-    trainer.metrics.close()
-    if finished and world.is_main:
-        trainer.checkpoint(out_dir / "model.pt")
-        (out_dir / "checkpoints" / "last.pt").unlink(missing_ok=True)
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    run_to_end(trainer, out_dir, args.stop_after_steps)
     return 0
 
 

@@ -475,15 +475,21 @@ def main(argv: list[str] | None = None) -> int:
         world.size,
         device,
     )
-    finished = trainer.run(stop_after_steps=args.stop_after_steps)
+    run_to_end(trainer, out_dir, args.stop_after_steps)
+    return 0
+
+
+def run_to_end(trainer: Trainer, out_dir: Path, stop_after_steps: int | None = None) -> None:
+    """Train, then write OUT_DIR/model.pt (main rank) and leave the process group; shared by
+    pretraining and fine-tuning."""
+    finished = trainer.run(stop_after_steps=stop_after_steps)
     trainer.metrics.close()
-    if finished and world.is_main:
+    if finished and trainer.world.is_main:
         trainer.checkpoint(out_dir / "model.pt")
         # A finished run must not be 'resumed' by the next forced rerun of the rule.
         (out_dir / "checkpoints" / "last.pt").unlink(missing_ok=True)
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
-    return 0
 
 
 if __name__ == "__main__":
