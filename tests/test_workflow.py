@@ -214,6 +214,32 @@ def test_search_over_the_tiny_index(tiny_run, tmp_path):
         assert proc.returncode == 1 and needle in proc.stderr, (bad, proc.stderr)
 
 
+def test_eao_index_makes_a_folder_searchable(tiny_run, tmp_path):
+    """`eao index FOLDER` on two videos and a broken file, run from the run's folder: the good
+    videos are indexed, the broken one is a failures row, and a second call has nothing to do."""
+    folder = tmp_path / "my videos"
+    (folder / "day 2").mkdir(parents=True)
+    sources = sorted((tiny_run / "results/demo_world/youcook2/videos").glob("*.mp4"))[:2]
+    shutil.copy(sources[0], folder / "first.mp4")
+    shutil.copy(sources[1], folder / "day 2" / "second.mp4")
+    (folder / "broken.mp4").write_bytes(b"not a video")
+    eao = [sys.executable, "-m", "eao.cli", "index", str(folder), "--configfile", str(TINY),
+           "--cores", "2"]  # fmt: skip
+    proc = subprocess.run(eao, capture_output=True, text=True, cwd=tiny_run, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    index = pq.read_table(tiny_run / "results/index/my_videos.parquet").to_pydict()
+    assert sorted(set(index["video_id"])) == ["day 2/second", "first"]
+    assert "skipped broken: probe:" in proc.stdout
+    failures = pq.read_table(tiny_run / "results/failures/my_videos.parquet").to_pylist()
+    assert [f["video_id"] for f in failures] == ["broken"]
+    search = [sys.executable, "-m", "eao.cli", "search", "results/index/my_videos.parquet",
+              "cut the onion", "-k", "2"]  # fmt: skip
+    found = subprocess.run(search, capture_output=True, text=True, cwd=tiny_run)
+    assert found.returncode == 0 and str(folder) in found.stdout, found.stderr
+    again = subprocess.run(eao, capture_output=True, text=True, cwd=tiny_run, timeout=600)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
 def test_report_holds_the_tables_and_figures(tiny_run):
     proc = snakemake(tiny_run, "--report", "report.html")
     report = (tiny_run / "report.html").read_text(errors="replace")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from eao import checkpoints, doctor, info
+from eao import checkpoints, doctor, info, own_videos
 from eao.data import failures, manifest, probe
 from eao.demo import __main__ as demo
 from eao.evaluate import localize, retrieval, search
@@ -23,7 +23,8 @@ COMMANDS = {
     "retrieval": (retrieval.main, "text-to-video retrieval metrics of a model on a benchmark"),
     "localize": (localize.main, "zero-shot step localization on CrossTask / Mining YouTube"),
     "tables": (tables.main, "the paper's tables with our numbers beside them"),
-    "index": (search.index_main, "embed every window of a dataset's videos into a search index"),
+    "index": (own_videos.main, "make a folder of videos searchable: probe, extract, embed, index"),
+    "index-shards": (search.index_main, "embed feature shards into an index (rule index)"),
     "search": (search.search_main, "rank an index's windows for a text query"),
     "info": (info.main, "what a Parquet table holds: schema, rows, provenance"),
     "doctor": (doctor.main, "check ffmpeg, packages, GPUs and the config's weights"),

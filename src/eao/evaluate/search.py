@@ -10,8 +10,9 @@ The index is a Parquet table, one row per window (`window_s` long, every `stride
 path, start_s, end_s and the window's embedding (the fused video+audio `va` embedding, `v`
 without audio), L2-normalised. Its footer records the model and the text encoder of the model's
 text shards (encoder, weights, seed), so a query is embedded exactly as the training captions
-were. Probing and feature extraction are the workflow's: add your folder as a dataset
-(README, "Your own videos") and `snakemake results/index/<dataset>.parquet`.
+were. Probing and feature extraction are the workflow's: `eao index FOLDER` (eao.own_videos)
+adds a folder as a dataset and asks the workflow for `results/index/<name>.parquet`; this
+module's `index` entry point is that rule's last step (`eao index-shards`).
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ def build_index(args: argparse.Namespace) -> pa.Table:
 
 def index_main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="eao index",
-        description="Embed every window of a dataset's videos with a trained model into an index.",
+        prog="eao index-shards",
+        description="Embed every window of a dataset's feature shards with a trained model into "
+        "an index (the index rule's step; `eao index FOLDER` runs the whole chain).",
     )
     ap.add_argument("--model", required=True)
     ap.add_argument("--manifest", required=True, help="the dataset's manifest (video paths)")

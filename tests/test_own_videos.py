@@ -1,0 +1,109 @@
+"""`eao index FOLDER`: the folder becomes a dataset of the workflow (the run itself is in
+test_workflow.py; these check the files it writes and the errors it gives)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eao import own_videos
+
+
+def touch(path: Path, text: str = "x") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "My Kitchen!"
+    for name in ["b.mp4", "a.MKV", "day 2/eggs.webm", "notes.txt", ".hidden.mp4",
+                 ".cache/c.mp4", "eggs.mp4"]:  # fmt: skip
+        touch(root / name)
+    return root
+
+
+def args_for(tmp_path: Path, folder: Path, **kw) -> argparse.Namespace:
+    work = tmp_path / "work"
+    touch(work / "Snakefile")
+    touch(work / "config.yaml", yaml.safe_dump({"datasets": {"howto": {}}}))
+    touch(work / own_videos.MODEL)
+    base = dict(folder=folder, name=None, directory=work, configfile=None, cores=2,
+                snakefile=work / "Snakefile", allow_training=False, snakemake=[])  # fmt: skip
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_finds_video_files_recursively_sorted_without_hidden_ones(folder):
+    found = [p.as_posix() for p in own_videos.find_videos(folder)]
+    assert found == ["a.MKV", "b.mp4", "day 2/eggs.webm", "eggs.mp4"]
+
+
+def test_ids_are_paths_without_suffix_unless_two_files_share_one():
+    ids = own_videos.video_ids([Path("a.mp4"), Path("a.mkv"), Path("day 2/b.mp4")])
+    assert ids == ["a.mp4", "a.mkv", "day 2/b"]
+
+
+def test_a_rerun_keeps_the_earlier_order_and_appends_new_videos(tmp_path):
+    csv_path = tmp_path / "videos.csv"
+    csv_path.write_text(own_videos.videos_csv([Path("b.mp4"), Path("d.mp4"), Path("c.mp4")]))
+    now = [Path("a.mp4"), Path("b.mp4"), Path("c.mp4"), Path("e.mp4")]  # d removed; a, e new
+    expected = [Path(p) for p in ["b.mp4", "c.mp4", "a.mp4", "e.mp4"]]
+    assert own_videos.keep_order(now, csv_path) == expected
+
+
+def test_prepare_writes_the_csv_and_a_config_naming_the_folder(tmp_path, folder):
+    args = args_for(tmp_path, folder)
+    name, base, overlay = own_videos.prepare(args)
+    assert name == "My_Kitchen" and base == (args.directory / "config.yaml").resolve()
+    cfg = yaml.safe_load(overlay.read_text())
+    assert cfg["index"] == {"datasets": ["My_Kitchen"]}
+    dataset = cfg["datasets"]["My_Kitchen"]
+    assert dataset["root"] == str(folder.resolve())
+    rows = Path(dataset["videos"]).read_text().splitlines()
+    assert rows == ["video_id,path", "a,a.MKV", "b,b.mp4", "day 2/eggs,day 2/eggs.webm",
+                    "eggs,eggs.mp4"]  # fmt: skip
+    # unchanged files keep their mtime: snakemake then has nothing to redo
+    os.utime(overlay, (1, 1))
+    os.utime(dataset["videos"], (1, 1))
+    own_videos.prepare(args)
+    assert overlay.stat().st_mtime == 1 and Path(dataset["videos"]).stat().st_mtime == 1
+
+
+def test_the_command_targets_the_index_and_never_retrains_unless_asked(tmp_path, folder):
+    args = args_for(tmp_path, folder, snakemake=["--profile", "p"])
+    cmd = own_videos.snakemake_command(args, Path("base.yaml"), Path("own.yaml"), "mine")
+    assert cmd[cmd.index("--configfile") + 1 : cmd.index("--configfile") + 3] == [
+        "base.yaml", "own.yaml"]  # fmt: skip
+    assert "results/index/mine.parquet" in cmd and "results/failures/mine.tsv" in cmd
+    assert cmd[-4:] == ["--rerun-triggers", "mtime", "--profile", "p"]
+    args.allow_training = True
+    assert "--rerun-triggers" not in own_videos.snakemake_command(args, Path("b"), Path("o"), "m")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a: setattr(a, "folder", a.folder / "b.mp4"), "not a folder"),
+        (lambda a: setattr(a, "folder", a.directory), "no video files in it"),
+        (lambda a: setattr(a, "name", "howto"), "already has a dataset 'howto'"),
+        (lambda a: setattr(a, "name", "my videos"), "letters, digits and underscores"),
+        (lambda a: (a.directory / own_videos.MODEL).unlink(), "--allow-training"),
+        (lambda a: (a.directory / "Snakefile").unlink(), "no Snakefile"),
+        (lambda a: setattr(a, "configfile", a.directory / "nope.yaml"), "no config"),
+    ],
+)
+def test_clear_errors_before_any_work(tmp_path, folder, change, message):
+    args = args_for(tmp_path, folder)
+    change(args)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        own_videos.prepare(args)
+    assert not (args.directory / "results" / "own_videos").exists()
+
+
+def test_main_prints_the_error_and_exits_2(tmp_path, capsys):
+    assert own_videos.main([str(tmp_path / "missing")]) == 2
+    assert "missing: not a folder" in capsys.readouterr().err
