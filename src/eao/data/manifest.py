@@ -32,7 +32,8 @@
     its 250 test videos). Anything else stays empty.
 
 Shards are consecutive blocks of `shard_size` rows in the CSV's order, so appending videos to a
-CSV never changes the earlier shards.
+CSV never changes the earlier shards' videos (snakemake reruns their jobs all the same: the new
+manifest is newer than their outputs).
 
 Entry point: `python -m eao.data.manifest --help`.
 """

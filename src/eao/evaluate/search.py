@@ -139,18 +139,50 @@ def read_index(path: str) -> tuple[pa.Table, dict[str, str]]:
     return table, meta
 
 
-def embed_query(query: str, meta: dict[str, str], model, device: str,
-                tokenizer: str | None = None) -> np.ndarray:  # fmt: skip
+def embed_queries(queries: list[str], meta: dict[str, str], model, device: str,
+                  tokenizer: str | None = None) -> np.ndarray:  # fmt: skip
+    """(len(queries), proj_dim) L2-normalised text embeddings; the text encoder of the index's
+    footer is loaded once for all of them."""
     from eao.features.text import encode_all
 
     encoder, weights, seed = meta["text_encoder"], meta["text_weights"], int(meta["text_seed"])
-    [(tokens, feats)], dim, _ = encode_all(encoder, weights, seed, device, tokenizer, [query])
-    if not tokens:
-        raise ValueError(f"query {query!r}: no word the text encoder knows")
-    t, mask = text_tokens([feats], int(meta["max_words"]), dim)
-    batch = {"text": torch.from_numpy(t)[None], "text_mask": torch.from_numpy(mask)[None]}
-    out = embed_batches(model, batch, 1, device)
-    return torch.nn.functional.normalize(out["text_embed"].float(), dim=-1)[0].numpy()
+    encoded, dim, _ = encode_all(encoder, weights, seed, device, tokenizer, queries)
+    tokens, masks = [], []
+    for query, (words, feats) in zip(queries, encoded, strict=True):
+        if not words:
+            raise ValueError(f"query {query!r}: no word the text encoder knows")
+        t, mask = text_tokens([feats], int(meta["max_words"]), dim)
+        tokens.append(t)
+        masks.append(mask)
+    batch = {"text": torch.from_numpy(np.stack(tokens)),
+             "text_mask": torch.from_numpy(np.stack(masks))}  # fmt: skip
+    out = embed_batches(model, batch, 64, device)
+    return torch.nn.functional.normalize(out["text_embed"].float(), dim=-1).numpy()
+
+
+def embed_query(query: str, meta: dict[str, str], model, device: str,
+                tokenizer: str | None = None) -> np.ndarray:  # fmt: skip
+    return embed_queries([query], meta, model, device, tokenizer)[0]
+
+
+def own_window_hits(table: pa.Table, meta: dict[str, str], model, captions: list[dict], k: int,
+                    device: str = "cpu") -> tuple[int, int, float]:  # fmt: skip
+    """How often a caption's own window (same video, overlapping its span) is among the top k
+    of the whole index: (hits, captions, chance), chance being the expected fraction under a
+    random ranking, 1 - C(N-m, k) / C(N, k) averaged over captions with m own windows."""
+    from math import comb
+
+    ids, starts, ends = (table[c].to_pylist() for c in ("video_id", "start_s", "end_s"))
+    embeddings = table["embedding"].combine_chunks().flatten().to_numpy().reshape(len(table), -1)
+    queries = embed_queries([c["text"] for c in captions], meta, model, device)
+    n, hits, chance = len(table), 0, 0.0
+    for cap, query in zip(captions, queries, strict=True):
+        own = np.array([v == cap["video_id"] and s < cap["end_s"] and e > cap["start_s"]
+                        for v, s, e in zip(ids, starts, ends, strict=True)])  # fmt: skip
+        top = np.argsort(-(embeddings @ query), kind="stable")[:k]
+        hits += bool(own[top].any())
+        chance += 1 - comb(n - int(own.sum()), k) / comb(n, k)
+    return hits, len(captions), chance / max(len(captions), 1)
 
 
 def search(table: pa.Table, query_embedding: np.ndarray, k: int) -> list[dict]:

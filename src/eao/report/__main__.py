@@ -46,7 +46,8 @@ def training_figure(paths: list[str], out: str) -> None:
     """Loss terms, lr and throughput per step, one line per variant (its folder's name)."""
     fig, axes = plt.subplots(3, 3, figsize=(13, 10), sharex=True)
     panels = ["loss", *TERMS, "lr", "clips_per_s"]
-    for path in sorted(paths):
+    colors = plt.get_cmap("tab20").colors  # 11 variants: the default cycle repeats after 10
+    for i, path in enumerate(sorted(paths)):
         records = read_metrics(path)
         if not records:
             continue
@@ -58,7 +59,7 @@ def training_figure(paths: list[str], out: str) -> None:
             else:
                 values = [r.get(panel) for r in records]
             if any(v is not None for v in values):
-                ax.plot(steps, values, label=name, linewidth=1)
+                ax.plot(steps, values, label=name, linewidth=1, color=colors[i % len(colors)])
     for ax, panel in zip(axes.flat, panels, strict=True):
         ax.set_title("total loss" if panel == "loss" else f"loss term {panel}" if panel in TERMS
                      else panel)  # fmt: skip
@@ -159,7 +160,7 @@ def retrieval_grid(index: str, captions: str, out: str, n_queries: int = 4, k: i
     import pyarrow.parquet as pq
 
     from eao.checkpoints import load_model
-    from eao.evaluate.search import embed_query, read_index, search
+    from eao.evaluate.search import embed_query, own_window_hits, read_index, search
     from eao.report.analysis import thumbnail
 
     table, meta = read_index(index)
@@ -183,7 +184,10 @@ def retrieval_grid(index: str, captions: str, out: str, n_queries: int = 4, k: i
             ax.set_title(f"{rank}. {hit['video_id']} {hit['start_s']:.0f}-{hit['end_s']:.0f}s "
                          f"({hit['score']:.2f})", fontsize=7)  # fmt: skip
         row_axes[0].set_ylabel(f'"{cap["text"][:40]}"', fontsize=8)
-    fig.suptitle("Text-to-video search: top-5 windows per caption (green: the caption's own)")
+    hits, n, chance = own_window_hits(table, meta, model, rows, k)
+    fig.suptitle(f"Text-to-video search: top-{k} windows per caption (green: the caption's own)\n"
+                 f"Over all {n} captions, the own window is in the top {k} for {hits} "
+                 f"({100 * hits / max(n, 1):.0f} %; chance {100 * chance:.0f} %)")  # fmt: skip
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
