@@ -1,5 +1,5 @@
-"""Text search over your own videos: `eao index` embeds every window of a dataset's videos with a
-trained model (rule `index`), `eao search` ranks them for a text query.
+"""Text search over your own videos: `eao index-shards` (rule `index`) embeds every window of a
+dataset's videos with a trained model, `eao search` ranks them for a text query.
 
     python -m eao.evaluate.search index --model results/pretrain/main/model.pt \
         --manifest results/manifest/mine/videos.parquet --video-2d ... --video-3d ... \
