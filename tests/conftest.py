@@ -164,3 +164,28 @@ def _torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+# -- diagnosing a failed run from its log ---------------------------------------------------------
+def _free_gib(path: Path) -> float:
+    return shutil.disk_usage(path).free / 2**30
+
+
+def pytest_report_header(config) -> str:
+    # A full disk fails every later ffmpeg test; the header says how much room the run had.
+    basetemp = config._tmp_path_factory.getbasetemp()
+    return f"free disk for tmp_path ({basetemp.parent}): {_free_gib(basetemp):.1f} GiB"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed subprocess (ffmpeg, snakemake) shows what it printed, not only its exit code."""
+    rep = yield
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(exc, subprocess.CalledProcessError):
+        out = exc.stderr or exc.stdout or b""
+        text = out.decode(errors="replace") if isinstance(out, bytes) else out
+        rep.sections.append((f"{Path(str(exc.cmd[0])).name} said", text[-4000:] or "(nothing)"))
+        free = _free_gib(item.config._tmp_path_factory.getbasetemp())
+        rep.sections.append(("free disk", f"{free:.1f} GiB"))
+    return rep

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import pathlib
+import shutil
 from collections import OrderedDict
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from eao.checkpoints import import_official, infer_config, load_model, main
 from eao.model import EverythingAtOnce, ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]
+FULL_SIZE_DISK_GIB = 8  # the official file and ours, 2.8 GB each, with room for the rest
 _spec = importlib.util.spec_from_file_location("reference_model", REPO / "bench/reference_model.py")
 reference_model = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(reference_model)
@@ -205,15 +207,22 @@ def test_per_modality_import_drops_the_fusion_text_alias(tmp_path):
 @pytest.mark.slow
 def test_full_size_official_checkpoint_imports_to_identical_embeddings(tmp_path):
     """The released model's size: all 188 keys and shapes, random values, 2.8 GB on disk."""
+    free = shutil.disk_usage(tmp_path).free / 2**30
+    if free < FULL_SIZE_DISK_GIB:
+        pytest.skip(f"needs {FULL_SIZE_DISK_GIB} GiB free for two 2.8 GB files; {free:.1f} free")
     cfg = ModelConfig()
     torch.manual_seed(0)  # the reference init (N(0, 0.1) everywhere explodes at 4096-d)
     ref = reference_model.ReferenceModel(cfg).eval()
     assert len(ref.state_dict()) == 188
-    src = official_file(tmp_path / "latest_model.pth", ref.state_dict(), cfg)
-    dst = tmp_path / "eao.pt"
-    assert main([str(src), str(dst)]) == 0
-    src.unlink()
-    model, _ = load_model(dst)
+    src, dst = tmp_path / "latest_model.pth", tmp_path / "eao.pt"
+    try:
+        official_file(src, ref.state_dict(), cfg)
+        assert main([str(src), str(dst)]) == 0
+        src.unlink()
+        model, _ = load_model(dst)
+    finally:  # pass or fail, 5.6 GB must not stay on disk for the rest of the suite
+        src.unlink(missing_ok=True)
+        dst.unlink(missing_ok=True)
     assert model.cfg == cfg
     g = torch.Generator().manual_seed(1)
     b = {"text": torch.randn(2, 5, 300, generator=g), "text_mask": torch.ones(2, 5),
