@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -183,9 +184,14 @@ def pytest_runtest_makereport(item, call):
     rep = yield
     exc = call.excinfo.value if call.excinfo is not None else None
     if isinstance(exc, subprocess.CalledProcessError):
-        out = exc.stderr or exc.stdout or b""
+        out = exc.stderr or exc.stdout
         text = out.decode(errors="replace") if isinstance(out, bytes) else out
-        rep.sections.append((f"{Path(str(exc.cmd[0])).name} said", text[-4000:] or "(nothing)"))
+        if out is None:
+            text = "(its output was not captured)"
+        cmd = shlex.split(exc.cmd) if isinstance(exc.cmd, str) else [str(c) for c in exc.cmd]
+        # `python -m snakemake ...` is named by its module, not by the interpreter
+        name = cmd[2] if len(cmd) > 2 and cmd[1] == "-m" else Path(cmd[0]).name
+        rep.sections.append((f"{name} said", text[-4000:] or "(nothing)"))
         free = _free_gib(item.config._tmp_path_factory.getbasetemp())
         rep.sections.append(("free disk", f"{free:.1f} GiB"))
     return rep

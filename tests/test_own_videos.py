@@ -52,7 +52,16 @@ def test_a_rerun_keeps_the_earlier_order_and_appends_new_videos(tmp_path):
     csv_path.write_text(own_videos.videos_csv([Path("b.mp4"), Path("d.mp4"), Path("c.mp4")]))
     now = [Path("a.mp4"), Path("b.mp4"), Path("c.mp4"), Path("e.mp4")]  # d removed; a, e new
     expected = [Path(p) for p in ["b.mp4", "c.mp4", "a.mp4", "e.mp4"]]
-    assert own_videos.keep_order(now, csv_path) == expected
+    assert own_videos.keep_order(now, own_videos.read_earlier(csv_path)) == expected
+
+
+def test_an_earlier_video_keeps_its_id_when_a_namesake_arrives(tmp_path):
+    earlier = {Path("eggs.mp4"): "eggs"}
+    ids = own_videos.video_ids([Path("eggs.mp4"), Path("eggs.mkv")], earlier)
+    assert ids == ["eggs", "eggs.mkv"]
+    with pytest.raises(ValueError, match="share the id 'a.mp4'"):
+        # b.mp4 was indexed as "a.mp4" (by hand); a new a.mp4.mkv would take the same id
+        own_videos.video_ids([Path("b.mp4"), Path("a.mp4.mkv")], {Path("b.mp4"): "a.mp4"})
 
 
 def test_prepare_writes_the_csv_and_a_config_naming_the_folder(tmp_path, folder):
@@ -107,3 +116,30 @@ def test_clear_errors_before_any_work(tmp_path, folder, change, message):
 def test_main_prints_the_error_and_exits_2(tmp_path, capsys):
     assert own_videos.main([str(tmp_path / "missing")]) == 2
     assert "missing: not a folder" in capsys.readouterr().err
+
+
+def test_options_after_the_folder_and_snakemake_arguments_after_dashes(
+    tmp_path, folder, monkeypatch, capsys
+):
+    work = args_for(tmp_path, folder).directory
+    ran = []
+    done = argparse.Namespace(returncode=0)
+    monkeypatch.setattr(own_videos.subprocess, "run", lambda cmd: ran.append(cmd) or done)
+    argv = [str(folder), "--cores", "3", "--directory", str(work),
+            "--snakefile", str(work / "Snakefile"), "--", "-n", "--profile", "p"]  # fmt: skip
+    assert own_videos.main(argv) == 0
+    cmd = ran[0]
+    assert cmd[cmd.index("--cores") + 1] == "3" and cmd[-3:] == ["-n", "--profile", "p"]
+    # a dry run builds nothing: the summary says so instead of failing on the missing index
+    assert "not built by this run" in capsys.readouterr().out
+
+
+def test_a_name_taken_in_the_snakefiles_own_config_is_refused_under_configfile(tmp_path, folder):
+    args = args_for(tmp_path, folder, name="howto")  # howto is in DIRECTORY/config.yaml
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"datasets": None}))
+    args.configfile = mine
+    with pytest.raises(ValueError, match="config.yaml already has a dataset 'howto'"):
+        own_videos.prepare(args)
+    args.name = "kitchen"
+    assert own_videos.prepare(args)[0] == "kitchen"

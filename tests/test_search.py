@@ -29,17 +29,20 @@ def test_search_ranks_by_cosine():
     assert hits[0]["score"] == pytest.approx(0.9)
 
 
-def test_own_window_hits_counts_captions_whose_window_ranks_in_the_top_k(monkeypatch):
+def test_own_window_hits_counts_captions_whose_window_ranks_in_the_top_k():
     table = index_table(np.eye(4, dtype=np.float32))  # v0..v3, one 0-8 s window each
-    queries = np.array([[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 0, 1]], np.float32)
-    monkeypatch.setattr(search_module, "embed_queries", lambda texts, *a, **kw: queries)
+    queries = np.array([[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 0, 1], [np.nan] * 4], np.float32)
     captions = [{"video_id": "v0", "start_s": 1.0, "end_s": 3.0, "text": "a"},  # v0 ranks 1st
                 {"video_id": "v1", "start_s": 1.0, "end_s": 3.0, "text": "b"},  # v1 ranks 2nd
-                {"video_id": "v3", "start_s": 9.0, "end_s": 12.0, "text": "c"}]  # no own window
-    hits, n, chance = search_module.own_window_hits(table, {}, None, captions, k=1)
+                {"video_id": "v3", "start_s": 9.0, "end_s": 12.0, "text": "c"},  # no own window
+                {"video_id": "v2", "start_s": 1.0, "end_s": 3.0, "text": "?!"}]  # no known word
+    hits, n, chance = search_module.own_window_hits(table, captions, queries, k=1)
     assert (hits, n) == (1, 3)
     assert chance == pytest.approx((1 / 4 + 1 / 4 + 0) / 3)  # one own window of 4, top 1
-    assert search_module.own_window_hits(table, {}, None, captions, k=2)[0] == 2
+    assert search_module.own_window_hits(table, captions, queries, k=2)[0] == 2
+    # an index of fewer windows than k: every window is in the top k
+    hits, n, chance = search_module.own_window_hits(table, captions, queries, k=10)
+    assert (hits, n) == (2, 3) and chance == pytest.approx(2 / 3)
 
 
 def test_read_index_errors(tmp_path):

@@ -20,6 +20,7 @@ import io
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -33,16 +34,21 @@ VIDEO_SUFFIXES = {".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpg", ".mpe
 MODEL = "results/pretrain/main/model.pt"
 
 
-def keep_order(videos: list[Path], csv_path: Path) -> list[Path]:
+def read_earlier(csv_path: Path) -> dict[Path, str]:
+    """path -> video_id of an earlier run's videos CSV, in its order ({} when there is none)."""
+    if not csv_path.is_file():
+        return {}
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        return {Path(row["path"]): row["video_id"] for row in csv.DictReader(f)}
+
+
+def keep_order(videos: list[Path], earlier: dict[Path, str]) -> list[Path]:
     """The videos of an earlier run first, in their order, then the new ones: the workflow's
     shards are blocks of CSV rows, so videos added to the folder only extend the last shards."""
-    if not csv_path.is_file():
-        return videos
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        before = [Path(row["path"]) for row in csv.DictReader(f)]
     present = set(videos)
-    kept = [v for v in before if v in present]
-    return kept + [v for v in videos if v not in set(kept)]
+    kept = [v for v in earlier if v in present]
+    seen = set(kept)
+    return kept + [v for v in videos if v not in seen]
 
 
 def write_if_changed(path: Path, text: str) -> None:
@@ -64,19 +70,26 @@ def find_videos(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.as_posix())
 
 
-def video_ids(videos: list[Path]) -> list[str]:
+def video_ids(videos: list[Path], earlier: dict[Path, str] | None = None) -> list[str]:
     """The path without its suffix (`kitchen/eggs`); where two files differ only by suffix, both
-    keep it (`eggs.mp4`, `eggs.mkv`), so ids stay unique and readable."""
+    keep it (`eggs.mp4`, `eggs.mkv`), so ids stay unique and readable. A video of an earlier run
+    keeps the id it had there, so its features and index rows keep their meaning."""
+    earlier = earlier or {}
     stems = [v.with_suffix("").as_posix() for v in videos]
-    clash = {s for s in stems if stems.count(s) > 1}
-    return [v.as_posix() if s in clash else s for v, s in zip(videos, stems, strict=True)]
+    clash = {s for s, n in Counter(stems).items() if n > 1}
+    ids = [earlier.get(v) or (v.as_posix() if s in clash else s)
+           for v, s in zip(videos, stems, strict=True)]  # fmt: skip
+    repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if repeated:
+        raise ValueError(f"two videos would share the id {repeated[0]!r}: rename one")
+    return ids
 
 
-def videos_csv(videos: list[Path]) -> str:
+def videos_csv(videos: list[Path], earlier: dict[Path, str] | None = None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["video_id", "path"])
-    writer.writerows(zip(video_ids(videos), (v.as_posix() for v in videos), strict=True))
+    writer.writerows(zip(video_ids(videos, earlier), (v.as_posix() for v in videos), strict=True))
     return out.getvalue()
 
 
@@ -135,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="let the workflow pretrain the main model if it is missing or stale",
     )
-    ap.add_argument("snakemake", nargs="*", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Split at `--` by hand: argparse gives a trailing nargs="*" positional nothing once options
+    # follow FOLDER (`eao index F --cores 2 -- --profile p` would be refused).
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = ap.parse_args(argv[:cut])
+    args.snakemake = argv[cut + 1 :]
     try:
         name, base, overlay = prepare(args)
     except ValueError as e:
@@ -167,14 +184,18 @@ def prepare(args: argparse.Namespace) -> tuple[str, Path, Path]:
     base = args.configfile or args.directory / "config.yaml"
     if not base.is_file():
         raise ValueError(f"{base}: no config (pass --configfile)")
-    config = yaml.safe_load(base.read_text()) or {}
     name = args.name or dataset_name(folder)
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
         raise ValueError(f"--name {name!r}: use letters, digits and underscores")
-    if name in config.get("datasets", {}):
-        raise ValueError(f"{base} already has a dataset {name!r}: pass another --name")
+    # The Snakefile's own `configfile:` (DIRECTORY/config.yaml) is loaded too, under --configfile:
+    # a name taken in either would merge the folder into that dataset.
+    imported = None
+    for path in dict.fromkeys([args.directory / "config.yaml", base]):
+        config = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+        if name in (config.get("datasets") or {}):
+            raise ValueError(f"{path} already has a dataset {name!r}: pass another --name")
+        imported = (config.get("pretrain") or {}).get("checkpoint") or imported
     model = args.directory / MODEL
-    imported = (config.get("pretrain") or {}).get("checkpoint")
     if not (model.is_file() or imported or args.allow_training):
         raise ValueError(
             f"no trained model at {model}: run the workflow first (`make demo`, or snakemake "
@@ -183,7 +204,8 @@ def prepare(args: argparse.Namespace) -> tuple[str, Path, Path]:
         )
     own = args.directory / "results" / "own_videos" / name
     csv_path = own / "videos.csv"
-    write_if_changed(csv_path, videos_csv(keep_order(videos, csv_path)))
+    earlier = read_earlier(csv_path)
+    write_if_changed(csv_path, videos_csv(keep_order(videos, earlier), earlier))
     overlay = own / "config.yaml"
     write_if_changed(overlay, yaml.safe_dump(overlay_config(name, csv_path, folder)))
     print(f"eao index: {len(videos)} videos in {folder} -> dataset {name!r} ({csv_path})")
@@ -192,6 +214,9 @@ def prepare(args: argparse.Namespace) -> tuple[str, Path, Path]:
 
 def summarise(directory: Path, name: str) -> None:
     index = directory / "results" / "index" / f"{name}.parquet"
+    if not index.is_file():  # a dry run (-- -n) or --until: nothing built yet
+        print(f"eao index: {index} not built by this run")
+        return
     table = pq.read_table(index, columns=["video_id"])
     failures = pq.read_table(directory / "results" / "failures" / f"{name}.parquet").to_pylist()
     print(f"eao index: {len(table)} windows of {len(set(table['video_id'].to_pylist()))} videos "

@@ -140,24 +140,33 @@ def read_index(path: str) -> tuple[pa.Table, dict[str, str]]:
 
 
 def embed_queries(queries: list[str], meta: dict[str, str], model, device: str,
-                  tokenizer: str | None = None) -> np.ndarray:  # fmt: skip
+                  tokenizer: str | None = None,
+                  skip_unknown: bool = False) -> np.ndarray:  # fmt: skip
     """(len(queries), proj_dim) L2-normalised text embeddings; the text encoder of the index's
-    footer is loaded once for all of them."""
+    footer is loaded once for all of them. A query with no word the encoder knows is an error,
+    or with skip_unknown a row of NaN (so a caption list can be measured as a whole)."""
     from eao.features.text import encode_all
 
     encoder, weights, seed = meta["text_encoder"], meta["text_weights"], int(meta["text_seed"])
     encoded, dim, _ = encode_all(encoder, weights, seed, device, tokenizer, queries)
-    tokens, masks = [], []
-    for query, (words, feats) in zip(queries, encoded, strict=True):
+    tokens, masks, known = [], [], []
+    for i, (query, (words, feats)) in enumerate(zip(queries, encoded, strict=True)):
         if not words:
+            if skip_unknown:
+                continue
             raise ValueError(f"query {query!r}: no word the text encoder knows")
         t, mask = text_tokens([feats], int(meta["max_words"]), dim)
         tokens.append(t)
         masks.append(mask)
-    batch = {"text": torch.from_numpy(np.stack(tokens)),
-             "text_mask": torch.from_numpy(np.stack(masks))}  # fmt: skip
-    out = embed_batches(model, batch, 64, device)
-    return torch.nn.functional.normalize(out["text_embed"].float(), dim=-1).numpy()
+        known.append(i)
+    proj_dim = model.cfg.proj_dim
+    result = np.full((len(queries), proj_dim), np.nan, np.float32)
+    if known:
+        batch = {"text": torch.from_numpy(np.stack(tokens)),
+                 "text_mask": torch.from_numpy(np.stack(masks))}  # fmt: skip
+        out = embed_batches(model, batch, 64, device)
+        result[known] = torch.nn.functional.normalize(out["text_embed"].float(), dim=-1).numpy()
+    return result
 
 
 def embed_query(query: str, meta: dict[str, str], model, device: str,
@@ -165,24 +174,29 @@ def embed_query(query: str, meta: dict[str, str], model, device: str,
     return embed_queries([query], meta, model, device, tokenizer)[0]
 
 
-def own_window_hits(table: pa.Table, meta: dict[str, str], model, captions: list[dict], k: int,
-                    device: str = "cpu") -> tuple[int, int, float]:  # fmt: skip
+def own_window_hits(table: pa.Table, captions: list[dict], queries: np.ndarray,
+                    k: int) -> tuple[int, int, float]:  # fmt: skip
     """How often a caption's own window (same video, overlapping its span) is among the top k
-    of the whole index: (hits, captions, chance), chance being the expected fraction under a
-    random ranking, 1 - C(N-m, k) / C(N, k) averaged over captions with m own windows."""
+    of the whole index: (hits, captions measured, chance), chance being the expected fraction
+    under a random ranking, 1 - C(N-m, k) / C(N, k) averaged over captions with m own windows.
+    queries: the captions' embeddings (embed_queries with skip_unknown); NaN rows, captions
+    with no word the text encoder knows, are left out (not counted)."""
     from math import comb
 
-    ids, starts, ends = (table[c].to_pylist() for c in ("video_id", "start_s", "end_s"))
+    ids = np.array(table["video_id"].to_pylist(), dtype=object)
+    starts, ends = (table[c].to_numpy() for c in ("start_s", "end_s"))
     embeddings = table["embedding"].combine_chunks().flatten().to_numpy().reshape(len(table), -1)
-    queries = embed_queries([c["text"] for c in captions], meta, model, device)
-    n, hits, chance = len(table), 0, 0.0
+    n, top_k = len(table), min(k, len(table))  # an index of fewer than k windows: all are top k
+    hits, measured, chance = 0, 0, 0.0
     for cap, query in zip(captions, queries, strict=True):
-        own = np.array([v == cap["video_id"] and s < cap["end_s"] and e > cap["start_s"]
-                        for v, s, e in zip(ids, starts, ends, strict=True)])  # fmt: skip
-        top = np.argsort(-(embeddings @ query), kind="stable")[:k]
+        if np.isnan(query).any():
+            continue
+        own = (ids == cap["video_id"]) & (starts < cap["end_s"]) & (ends > cap["start_s"])
+        top = np.argsort(-(embeddings @ query), kind="stable")[:top_k]
         hits += bool(own[top].any())
-        chance += 1 - comb(n - int(own.sum()), k) / comb(n, k)
-    return hits, len(captions), chance / max(len(captions), 1)
+        measured += 1
+        chance += 1 - comb(n - int(own.sum()), top_k) / comb(n, top_k)
+    return hits, measured, chance / max(measured, 1)
 
 
 def search(table: pa.Table, query_embedding: np.ndarray, k: int) -> list[dict]:
