@@ -148,6 +148,12 @@ def record_compass():
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    if _DISK:
+        # Under -q there is no header: a full disk (every later ffmpeg test fails) shows here.
+        terminalreporter.write_line(
+            f"free disk for tmp_path: {_DISK['start']:.1f} GiB at the start, lowest after a "
+            f"test {_DISK['lowest']:.1f} GiB, {_free_gib(_DISK['path']):.1f} GiB at the end"
+        )
     if not _COMPASS:
         return
     terminalreporter.section("reliability compass")
@@ -172,16 +178,21 @@ def _free_gib(path: Path) -> float:
     return shutil.disk_usage(path).free / 2**30
 
 
-def pytest_report_header(config) -> str:
-    # A full disk fails every later ffmpeg test; the header says how much room the run had.
-    basetemp = config._tmp_path_factory.getbasetemp()
-    return f"free disk for tmp_path ({basetemp.parent}): {_free_gib(basetemp):.1f} GiB"
+_DISK: dict = {}
+
+
+def pytest_sessionstart(session) -> None:
+    # the parent: a passing run's own folder is gone by the time the summary is written
+    path = session.config._tmp_path_factory.getbasetemp().parent
+    _DISK.update(path=path, start=_free_gib(path), lowest=_free_gib(path))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failed subprocess (ffmpeg, snakemake) shows what it printed, not only its exit code."""
     rep = yield
+    if call.when == "call" and _DISK:
+        _DISK["lowest"] = min(_DISK["lowest"], _free_gib(_DISK["path"]))
     exc = call.excinfo.value if call.excinfo is not None else None
     if isinstance(exc, subprocess.CalledProcessError):
         out = exc.stderr or exc.stdout
