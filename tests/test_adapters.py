@@ -41,6 +41,7 @@ from eao.data.annotations import (
 from eao.data.manifest import CAPTION_FORMATS, ManifestError, build, main, read_captions
 from eao.demo import formats
 from eao.demo.world import DemoConfig, plan_world
+from eao.errors import run
 from eao.io.parquet import CAPTIONS
 
 TINY = DemoConfig.from_config(
@@ -641,9 +642,9 @@ def test_cli_accepts_the_benchmark_formats(tmp_path, capsys):
     assert [r["split"] for r in pq.read_table(out / "m.parquet").to_pylist()] == ["test", "test"]
     assert "6 caption segments for 2 videos" in capsys.readouterr().out
     (rel / "tasks_primary.txt").write_text(TASKS.replace("\n3\n", "\n4\n"), encoding="utf-8")
-    assert main(argv) == 1
+    assert run(main, argv, "eao manifest") == 2
     err = capsys.readouterr().err
-    assert "error: dataset crosstask" in err and "tasks_primary.txt, line 5" in err
+    assert "eao manifest: error: dataset crosstask" in err and "tasks_primary.txt, line 5" in err
 
 
 # --- the demo world's files ---------------------------------------------------------------------

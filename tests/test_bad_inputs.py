@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from eao.data import manifest, probe
+from eao.errors import run
 from eao.features import extract, text
 
 pytestmark = pytest.mark.slow
@@ -231,12 +232,12 @@ def test_bad_manifest_rows_stop_before_any_work(tmp_path, rows, needle, capsys):
     csv_path = tmp_path / "videos.csv"
     csv_path.write_text("video_id,path\n" + "".join(f"{a},{b}\n" for a, b in rows))
     out = tmp_path / "out"
-    code = manifest.main([
+    code = run(manifest.main, [
         "--dataset", "t", "--videos", str(csv_path), "--root", str(tmp_path), "--shard-size", "4",
         "--out-manifest", str(out / "m.parquet"), "--out-captions", str(out / "c.parquet"),
         "--out-failures", str(out / "f.parquet"),
-    ])  # fmt: skip
-    assert code != 0 and needle in capsys.readouterr().err
+    ], "eao manifest")  # fmt: skip
+    assert code == 2 and needle in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
 
 

@@ -17,6 +17,7 @@ def test_help_lists_every_command(capsys):
     out = capsys.readouterr().out
     assert all(name in out for name in cli.COMMANDS)
     assert cli.main(["nope"]) == 2
+    assert capsys.readouterr().err == "eao: error: unknown command 'nope'\n"
 
 
 def test_info_on_a_feature_shard(tmp_path, capsys):
@@ -38,9 +39,9 @@ def test_info_on_a_missing_or_non_parquet_file_is_a_clear_error(tmp_path, capsys
     path = tmp_path / "x.parquet"
     if content is not None:
         path.write_bytes(content)
-    assert cli.main(["info", str(path)]) == 1
+    assert cli.main(["info", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"eao info: {path}: ")
+    assert err.startswith(f"eao info: error: {path}: ") and err.count("\n") == 1
 
 
 def test_doctor_without_ffmpeg_says_how_to_get_it(tmp_path, monkeypatch, capsys):

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from eao.checkpoints import import_official, infer_config, load_model, main
+from eao.errors import run
 from eao.model import EverythingAtOnce, ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,6 +135,26 @@ def test_config_objects_need_trust_pickle(tmp_path):
     assert_same_embeddings(load_model(tmp_path / "a.pt")[0], ref)
 
 
+def test_load_model_gives_an_eval_model_whose_embeddings_do_not_depend_on_the_batch(tmp_path):
+    """In training mode the audio CNN's BatchNorm normalises with the batch's statistics: the
+    same clip embedded twice, alone or in another batch, would differ (by 0.86 on the audio)."""
+    src = official_file(tmp_path / "o.pth", random_reference(SMALL, seed=2).state_dict(), SMALL)
+    import_official(src, tmp_path / "m.pt")
+    model, _ = load_model(tmp_path / "m.pt")
+    assert not any(m.training for m in model.modules())
+    with torch.no_grad():
+        first, again = model(batch(3), force_cross_modal=True), model(batch(3), True)
+        alone = model({k: v[:1] for k, v in batch(3).items()}, force_cross_modal=True)
+        other = batch(3, seed=5)
+        mixed = model({k: torch.cat([v[:1], other[k][1:]]) for k, v in batch(3).items()}, True)
+    for key, value in first.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(again[key], value, msg=key)
+            torch.testing.assert_close(alone[key][0], value[0], atol=1e-5, rtol=1e-5, msg=key)
+            torch.testing.assert_close(mixed[key][0], value[0], atol=1e-5, rtol=1e-5, msg=key)
+    assert "audio_embed" in first
+
+
 @pytest.mark.parametrize(
     "edit, named",
     [
@@ -157,7 +178,7 @@ def test_unmatched_keys_are_named(tmp_path, capsys, edit, named):
     torch.save({"state_dict": state, "epoch": 1}, src)
     with pytest.raises(ValueError, match=named.replace(".", r"\.")):
         import_official(src, tmp_path / "bad.pt")
-    assert main([str(src), str(tmp_path / "bad.pt")]) == 1
+    assert run(main, [str(src), str(tmp_path / "bad.pt")], "eao import-checkpoint") == 2
     assert named in capsys.readouterr().err
     assert not (tmp_path / "bad.pt").exists()
 

@@ -18,6 +18,7 @@ from eao.data.manifest import (
     read_video_csv,
     shard_count,
 )
+from eao.errors import run
 from eao.io.parquet import CAPTIONS, FAILURES, MANIFEST
 
 
@@ -405,7 +406,7 @@ def run_main(tmp_path: Path, root: Path, csv_path: Path, captions: Path | None =
     ]  # fmt: skip
     if captions is not None:
         argv += ["--captions", str(captions)]
-    return main(argv), out, paths
+    return run(main, argv, "eao manifest"), out, paths
 
 
 def test_main_writes_the_three_tables(tmp_path, root, capsys, weird_name):
@@ -477,9 +478,9 @@ def test_main_refuses_bad_input_and_writes_nothing(tmp_path, root, capsys, probl
     if problem == "missing-csv":
         csv_path.unlink()
     rc, out, _ = run_main(tmp_path, root, csv_path, captions_path)
-    assert rc == 1
+    assert rc == 2
     err = capsys.readouterr().err
-    assert "error: dataset howto_demo" in err
+    assert err.startswith("eao manifest: error: dataset howto_demo") and err.count("\n") == 1
     if problem == "escape":
         assert "line 3" in err and "../../etc/passwd" in err and str(csv_path) in err
     assert not out.exists() or os.listdir(out) == []

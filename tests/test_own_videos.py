@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from eao import own_videos
+from eao.errors import run
 
 
 def touch(path: Path, text: str = "x") -> None:
@@ -114,8 +115,8 @@ def test_clear_errors_before_any_work(tmp_path, folder, change, message):
 
 
 def test_main_prints_the_error_and_exits_2(tmp_path, capsys):
-    assert own_videos.main([str(tmp_path / "missing")]) == 2
-    assert "missing: not a folder" in capsys.readouterr().err
+    assert run(own_videos.main, [str(tmp_path / "missing")], "eao index") == 2
+    assert capsys.readouterr().err == f"eao index: error: {tmp_path / 'missing'}: not a folder\n"
 
 
 def test_options_after_the_folder_and_snakemake_arguments_after_dashes(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
+from eao.errors import BadInput
 from eao.model import EverythingAtOnce, ModelConfig
 from eao.report import __main__ as report
 from eao.report.analysis import modality_attention
@@ -50,4 +52,6 @@ def test_training_and_recall_figures(tmp_path):
     assert report.main([*argv, "--datasets", "youcook2"]) == 0
     assert (out / "training.png").stat().st_size > 10_000
     assert (out / "recall_youcook2.png").stat().st_size > 10_000
-    assert report.main([*argv, "--datasets", "msrvtt"]) == 1  # no results for it: said
+    with pytest.raises(BadInput, match="--datasets: no retrieval results for msrvtt"):
+        report.main([*argv, "--datasets", "msrvtt", "--out-dir", str(tmp_path / "none")])
+    assert not (tmp_path / "none").exists()  # refused before any figure

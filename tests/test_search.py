@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from eao.errors import run
 from eao.evaluate import search as search_module
 from eao.evaluate.search import NotAnIndex, read_index, search, search_main
 from eao.io.parquet import write_table
@@ -63,5 +64,5 @@ def test_read_index_errors(tmp_path):
 
 
 def test_search_cli_reports_errors_without_a_traceback(tmp_path, capsys):
-    assert search_main([str(tmp_path / "nope.parquet"), "eggs"]) == 1
-    assert capsys.readouterr().err.startswith("eao search: ")
+    assert run(search_main, [str(tmp_path / "nope.parquet"), "eggs"], "eao search") == 2
+    assert capsys.readouterr().err.startswith("eao search: error: ")

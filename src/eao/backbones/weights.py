@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from eao.errors import BadInput
+
 if TYPE_CHECKING:  # torch is imported lazily: text-only users of this module need not load it
     import torch
 
@@ -76,16 +78,19 @@ def warn_random(backbone: str, seed: int) -> None:
 def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     """The tensors of a `.pth` file: a plain state_dict, or a training checkpoint holding one under
     'state_dict'; a leading 'module.' (saved from nn.DataParallel) is stripped from every key.
-    Loaded with weights_only=True: a checkpoint is data, never code."""
+    Loaded with weights_only=True: a checkpoint is data, never code. BadInput naming the file
+    when it is no such file (truncated, text, ...)."""
     import torch
+
+    from eao.checkpoints import read_checkpoint
 
     if not os.path.isfile(path):
         raise WeightsNotFound(f"weights file not found: {path}")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+    obj = read_checkpoint(path)
+    if isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path}: not a state_dict (a dict of tensors, or one under 'state_dict')")
+    if not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise BadInput("not a state_dict (a dict of tensors, or one under 'state_dict')", path)
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 

@@ -133,7 +133,9 @@ class ClipDataset(Dataset):
 
     def dims(self) -> dict[str, int]:
         """Feature widths of the item's modalities: video (2D + 3D), text, audio (mel bands)."""
-        dims = {"video": self.use_2d * self.tables.dim("2d") + self.use_3d * self.tables.dim("3d")}
+        # only the kinds in use: a 2D-only corpus has no 3D tables to ask
+        used = [k for k, use in (("2d", self.use_2d), ("3d", self.use_3d)) if use]
+        dims = {"video": sum(self.tables.dim(k) for k in used)}
         if self.use_text:
             dims["text"] = self.tables.dim("text")
         if self.use_audio:

@@ -23,6 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eao.errors import BadInput, reading
+from eao.io.parquet import check_table
+
 log = logging.getLogger(__name__)
 
 VISUAL = ("2d", "3d")
@@ -35,6 +38,13 @@ COLUMNS = {  # column projection of each kind's reads
     "captions": ("segment", "start_s", "end_s"),
 }
 DEFAULT_RATE = {"2d": 1.0, "3d": 1.5, "audio": 100.0}
+TABLES = {  # the `table` key of each kind's files (eao.features.extract / text, eao.data.manifest)
+    "2d": ("features/resnet152", "features/clip"),
+    "3d": ("features/resnext101",),
+    "audio": ("features/logmel",),
+    "text": ("text_features/",),
+    "captions": ("captions",),
+}
 
 
 def _runs(ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -75,12 +85,9 @@ class _Shards:
         self.kind, self.paths = kind, [str(p) for p in paths]
         self.columns = list(COLUMNS[kind])
         self.cache_groups, self.max_open = cache_groups, max_open
-        metas = [pq.read_metadata(p) for p in self.paths]
-        for path, meta in zip(self.paths, metas, strict=True):
-            missing = {"video_id", *self.columns} - set(meta.schema.to_arrow_schema().names)
-            if missing:  # e.g. a failures-NNNNN.parquet caught by a shard glob
-                columns = ", ".join(sorted(missing))
-                raise ValueError(f"{path}: not a {kind} table (no column {columns})")
+        # BadInput naming a file of another kind, e.g. a failures-NNNNN.parquet caught by a glob
+        columns = ["video_id", *self.columns]
+        metas = [check_table(p, TABLES[kind], columns, what=kind) for p in self.paths]
         self.group_starts = [
             np.cumsum([0] + [m.row_group(g).num_rows for g in range(m.num_row_groups)])
             for m in metas]
@@ -112,7 +119,8 @@ class _Shards:
         video_id column only."""
         parts = []
         for f, path in enumerate(self.paths):
-            ids = pq.read_table(path, columns=["video_id"], memory_map=True)["video_id"]
+            with reading(path):
+                ids = pq.read_table(path, columns=["video_id"], memory_map=True)["video_id"]
             names, first, count = _runs(ids)
             parts.append((names, np.full(len(names), f, np.int32), first, count))
         return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
@@ -134,7 +142,8 @@ class _Shards:
         if key in self._groups:
             self._groups.move_to_end(key)
             return self._groups[key]
-        group = _decode(pf.read_row_group(g, columns=self.columns))
+        with reading(self.paths[f]):  # a damaged row group: its file is named
+            group = _decode(pf.read_row_group(g, columns=self.columns))
         self._groups[key] = group
         if len(self._groups) > self.cache_groups:
             self._groups.popitem(last=False)
@@ -175,7 +184,7 @@ class FeatureTables:
         given = dict(zip(KINDS, (video_2d, video_3d, audio, text, captions), strict=True))
         self._shards = {k: _Shards(k, p, cache_groups) for k, p in given.items() if p}
         if not self._shards:
-            raise ValueError("FeatureTables needs at least one list of shard files")
+            raise BadInput("no feature shards given (none of any kind)")
         self._build_index()
 
     @classmethod

@@ -6,33 +6,38 @@ beside the Parquet file for reading with less.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import os
 import sys
 
 import pyarrow as pa
 
+from eao.errors import ArgumentParser, reading, run
+from eao.io.atomic import atomic_open
 from eao.io.parquet import FAILURES, read_table, write_table
 
 
 def gather(paths: list[str]) -> pa.Table:
-    tables = [read_table(p).select(FAILURES.names).cast(FAILURES) for p in sorted(paths)]
+    """Every failures table of `paths` in one (BadInput naming a file that is not one)."""
+    tables = [_failures(p) for p in sorted(paths)]
     return pa.concat_tables(tables) if tables else FAILURES.empty_table()
 
 
+def _failures(path: str) -> pa.Table:
+    table = read_table(path, columns=FAILURES.names, kind="failures")
+    with reading(path):  # a column of another type
+        return table.cast(FAILURES)
+
+
 def write_tsv(table: pa.Table, path: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, delimiter="\t", lineterminator="\n")
         writer.writerow(FAILURES.names)
         for row in table.to_pylist():
             writer.writerow([row[c] for c in FAILURES.names])
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = ArgumentParser(prog="eao failures", description=__doc__)
     ap.add_argument("--out", required=True, help="gathered failures Parquet")
     ap.add_argument("--out-tsv", required=True)
     ap.add_argument("inputs", nargs="*")
@@ -48,4 +53,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, prog="eao failures"))

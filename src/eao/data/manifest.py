@@ -48,10 +48,11 @@ import os
 import sys
 from collections.abc import Iterable
 
+from eao.errors import ArgumentParser, BadInput, describe, run
 from eao.io.parquet import CAPTIONS, FAILURES, MANIFEST, table_from_rows, write_table
 
 
-class ManifestError(ValueError):
+class ManifestError(BadInput):
     """Bad input that stops the run before any work: the message names the file and the row."""
 
 
@@ -86,6 +87,8 @@ def read_video_csv(csv_path: str, root: str, dataset: str, shard_size: int) -> l
         return _read_video_csv(csv_path, root, dataset, shard_size)
     except UnicodeDecodeError as e:
         raise ManifestError(f"{csv_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except csv.Error as e:  # e.g. a NUL byte, a quote left open at the end of a cut file
+        raise ManifestError(f"{csv_path}: not a CSV file ({e})") from None
 
 
 def _read_video_csv(csv_path: str, root: str, dataset: str, shard_size: int) -> list[dict]:
@@ -381,7 +384,8 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(prog="eao manifest", description=__doc__,
+                        formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--videos", required=True, help="CSV with a 'path' column")
     ap.add_argument("--root", required=True, help="data root the paths are relative to")
@@ -405,9 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             args.captions,
             args.captions_format,
         )
-    except (ManifestError, OSError) as e:
-        print(f"error: dataset {args.dataset}: {e}", file=sys.stderr)
-        return 1
+    except (ManifestError, OSError) as e:  # the dataset too: a run builds several manifests
+        raise BadInput(f"dataset {args.dataset}: {describe(e)}") from e
     meta = {"dataset": args.dataset, "shard_size": args.shard_size}
     write_table(table_from_rows(rows, MANIFEST), args.out_manifest, {**meta, "table": "manifest"})
     write_table(
@@ -427,4 +430,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, prog="eao manifest"))

@@ -15,6 +15,7 @@ import sys
 
 import pyarrow.compute as pc
 
+from eao.errors import ArgumentParser, BadInput, run
 from eao.io.ffmpeg import ProbeError, check_decodes, probe
 from eao.io.parquet import FAILURES, MANIFEST, read_table, table_from_rows, write_table
 from eao.progress import progress
@@ -50,10 +51,11 @@ def probe_shard(
     manifest_path: str, shard: int, decode_check: bool = True, min_duration_s: float = 1.0
 ) -> tuple[list[dict], list[dict]]:
     """(probed manifest rows, failures rows) for one shard of a dataset's manifest."""
-    table = read_table(manifest_path, filters=pc.field("shard") == shard)
+    table = read_table(manifest_path, filters=pc.field("shard") == shard, kind="manifest",
+                       required=["video_id", "path", "shard"])  # fmt: skip
     rows = table.to_pylist()
     if not rows:
-        raise ValueError(f"{manifest_path}: shard {shard} has no videos")
+        raise BadInput(f"shard {shard} has no videos", manifest_path)
     probed = [probe_row(r, decode_check, min_duration_s) for r in progress(rows, "probe")]
     failures = [
         {"video_id": r["video_id"], "path": r["path"], "stage": "probe", "error": r["error"]}
@@ -64,7 +66,8 @@ def probe_shard(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(prog="eao probe", description=__doc__,
+                        formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--manifest", required=True, help="the dataset's manifest Parquet")
     ap.add_argument("--shard", type=int, required=True)
     ap.add_argument("--no-decode-check", action="store_true", help="trust headers only")
@@ -87,4 +90,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, prog="eao probe"))

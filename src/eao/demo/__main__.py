@@ -15,10 +15,10 @@ import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
-import yaml
-
 from eao.demo import formats
 from eao.demo.world import DATASETS, DemoConfig, World, plan_world
+from eao.errors import ArgumentParser, BadInput, reading, run
+from eao.io.config import read_config
 from eao.progress import progress
 
 
@@ -55,20 +55,14 @@ def generate(cfg: DemoConfig, out: str, workers: int = 1) -> World:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(prog="eao demo-world", description=__doc__,
+                        formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", help="workflow config YAML; its `demo:` section is used")
     ap.add_argument("--demo-json", help="the `demo:` section as JSON (what the rule passes)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args(argv)
-    if args.demo_json:
-        section = json.loads(args.demo_json)
-    elif args.config:
-        with open(args.config, encoding="utf-8") as f:
-            section = yaml.safe_load(f).get("demo", {})
-    else:
-        section = {}
-    cfg = DemoConfig.from_config(section)
+    cfg = demo_config(args)  # before anything is written: a bad config leaves no half world
     world = generate(cfg, args.out, args.workers)
     for ds in DATASETS:
         vids = world.videos[ds]
@@ -78,5 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def demo_config(args: argparse.Namespace) -> DemoConfig:
+    """--demo-json's object, or --config's `demo:` section, or the defaults; BadInput naming
+    the option or file that is not one."""
+    if not (args.demo_json or args.config):
+        return DemoConfig()
+    source = "--demo-json" if args.demo_json else args.config
+    with reading(source):
+        section = json.loads(args.demo_json) if args.demo_json else read_config(source).get("demo")
+        if not isinstance(section, dict):
+            raise BadInput("no `demo:` mapping to plan the world from", source)
+        return DemoConfig.from_config(section)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, prog="eao demo-world"))

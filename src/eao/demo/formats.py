@@ -19,25 +19,20 @@ import math
 import os
 
 from eao.demo.world import Task, Video, World
+from eao.io.atomic import atomic_open
 
 
 def _write_text(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    with atomic_open(path, "w", encoding="utf-8", newline="") as f:
         f.write(text)
-    os.replace(tmp, path)
 
 
 def _write_csv(path: str, header: list[str] | None, rows: list[list]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    with atomic_open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         if header:
             writer.writerow(header)
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def write_json(path: str, obj) -> None:

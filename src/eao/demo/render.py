@@ -17,6 +17,7 @@ import ffmpeg
 import numpy as np
 
 from eao.demo.world import DemoConfig, Step, Task, Video
+from eao.io.atomic import atomic_open, atomic_path
 
 ENCODE_TIMEOUT_S = 300
 
@@ -114,27 +115,39 @@ def encode(path: str, frames, n_frames: int, audio: np.ndarray | None, cfg: Demo
                 movflags="+faststart", map_metadata=-1, fflags="+bitexact",
                 **{"flags:v": "+bitexact"})
     if audio is not None:
-        fd, audio_file = tempfile.mkstemp(suffix=".s16le", dir=os.path.dirname(path))
+        # a scratch input, hidden like the temporary outputs: a killed run leaves no visible file
+        fd, audio_file = tempfile.mkstemp(
+            dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".s16le.tmp"
+        )
         with os.fdopen(fd, "wb") as f:
             f.write((audio * 32767).astype("<i2").tobytes())
         streams.append(ffmpeg.input(audio_file, format="s16le", ar=cfg.audio_rate, ac=1).audio)
         opts.update(acodec="aac", audio_bitrate="64k", ar=cfg.audio_rate)
         opts["flags:a"] = "+bitexact"
-    tmp = path + ".tmp.mp4"
-    cmd = ffmpeg.output(*streams, tmp, **opts).global_args("-v", "error", "-y").compile()
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        # ".mp4": ffmpeg picks the container by the output's extension
+        with atomic_path(path, suffix=".mp4") as tmp:
+            cmd = ffmpeg.output(*streams, tmp, **opts).global_args("-v", "error", "-y").compile()
+            _run_encoder(cmd, frames, n_frames, path)
+    finally:
+        if audio_file:
+            os.remove(audio_file)
+
+
+def _run_encoder(cmd: list[str], frames, n_frames: int, path: str) -> None:
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
         for k in range(n_frames):
             proc.stdin.write(frames(k).tobytes())
         proc.stdin.close()
         err = proc.stderr.read()
         if proc.wait(timeout=ENCODE_TIMEOUT_S) != 0:
             raise RuntimeError(f"ffmpeg could not encode {path}: {err.decode(errors='replace')}")
-        os.replace(tmp, path)
     finally:
-        for leftover in (tmp, audio_file):
-            if leftover and os.path.exists(leftover):
-                os.remove(leftover)
+        if proc.poll() is None:  # an error above: the encoder must not outlive its output
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
 
 
 def render_video(task: Task, video: Video, cfg: DemoConfig, path: str, seed: int) -> None:
@@ -149,5 +162,5 @@ def render_video(task: Task, video: Video, cfg: DemoConfig, path: str, seed: int
         # like an interrupted download: the first half of the file's bytes
         with open(path, "rb") as f:
             data = f.read()
-        with open(path, "wb") as f:
+        with atomic_open(path, "wb") as f:
             f.write(data[: len(data) // 2])

@@ -2,8 +2,8 @@
 
 Inputs per video are a score matrix S (T windows x K steps, e.g. cosine similarity of each
 window's fused `va` embedding with each step text) and a 0/1 ground truth Y (T x K).
-Spec: model.md 6.4 and benchmarks.md 2.4-2.6, 3.2-3.3. EAO released no code for any of this;
-the protocol follows CrossTask's `dp.pyx` and MCN's `eval_cross.py`.
+EAO released no code for any of this; the protocol follows CrossTask's `dp.pyx` and `train.py`
+(DmZhukov/CrossTask) and MCN's `eval_cross.py`.
 
 Everything here is one dynamic programme over the left-to-right chain of 2K+1 states
     bg_0, step_1, bg_1, step_2, ..., step_K, bg_K
@@ -11,6 +11,11 @@ Everything here is one dynamic programme over the left-to-right chain of 2K+1 st
 bg_0; each frame occupies one state; from frame to frame a path may stay (background always,
 steps only when they may last several frames), advance one state, or jump from step_k straight
 to step_k+1 (skipping the background in between). It ends in step_K or bg_K.
+
+Short videos (fewer frames than steps, T < K) have no path: they are still scored, with no
+prediction at all, so each of their annotated steps is a miss (recall) or a zero (IoU / IoD).
+That is what CrossTask's evaluation does: its DP leaves the output all zeros there and
+`get_recalls` still counts the video's annotated steps.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from collections.abc import Iterable
 import numpy as np
 
 
-def _chain_decode(cost: np.ndarray, bg_cost: float, steps_repeat: bool) -> np.ndarray:
+def _chain_decode(cost: np.ndarray, bg_cost: float, steps_repeat: bool) -> np.ndarray | None:
     """Minimum-cost state path of the chain for cost (T, K) (float64; +inf = forbidden).
 
     Ties are broken as CrossTask's dp.pyx does: among predecessors the first minimum in the
     order stay, previous state, state before that wins; at the end step_K wins over bg_K.
-    Returns the state index of every frame, shape (T,)."""
+    Returns the state index of every frame, shape (T,), or None when no path exists (T < K:
+    every step needs a frame of its own)."""
     n_frames, n_steps = cost.shape
     n_states = 2 * n_steps + 1
     states = np.arange(n_states)
@@ -53,7 +59,9 @@ def _chain_decode(cost: np.ndarray, bg_cost: float, steps_repeat: bool) -> np.nd
 
     last_step, last_bg = n_states - 2, n_states - 1
     if not np.isfinite(best[last_step]) and not np.isfinite(best[last_bg]):
-        raise ValueError(f"no path: {n_frames} frames cannot hold {n_steps} steps")
+        return None
+    # At T = K only step_K is reachable (bg_K is +inf), so the identity path is returned
+    # whatever the costs: the reference compares against a stale value there instead.
     state = last_bg if best[last_bg] < best[last_step] else last_step
     path = np.empty(n_frames, dtype=np.int64)
     for t in range(n_frames - 1, -1, -1):
@@ -75,20 +83,31 @@ def crosstask_dp(cost: np.ndarray, bg_cost: float = 0.0) -> np.ndarray:
 
     Written by hand because the reference is a Cython file (`dp.pyx`) that is not on PyPI.
     Equivalent to choosing frames t_1 < ... < t_K minimising sum_k C[t_k, k] (background costs
-    bg_cost per frame, constant over paths). Needs T >= K; T = K gives the identity path (the
-    reference reads an unreachable state there). The cost is rounded to float32 first because
-    the reference only accepts float32 (sums are float64 there and here)."""
+    bg_cost per frame, constant over paths). The cost is rounded to float32 first because the
+    reference only accepts float32 (sums are float64 there and here).
+
+    Short inputs, checked against a build of the reference:
+    - T < K: no assignment exists; the result is all zeros, as in the reference (its traceback
+      starts from an unreachable state and marks nothing), so the video's steps are misses.
+    - T = K: the identity (step k at frame k), the only assignment. The reference returns it
+      only when C[T-1, K-1] <= bg_cost and all zeros otherwise (with cost = -S and bg_cost 0:
+      when the last similarity is negative), because its end check compares step_K with bg_K,
+      unreachable at T = K, whose stored cost is a leftover: the cost up to step_{K-1} plus
+      bg_cost. We do not copy that quirk."""
     cost = np.asarray(cost, dtype=np.float32).astype(np.float64)
     _check_matrix("cost", cost)
     path = _chain_decode(cost, float(bg_cost), steps_repeat=False)
     y = np.zeros(cost.shape, dtype=np.uint8)
+    if path is None:
+        return y
     frames = np.flatnonzero(path % 2 == 1)
     y[frames, (path[frames] - 1) // 2] = 1
     return y
 
 
 def predict_steps(scores: np.ndarray) -> np.ndarray:
-    """One frame per step from similarity scores (T, K): the DP on cost = -scores."""
+    """One frame per step from similarity scores (T, K): the DP on cost = -scores (no frame at
+    all when T < K)."""
     return crosstask_dp(-np.asarray(scores, dtype=np.float32))
 
 
@@ -115,8 +134,8 @@ def crosstask_recall(videos: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> di
 
     - pooled (CrossTask's `get_recalls`): per task sum(hits) / sum(present), then the
       unweighted mean over tasks;
-    - per_video (MCN's `eval_cross.py`, spec 6.4): per video hits / present, mean over the
-      task's videos, then mean over tasks.
+    - per_video (MCN's `eval_cross.py`): per video hits / present, mean over the task's
+      videos, then mean over tasks.
     Videos without any annotated step are left out of the per-video means (MCN would divide
     0 by 0) and add nothing to the pooled sums; a task with none left is dropped."""
     counts: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -156,24 +175,31 @@ def ordered_alignment(log_probs: np.ndarray, bg_log_prob: float | None = None) -
     for entry k, -1 for background. Maximises the summed log-probabilities.
 
     Every entry gets one contiguous segment of at least one frame. With `bg_log_prob` None
-    there is no background: the K segments tile the video (T >= K). Otherwise background
-    frames score `bg_log_prob` each and may fill any gap before, between or after entries
-    (a gap may also be empty). There is no length model: the reference's Poisson model and
-    20-frame hypothesis spacing were tuned for 30 fps frames, ours are 1-s windows."""
+    there is no background: the K segments tile the video. Otherwise background frames score
+    `bg_log_prob` each and may fill any gap before, between or after entries (a gap may also
+    be empty). There is no length model: the reference's Poisson model and 20-frame hypothesis
+    spacing were tuned for 30 fps frames, ours are 1-s windows.
+
+    T = K gives entry k at frame k. T < K has no such segmentation: every frame is -1, i.e. no
+    entry is predicted, so each annotated entry scores IoU = IoD = 0 (the counterpart of the
+    misses that recall counts for the same videos)."""
     log_probs = np.asarray(log_probs, dtype=np.float64)
     _check_matrix("log_probs", log_probs)
     bg_cost = np.inf if bg_log_prob is None else -float(bg_log_prob)
     path = _chain_decode(-log_probs, bg_cost, steps_repeat=True)
+    if path is None:
+        return np.full(log_probs.shape[0], -1, dtype=np.int64)
     return np.where(path % 2 == 1, (path - 1) // 2, -1)
 
 
 def alignment_overlap(y_true: np.ndarray, labels: np.ndarray) -> tuple[float, float] | None:
     """(IoU, IoD) of one video as fractions, averaged over the entries present in y_true (T, K):
     for entry k, G = frames where y_true[:, k] = 1 and D = frames labelled k; IoU = |G&D| /
-    |G|D|, IoD = |G&D| / |D| (0 when D is empty). None when no entry is present.
+    |G|D|, IoD = |G&D| / |D| (0 when D is empty, e.g. a short video with no alignment). None
+    when no entry is present.
 
-    This is variant (a) of benchmarks.md 3.3 (entries matched by position, since an ordered
-    alignment gives each transcript entry exactly one segment)."""
+    Entries are matched by position, since an ordered alignment gives each transcript entry
+    exactly one segment (rather than by class, or segment to segment as Lea et al.)."""
     y_true, labels = np.asarray(y_true) > 0, np.asarray(labels)
     if labels.shape != (y_true.shape[0],):
         raise ValueError(f"labels {labels.shape} do not match y_true {y_true.shape}")
@@ -190,7 +216,8 @@ def alignment_overlap(y_true: np.ndarray, labels: np.ndarray) -> tuple[float, fl
 
 def segmentation_scores(videos: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict:
     """Mean IoU and IoD in percent over videos, from (y_true, labels) per video; videos with no
-    annotated entry are left out and counted."""
+    annotated entry are left out and counted. A video whose labels are all -1 (a short video
+    with no alignment) stays in the mean with 0 for both."""
     scores, skipped = [], 0
     for y_true, labels in videos:
         pair = alignment_overlap(y_true, labels)

@@ -1,5 +1,5 @@
 """`eao localize`: zero-shot step localization of a model on CrossTask or Mining YouTube
-(rule evaluate_localization; spec benchmarks.md 2-3, paper Sec. 4.4 and supplement A.2).
+(rule evaluate_localization; paper Sec. 4.4 and supplement A.2).
 
     python -m eao.evaluate.localize --benchmark crosstask --model results/pretrain/main/model.pt \
         --annotations .../crosstask_release/tasks_primary.txt --video-2d ... --text ... --out L.json
@@ -16,7 +16,14 @@ occurrences for Mining YouTube), S = cosine similarities (T windows x K steps).
   of the dataset (`--softmax-over dataset`, the paper's "across all labels over all videos") or the
   video's own; the video's steps in their given order aligned to the frames (eao.evaluate.
   localization.ordered_alignment), background frames scoring the uniform log-probability
-  log(1/C) (`--background uniform`) or none; IoU/IoD per entry matched by position (variant a).
+  log(1/C) (`--background uniform`) or none, C = the number of texts the softmax runs over
+  (the dataset's step texts, or the video's K steps with `--softmax-over video`), so a frame
+  is background when no step of the video beats chance; IoU/IoD per entry matched by position.
+- Short videos (fewer windows than steps, T < K) are scored like every other: no frame is
+  predicted, so their annotated steps count as misses and their entries as IoU = IoD = 0, as
+  CrossTask's own evaluation counts them. `--skip-short-videos` leaves them out instead.
+  T = K gives step k at window k (the identity). The output's `short_videos` says how many
+  there were and how they were counted.
 - Chance: the same pipeline on uniform random scores (`--chance-draws` draws, seeded).
 """
 
@@ -123,8 +130,22 @@ def recall_prediction(benchmark: str, scores: np.ndarray) -> np.ndarray:
     return crosstask_dp(-log_softmax(scores, 1.0))
 
 
-def segmentation_labels(log_probs: np.ndarray, background: str) -> np.ndarray:
-    bg = None if background == "none" else float(-np.log(log_probs.shape[1]))
+def background_log_prob(background: str, n_classes: int | None, n_steps: int) -> float | None:
+    """Score of a background frame in the ordered alignment: None for `none`, else the uniform
+    log-probability log(1/C) over the C texts the softmax ran over: `n_classes` (the dataset's
+    step texts) or, when that is 0 / None (softmax over the video), the video's n_steps."""
+    if background == "none":
+        return None
+    n = n_classes or n_steps
+    if n < 1:
+        raise ValueError(f"no class to spread the background probability over ({n})")
+    return float(-np.log(n))
+
+
+def segmentation_labels(
+    log_probs: np.ndarray, background: str, n_classes: int | None = None
+) -> np.ndarray:
+    bg = background_log_prob(background, n_classes, log_probs.shape[1])
     return ordered_alignment(log_probs, bg)
 
 
@@ -134,17 +155,33 @@ def score_videos(
     temperature: float,
     background: str,
     n_classes: int | None,
+    skip_short: bool = False,
 ) -> dict:
-    """Recall and segmentation scores from per-video S (T, K), domain log-probs and GT."""
+    """Recall and segmentation scores from per-video S (T, K), domain log-probs and GT.
+
+    `n_classes`: the size of the softmax domain behind `log_probs` (0 / None: the video's own
+    steps). Short videos (T < K) count as misses / zero overlap unless `skip_short` drops them;
+    `short_videos` in the result records the counts and the rule."""
+    shapes = [v["scores"].shape for v in videos]
+    n_short = sum(t < k for t, k in shapes)
+    if skip_short:
+        videos = [v for v, (t, k) in zip(videos, shapes, strict=True) if t >= k]
+    if not videos:
+        raise ValueError(f"no video left to score ({n_short} with fewer windows than steps)")
     recall = crosstask_recall(
         (v["task"], v["truth"], recall_prediction(benchmark, v["scores"])) for v in videos
     )
     if benchmark != "crosstask":
         recall = {k: recall[k] for k in ("recall_pooled", "recall_per_video", "videos")}
     seg = segmentation_scores(
-        (v["truth"], segmentation_labels(v["log_probs"], background)) for v in videos
+        (v["truth"], segmentation_labels(v["log_probs"], background, n_classes)) for v in videos
     )
-    return {**recall, "IoU": seg["IoU"], "IoD": seg["IoD"]}
+    short = {
+        "fewer_windows_than_steps": n_short,
+        "as_many_windows_as_steps": sum(t == k for t, k in shapes),  # scored: step k at window k
+        "counted_as": "skipped" if skip_short else "misses (no frame predicted; IoU = IoD = 0)",
+    }
+    return {**recall, "IoU": seg["IoU"], "IoD": seg["IoD"], "short_videos": short}
 
 
 def domain_log_probs(sim_all: np.ndarray, columns: Sequence[int], temperature: float) -> np.ndarray:
@@ -160,6 +197,7 @@ def chance(
     temperature: float,
     background: str,
     n_domain: int,
+    skip_short: bool = False,
 ) -> dict:
     """Mean scores of the same pipeline on uniform random similarities in [-1, 1]."""
     rng = np.random.default_rng(seed)
@@ -176,7 +214,7 @@ def chance(
                     "log_probs": domain_log_probs(sim_all, range(k), temperature),
                 }
             )
-        runs.append(score_videos(benchmark, fake, temperature, background, n_domain))
+        runs.append(score_videos(benchmark, fake, temperature, background, n_domain, skip_short))
     keys = ("recall_pooled", "recall_per_video", "IoU", "IoD")
     return {k: float(np.mean([r[k] for r in runs])) for k in keys} | {"draws": draws}
 
@@ -184,6 +222,8 @@ def chance(
 def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict], args) -> dict:
     known = set(tables.video_ids())
     videos, skipped = [], {"no_features": 0, "fewer_frames_than_steps": 0, "no_queries": 0}
+    # Short videos (fewer windows than steps) stay here whatever --skip-short-videos says: their
+    # step texts belong to the softmax domain; score_videos decides whether they are scored.
     texts: dict[str, torch.Tensor] = {}
     for item in progress(items, "localize"):
         vid = item["video_id"]
@@ -195,9 +235,6 @@ def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict
             skipped["no_queries"] += 1
             continue
         windows = embed_video(model, tables, vid, args)
-        if len(windows) < len(item["steps"]):
-            skipped["fewer_frames_than_steps"] += 1
-            continue
         q = queries[item["query"]]
         for text, row in zip(item["steps"], q, strict=True):
             texts.setdefault(text, row)
@@ -217,16 +254,14 @@ def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict
         else:
             v["log_probs"] = log_softmax(v["scores"], args.temperature)
     n_domain = len(domain) if args.softmax_over == "dataset" else 0
-    result = score_videos(args.benchmark, videos, args.temperature, args.background, n_domain)
-    result["chance"] = chance(
-        args.benchmark,
-        videos,
-        args.chance_draws,
-        args.seed,
-        args.temperature,
-        args.background,
-        n_domain,
+    skip_short = args.skip_short_videos
+    result = score_videos(
+        args.benchmark, videos, args.temperature, args.background, n_domain, skip_short
     )
+    if skip_short:
+        skipped["fewer_frames_than_steps"] = result["short_videos"]["fewer_windows_than_steps"]
+    draws = (args.chance_draws, args.seed, args.temperature, args.background, n_domain)
+    result["chance"] = chance(args.benchmark, videos, *draws, skip_short)
     result["skipped"] = skipped
     result["test_videos"] = len(items)
     result["domain_texts"] = len(domain)
@@ -234,7 +269,8 @@ def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = eao.errors.ArgumentParser(prog="eao localize", description=__doc__,
+                                   formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--benchmark", choices=BENCHMARKS, required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument(
@@ -259,6 +295,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--background", choices=["uniform", "none"], default="uniform")
     ap.add_argument("--steps", choices=["occurrences", "unique"], default="occurrences")
     ap.add_argument("--exclude-val", action="store_true")
+    ap.add_argument(
+        "--skip-short-videos",
+        action="store_true",
+        help="leave out videos with fewer windows than steps (default: score them, their "
+        "annotated steps being misses, as CrossTask's evaluation does)",
+    )
     ap.add_argument("--test-list")
     ap.add_argument("--chance-draws", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
@@ -314,10 +356,13 @@ def main(argv: list[str] | None = None) -> int:
                 "steps",
                 "exclude_val",
                 "test_list",
+                "skip_short_videos",
             )
         },
         protocol="recall: CrossTask DP on raw similarities (MYT: on a log-softmax over the "
-        "video's steps); pooled per task (official) and per-video mean; IoU/IoD variant (a)",
+        "video's steps); pooled per task (official) and per-video mean; IoU/IoD per entry "
+        "matched by position; videos with fewer windows than steps "
+        + ("skipped" if args.skip_short_videos else "scored, their steps as misses"),
         eao_version=eao.__version__,
     )
     log.info(
@@ -336,5 +381,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # eao.errors: loaded by eao.checkpoints; one line per bad input
+    raise SystemExit(eao.errors.run(main, prog="eao localize"))

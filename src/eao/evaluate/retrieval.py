@@ -40,9 +40,11 @@ from eao.data.benchmarks import (
 from eao.data.corpus import FeatureTables
 from eao.data.tokens import AUDIO_POOLING as AUDIO_POOLING_MODES
 from eao.devices import resolve_device
+from eao.errors import ArgumentParser, BadInput, run
 from eao.evaluate.embed import embed_batches
 from eao.evaluate.metrics import chance_metrics, metrics_for_tasks, similarity_tasks
 from eao.io.atomic import write_text_atomic
+from eao.io.parquet import read_table
 
 log = logging.getLogger("eao.retrieval")
 
@@ -60,13 +62,11 @@ def split_videos(manifest: str, split: str | None) -> list[str] | None:
     """Video ids of the split (None: every video of the manifest is used)."""
     if not split:
         return None
-    table = pq.read_table(manifest, columns=["video_id", "split"]).to_pylist()
+    table = read_table(manifest, ["video_id", "split"], kind="manifest").to_pylist()
     ids = [r["video_id"] for r in table if r["split"] == split]
     if not ids:
         splits = sorted({str(r["split"]) for r in table})
-        raise ValueError(
-            f"{manifest}: no video in split {split!r} (splits there: {', '.join(splits)})"
-        )
+        raise BadInput(f"no video in split {split!r} (splits there: {', '.join(splits)})", manifest)
     return ids
 
 
@@ -178,7 +178,8 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(prog="eao retrieval", description=__doc__,
+                        formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", required=True, help="a checkpoint of eao train (model.pt)")
     ap.add_argument("--manifest", required=True, help="the dataset's manifest (for the split)")
     ap.add_argument(
@@ -266,9 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         clips_from=args.clips,
         video_tokens=args.video_tokens,
         audio_frames=args.audio_frames,
-        strategy_tokens=args.strategy_tokens,
-        clip_seconds=args.clip_seconds,
-        clip_frames=args.clip_frames,
+        # only the settings the strategy uses (the others are argparse defaults, not the run's)
+        strategy_tokens=args.strategy_tokens if args.strategy in ("uniform", "max_pool") else None,
+        clip_seconds=args.clip_seconds if args.strategy == "clips" else None,
+        clip_frames=args.clip_frames if args.strategy == "clips" else None,
         provenance={kind: shard_provenance(getattr(args, kind)) for kind in INPUT_KINDS},
         eao_version=eao.__version__,
     )
@@ -295,4 +297,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, prog="eao retrieval"))

@@ -33,23 +33,25 @@ from eao.data.benchmarks import video_seconds, window_clips
 from eao.data.corpus import FeatureTables
 from eao.data.tokens import text_tokens
 from eao.devices import resolve_device
+from eao.errors import ArgumentParser, BadInput, first_sentence, run
 from eao.evaluate.embed import embed_batches
-from eao.io.parquet import write_table
+from eao.io.parquet import check_table, read_table, write_table
 from eao.progress import progress
 
 INDEX_COLUMNS = {"video_id", "path", "start_s", "end_s", "embedding"}
 
 
-class NotAnIndex(ValueError):
+class NotAnIndex(BadInput):
     """A file that is not a usable index (the message names it and why)."""
 
 
 def text_provenance(paths: list[str]) -> dict[str, str]:
     """encoder, weights, seed of the text shards the model was trained on (their footers)."""
-    meta = {k.decode(): v.decode() for k, v in (pq.read_metadata(paths[0]).metadata or {}).items()}
+    footer = check_table(paths[0], what="text feature shard").metadata or {}
+    meta = {k.decode(): v.decode() for k, v in footer.items()}
     table = meta.get("table", "")
-    if not table.startswith("text_features/"):
-        raise ValueError(f"{paths[0]}: not a text feature shard (table {table!r})")
+    if not table.startswith("text_features/"):  # the encoder is named by this key only
+        raise BadInput(f"not a text feature shard (table {table!r})", paths[0])
     return {"text_encoder": table.split("/", 1)[1], "text_weights": meta.get("weights", ""),
             "text_seed": meta.get("weights_seed", "0")}  # fmt: skip
 
@@ -59,7 +61,7 @@ def build_index(args: argparse.Namespace) -> pa.Table:
     model, _ = load_model(args.model)
     model.to(device)
     tables = FeatureTables(video_2d=args.video_2d, video_3d=args.video_3d, audio=args.audio)
-    manifest = pq.read_table(args.manifest, columns=["video_id", "path"]).to_pydict()
+    manifest = read_table(args.manifest, ["video_id", "path"], kind="manifest").to_pydict()
     paths = dict(zip(manifest["video_id"], manifest["path"], strict=True))
     radius = (args.window_s - args.stride_s) / 2
     rows: dict[str, list] = {k: [] for k in ("video_id", "path", "start_s", "end_s")}
@@ -86,7 +88,7 @@ def build_index(args: argparse.Namespace) -> pa.Table:
 
 
 def index_main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
+    ap = ArgumentParser(
         prog="eao index-shards",
         description="Embed every window of a dataset's feature shards with a trained model into "
         "an index (the index rule's step; `eao index FOLDER` runs the whole chain).",
@@ -110,13 +112,14 @@ def index_main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.stride_s <= 0 or args.window_s < args.stride_s:
         ap.error("need 0 < --stride-s <= --window-s")
+    text = text_provenance(args.text)  # before the embedding: a wrong shard is named at once
     table = build_index(args)
     # the model's path relative to the index: the index moves with its results folder, and
     # two runs in different folders write the same bytes
     model = os.path.relpath(Path(args.model).resolve(), Path(args.out).resolve().parent)
     meta = {"table": "index", "model": model,
             "max_words": str(args.max_words), "window_s": str(args.window_s),
-            "stride_s": str(args.stride_s), **text_provenance(args.text)}  # fmt: skip
+            "stride_s": str(args.stride_s), **text}  # fmt: skip
     write_table(table, args.out, meta)
     print(f"index: {len(table)} windows of {len(set(table['video_id'].to_pylist()))} videos "
           f"-> {args.out}")  # fmt: skip
@@ -130,7 +133,8 @@ def read_index(path: str) -> tuple[pa.Table, dict[str, str]]:
     try:
         table = pq.read_table(path)
     except (OSError, ValueError) as e:
-        raise NotAnIndex(f"{path}: not an eao index (not a Parquet file: {e})") from e
+        detail = first_sentence(e)
+        raise NotAnIndex(f"{path}: not an eao index (not a Parquet file: {detail})") from e
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
     if meta.get("table") != "index" or not set(table.column_names) >= INDEX_COLUMNS:
         raise NotAnIndex(f"{path}: not an eao index (a Parquet table of {meta.get('table')!r})")
@@ -154,7 +158,7 @@ def embed_queries(queries: list[str], meta: dict[str, str], model, device: str,
         if not words:
             if skip_unknown:
                 continue
-            raise ValueError(f"query {query!r}: no word the text encoder knows")
+            raise BadInput("no word the text encoder knows", f"query {query!r}")
         t, mask = text_tokens([feats], int(meta["max_words"]), dim)
         tokens.append(t)
         masks.append(mask)
@@ -208,8 +212,8 @@ def search(table: pa.Table, query_embedding: np.ndarray, k: int) -> list[dict]:
 
 
 def search_main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="eao search", description="Rank the windows of an index "
-                                 "for a text query.")  # fmt: skip
+    ap = ArgumentParser(prog="eao search", description="Rank the windows of an index for a "
+                        "text query.")  # fmt: skip
     ap.add_argument("index", help="an index written by the `index` rule (results/index/*.parquet)")
     ap.add_argument("query", help="the text to search for")
     ap.add_argument("-k", type=int, default=5, help="how many windows to show")
@@ -218,17 +222,13 @@ def search_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--json", action="store_true", help="print JSON lines")
     args = ap.parse_args(argv)
-    try:
-        table, meta = read_index(args.index)
-        model_path = args.model or str(Path(args.index).parent / meta["model"])
-        if not Path(model_path).is_file():
-            raise NotAnIndex(f"{args.index}: its model {model_path} is gone (pass --model)")
-        device = resolve_device(args.device)
-        model, _ = load_model(model_path)
-        query = embed_query(args.query, meta, model.to(device), device, args.tokenizer)
-    except ValueError as e:
-        print(f"eao search: {e}", file=sys.stderr)
-        return 1
+    table, meta = read_index(args.index)
+    model_path = args.model or str(Path(args.index).parent / meta["model"])
+    if not Path(model_path).is_file():
+        raise NotAnIndex(f"{args.index}: its model {model_path} is gone (pass --model)")
+    device = resolve_device(args.device)
+    model, _ = load_model(model_path)
+    query = embed_query(args.query, meta, model.to(device), device, args.tokenizer)
     for rank, hit in enumerate(search(table, query, args.k), 1):
         if args.json:
             print(json.dumps({"rank": rank, **hit}))
@@ -247,4 +247,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # the prog of the parser main picks (python -m eao.evaluate.search [index] ...)
+    sys.exit(run(main, prog="eao index-shards" if sys.argv[1:2] == ["index"] else "eao search"))

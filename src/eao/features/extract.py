@@ -32,9 +32,11 @@ import torch
 
 from eao import __version__
 from eao.devices import resolve_device
+from eao.errors import ArgumentParser, run
 from eao.features.shards import features_array, visual_schema, write_features
 from eao.io.decode import DecodeError, FrameSpec, iter_frames
 from eao.io.parquet import FAILURES, read_table, table_from_rows, write_table
+from eao.io.pipe import DEFAULT_STALL_TIMEOUT_S, stall_seconds
 from eao.progress import progress
 
 
@@ -111,7 +113,12 @@ def _build_visual(name: str, weights: str, seed: int, device: str) -> Visual:
 
 
 def _decode_video(
-    row: dict, frames: FrameSpec, chunk: int, out: queue.Queue, stop: threading.Event
+    row: dict,
+    frames: FrameSpec,
+    chunk: int,
+    out: queue.Queue,
+    stop: threading.Event,
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
 ) -> None:
     """Decoder thread for one video: its chunks, then None (or the DecodeError), into `out`."""
 
@@ -125,16 +132,25 @@ def _decode_video(
         return False
 
     try:
-        for frames_chunk in iter_frames(row["path"], frames, row["width"], row["height"], chunk):
+        decoded = iter_frames(
+            row["path"], frames, row["width"], row["height"], chunk, stall_timeout_s
+        )
+        for frames_chunk in decoded:
             if not put(frames_chunk):
                 return  # the consumer stopped; leaving the loop closes ffmpeg
         put(None)
     except (DecodeError, OSError) as e:
         put(DecodeError(str(e)))
+    except Exception as e:  # noqa: BLE001 - a thread that dies silently hangs the consumer
+        put(DecodeError(f"decoder crashed: {type(e).__name__}: {e}"))
 
 
 def _decoded(
-    rows: list[dict], frames: FrameSpec, chunk: int, decoders: int
+    rows: list[dict],
+    frames: FrameSpec,
+    chunk: int,
+    decoders: int,
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
 ) -> Iterator[tuple[int, object]]:
     """(video index, chunk | DecodeError) in video order, decoded by `decoders` ffmpeg processes
     running ahead. Videos come out in order (so batches, and the bytes, are reproducible); a
@@ -144,7 +160,7 @@ def _decoded(
     pool = ThreadPoolExecutor(max_workers=max(1, decoders))
     try:
         for i, row in enumerate(rows):  # the pool starts them in this order
-            pool.submit(_decode_video, row, frames, chunk, queues[i], stop)
+            pool.submit(_decode_video, row, frames, chunk, queues[i], stop, stall_timeout_s)
         for i in range(len(rows)):
             while (item := queues[i].get()) is not None:
                 yield i, item
@@ -196,12 +212,13 @@ def extract_visual(
     device: str,
     autocast: bool = False,
     decoders: int = 1,
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
 ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
     """Features (n, dim) float16, L2-normalised rows, per row index; and decode errors."""
     batcher = Batcher(vis, batch_size, device, autocast)
     counts: dict[int, int] = defaultdict(int)
     errors: dict[int, str] = {}
-    decoded = _decoded(rows, vis.frames, vis.chunk, decoders)
+    decoded = _decoded(rows, vis.frames, vis.chunk, decoders, stall_timeout_s)
     for i, item in progress(decoded, f"extract {vis.name}"):
         if isinstance(item, DecodeError):
             errors[i] = str(item)
@@ -223,7 +240,9 @@ def extract_visual(
     return features, errors
 
 
-def extract_logmel(rows: list[dict]) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+def extract_logmel(
+    rows: list[dict], stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S
+) -> tuple[dict[int, np.ndarray], dict[int, str]]:
     """(T, 40) float16 log-mel per video; an empty matrix when the file has no audio."""
     from eao.features.logmel import log_mel
     from eao.io.audio import NoAudioStream, decode_audio
@@ -234,7 +253,7 @@ def extract_logmel(rows: list[dict]) -> tuple[dict[int, np.ndarray], dict[int, s
             features[i] = np.zeros((0, 40), np.float16)
             continue
         try:
-            wave = decode_audio(row["path"])
+            wave = decode_audio(row["path"], stall_timeout_s=stall_timeout_s)
         except NoAudioStream:
             features[i] = np.zeros((0, 40), np.float16)
             continue
@@ -245,9 +264,13 @@ def extract_logmel(rows: list[dict]) -> tuple[dict[int, np.ndarray], dict[int, s
     return features, errors
 
 
+PROBED_COLUMNS = ("video_id", "path", "has_audio", "error")  # what extraction reads of a row
+
+
 def usable_rows(probed_path: str) -> list[dict]:
     """The shard's videos that the probe found usable, in manifest order."""
-    return [r for r in read_table(probed_path).to_pylist() if r["error"] is None]
+    table = read_table(probed_path, kind="manifest", required=PROBED_COLUMNS)
+    return [r for r in table.to_pylist() if r["error"] is None]
 
 
 def write_shard(
@@ -275,7 +298,8 @@ def write_shard(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(prog="python -m eao.features.extract", description=__doc__,
+                        formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument(
         "--backbone", required=True, choices=["resnet152", "resnext101", "clip", "logmel"]
     )
@@ -292,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="ffmpeg processes decoding ahead (default: --threads)",
     )
+    ap.add_argument(
+        "--stall-timeout-s",
+        type=stall_seconds,
+        default=DEFAULT_STALL_TIMEOUT_S,
+        help="kill an ffmpeg that wrote nothing for this long; the video becomes a failures row",
+    )
     ap.add_argument("--out", required=True)
     ap.add_argument("--out-failures", required=True)
     args = ap.parse_args(argv)
@@ -305,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": device,
     }
     if args.backbone == "logmel":
-        features, errors = extract_logmel(rows)
+        features, errors = extract_logmel(rows, args.stall_timeout_s)
         meta.update(backbone="logmel", weights="none", sample_rate="16000", frames_per_second="100")
         write_shard(args.out, rows, features, 0.01, 40, meta, audio=True)
     else:
@@ -317,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             device,
             autocast=args.bf16 and device == "cuda",
             decoders=args.decoders or args.threads,
+            stall_timeout_s=args.stall_timeout_s,
         )
         meta.update(
             vis.provenance, features_per_second=f"{1 / vis.step_s:g}", fps=f"{vis.frames.fps:g}"
@@ -342,4 +373,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, prog="python -m eao.features.extract"))

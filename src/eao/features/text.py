@@ -25,8 +25,9 @@ import torch
 
 from eao import __version__
 from eao.devices import resolve_device
+from eao.errors import ArgumentParser, run
 from eao.features.shards import features_array, text_schema, write_features
-from eao.io.parquet import FAILURES, read_table, table_from_rows, write_table
+from eao.io.parquet import FAILURES, check_table, read_table, table_from_rows, write_table
 from eao.progress import progress
 
 CHUNK = 256  # texts per encoder call
@@ -34,7 +35,10 @@ CHUNK = 256  # texts per encoder call
 
 def load_segments(probed: str, captions: str) -> list[dict]:
     """Caption segments of the shard's usable videos, in manifest then segment order."""
-    videos = [r["video_id"] for r in read_table(probed).to_pylist() if r["error"] is None]
+    probed_rows = read_table(probed, ["video_id", "error"], kind="manifest").to_pylist()
+    videos = [r["video_id"] for r in probed_rows if r["error"] is None]
+    # checked even when no video is usable: a wrong file is named, not silently skipped
+    check_table(captions, "captions", ["video_id", "segment", "start_s", "end_s", "text"])
     table = read_table(captions, filters=pc.field("video_id").isin(videos)) if videos else None
     rows = table.to_pylist() if table is not None else []
     order = {v: i for i, v in enumerate(videos)}
@@ -74,7 +78,8 @@ def encode_all(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(prog="python -m eao.features.text", description=__doc__,
+                        formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--encoder", required=True, choices=["hf", "word2vec", "clip"])
     ap.add_argument("--probed", required=True)
     ap.add_argument("--captions", required=True)
@@ -117,4 +122,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, prog="python -m eao.features.text"))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 
 import ffmpeg
 import numpy as np
 
 from eao.io.ffmpeg import stderr_reason
-
-AUDIO_DECODE_TIMEOUT_S = 1800.0  # hours of audio decode in well under a minute; this is a hang
+from eao.io.pipe import DEFAULT_STALL_TIMEOUT_S, Stalled, StallGuardedPipe
 
 
 class NoAudioStream(Exception):
@@ -50,28 +50,46 @@ def decode_audio(
     path: str,
     sample_rate: int = 16000,
     gain_db: float = -4.0,
-    timeout: float = AUDIO_DECODE_TIMEOUT_S,
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
 ) -> np.ndarray:
     """float32 mono samples in [-1, 1] of the first audio stream of `path`.
 
     Raises NoAudioStream when the file has no audio stream, AudioDecodeError for anything else
-    ffmpeg cannot do (missing, unreadable or damaged file, timeout).
+    ffmpeg cannot do (missing, unreadable or damaged file, no output for `stall_timeout_s`).
     """
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise AudioDecodeError(f"file not found: {path}")
-    try:
-        proc = subprocess.run(
-            audio_command(path, sample_rate, gain_db), capture_output=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as e:
-        raise AudioDecodeError(f"ffmpeg timed out after {timeout:.0f} s on {path}") from e
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace")
+    code, out, err = _run_ffmpeg(audio_command(path, sample_rate, gain_db), stall_timeout_s)
+    if code != 0:
         # `-map 0:a:0` on a file without audio: "Stream map '0:a:0' matches no streams."
-        if "matches no streams" in err:
+        if b"matches no streams" in err:
             raise NoAudioStream(f"no audio stream in {path}")
-        raise AudioDecodeError(f"ffmpeg failed: {stderr_reason(proc.stderr)}")
-    wave = np.frombuffer(proc.stdout, "<f4", count=len(proc.stdout) // 4)
+        raise AudioDecodeError(f"ffmpeg failed: {stderr_reason(err)}")
+    wave = np.frombuffer(out, "<f4", count=len(out) // 4)
     # The reference stored 16-bit WAVs, which clip at full scale; the -4 dB gain makes that rare.
     return np.clip(wave, -1.0, 1.0).astype(np.float32)
+
+
+def _run_ffmpeg(cmd: list[str], stall_timeout_s: float) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of ffmpeg; AudioDecodeError (ffmpeg killed) on a stall."""
+    # stderr goes to a file, so that a chatty ffmpeg never blocks on it while we read stdout
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile)
+        try:
+            with StallGuardedPipe(proc.stdout, stall_timeout_s) as stdout:
+                out = stdout.read_all()
+            code = proc.wait(timeout=stall_timeout_s)
+        except Stalled as e:
+            raise AudioDecodeError(str(e)) from None
+        except subprocess.TimeoutExpired:
+            raise AudioDecodeError(
+                f"ffmpeg stalled: no exit {stall_timeout_s:g} s after its output ended"
+            ) from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        errfile.seek(0)
+        return code, out, errfile.read()

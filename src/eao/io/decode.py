@@ -18,8 +18,7 @@ import ffmpeg
 import numpy as np
 
 from eao.io.ffmpeg import stderr_reason
-
-DECODE_TIMEOUT_S = 3600.0
+from eao.io.pipe import DEFAULT_STALL_TIMEOUT_S, Stalled, StallGuardedPipe
 
 
 class DecodeError(Exception):
@@ -60,10 +59,16 @@ def frame_command(path: str, spec: FrameSpec, width: int, height: int) -> list[s
 
 
 def iter_frames(
-    path: str, spec: FrameSpec, width: int, height: int, chunk: int = 64
+    path: str,
+    spec: FrameSpec,
+    width: int,
+    height: int,
+    chunk: int = 64,
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
 ) -> Iterator[np.ndarray]:
     """Yield uint8 arrays (k, H, W, 3), k <= chunk, in time order; raise DecodeError at the end
-    if ffmpeg failed or produced no frame."""
+    if ffmpeg failed or produced no frame, and as soon as ffmpeg wrote nothing for
+    `stall_timeout_s` seconds (it is killed)."""
     out_w, out_h = spec.output_size(width, height)
     frame_bytes = out_w * out_h * 3
     # stderr goes to a file: a corrupt video can print more errors than a pipe holds, and a
@@ -72,24 +77,29 @@ def iter_frames(
     proc = subprocess.Popen(
         frame_command(path, spec, width, height), stdout=subprocess.PIPE, stderr=errfile
     )
+    stdout = StallGuardedPipe(proc.stdout, stall_timeout_s)
     total = 0
     try:
         while True:
-            data = _read_exactly(proc.stdout, frame_bytes * chunk)
-            k = len(data) // frame_bytes
+            # ffmpeg's bytes land in a fresh array, which is the chunk: no copy in Python
+            buf = np.empty(frame_bytes * chunk, np.uint8)
+            got = stdout.readinto(memoryview(buf))
+            k = got // frame_bytes
             if k:
                 total += k
-                frames = np.frombuffer(data, np.uint8, count=k * frame_bytes)
-                yield frames.reshape(k, out_h, out_w, 3).copy()  # writable, for torch
-            if len(data) < frame_bytes * chunk:
+                yield buf[: k * frame_bytes].reshape(k, out_h, out_w, 3)
+            if got < len(buf):
                 break
-        code = proc.wait(timeout=DECODE_TIMEOUT_S)
+        code = _wait_exit(proc, stall_timeout_s)
         errfile.seek(0)
         err = errfile.read()
+    except Stalled as e:
+        raise DecodeError(str(e)) from None
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        stdout.close()
         proc.stdout.close()
         errfile.close()
     if code != 0:
@@ -98,12 +108,9 @@ def iter_frames(
         raise DecodeError("ffmpeg decoded no frame")
 
 
-def _read_exactly(pipe, n: int) -> bytes:
-    parts, got = [], 0
-    while got < n:
-        block = pipe.read(n - got)
-        if not block:
-            break
-        parts.append(block)
-        got += len(block)
-    return b"".join(parts)
+def _wait_exit(proc: subprocess.Popen, timeout: float) -> int:
+    """ffmpeg's exit code once its output ended; an ffmpeg that does not exit has stalled."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Stalled(f"ffmpeg stalled: no exit {timeout:g} s after its output ended") from None

@@ -3,19 +3,21 @@
 Every table the workflow writes goes through `write_table`: it writes to a hidden temporary file
 in the target folder and renames it into place, so a killed job never leaves a half file at an
 output path. Tables are small-metadata Parquet files with zstd compression; `eao.version` and the
-table name are recorded in the file's key/value metadata.
+table name are recorded in the file's key/value metadata. Readers go through `read_table` /
+`check_table`, which check that key, so a wrong file is named with what it is instead.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eao import __version__
+from eao.errors import BadInput, first_sentence, need_file, reading
+from eao.io.atomic import atomic_path
 
 # One row per video. The probe fills duration_s .. has_audio and error (null = usable).
 MANIFEST = pa.schema(
@@ -64,17 +66,9 @@ def write_table(
     meta = {b"eao.version": __version__.encode()}
     meta.update({k.encode(): str(v).encode() for k, v in (metadata or {}).items()})
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression=options.pop("compression", "zstd"), **options)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    compression = options.pop("compression", "zstd")
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression=compression, **options)
 
 
 def table_from_rows(rows: Sequence[Mapping], schema: pa.Schema) -> pa.Table:
@@ -82,6 +76,50 @@ def table_from_rows(rows: Sequence[Mapping], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
 
 
-def read_table(path: str, columns: Sequence[str] | None = None, filters=None) -> pa.Table:
-    """Memory-mapped read with column projection and optional row filters."""
-    return pq.read_table(path, columns=columns, filters=filters, memory_map=True)
+def read_table(
+    path: str | os.PathLike,
+    columns: Sequence[str] | None = None,
+    filters=None,
+    kind: str | Sequence[str] | None = None,
+    required: Sequence[str] = (),
+) -> pa.Table:
+    """Memory-mapped read with column projection and optional row filters, of a table checked
+    by `check_table` (BadInput naming the file when it is not one of `kind`)."""
+    check_table(path, kind, [*required, *(columns or ())])
+    with reading(path):
+        return pq.read_table(path, columns=columns, filters=filters, memory_map=True)
+
+
+def check_table(
+    path: str | os.PathLike,
+    kind: str | Sequence[str] | None = None,
+    columns: Sequence[str] = (),
+    what: str | None = None,
+) -> pq.FileMetaData:
+    """The footer of `path` if it is a Parquet table of `kind` holding `columns`; BadInput
+    naming the file otherwise ("x.parquet: not a features table (table=manifest)"). A kind
+    ending in '/' is a family ('features/': any backbone). The `table` key the writers record
+    decides; a file without one (written by hand or by other code) is judged by its columns.
+    `what` names the kind in the message (default: the kinds)."""
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind or ())
+    want = what or " or ".join(k.rstrip("/") for k in kinds) or "Parquet"
+    need_file(path, "Parquet file")  # pyarrow reads a folder as a (possibly empty) dataset
+    with reading(path):
+        try:
+            meta = pq.read_metadata(path)
+        except pa.ArrowInvalid as e:  # not Parquet (text, JSON, a checkpoint) or cut short
+            raise BadInput(f"not a Parquet file, or a truncated one ({first_sentence(e)})",
+                           path) from e  # fmt: skip
+        names = meta.schema.to_arrow_schema().names
+    found = (meta.metadata or {}).get(b"table", b"").decode(errors="replace")
+    if kinds and found and not any(_is_kind(found, k) for k in kinds):
+        raise BadInput(f"not a {want} table (table={found})", path)
+    missing = [c for c in dict.fromkeys(columns) if c not in names]
+    if missing:
+        table = f"table={found}; " if found else ""
+        raise BadInput(f"not a {want} table ({table}no column {', '.join(missing)})", path)
+    return meta
+
+
+def _is_kind(found: str, kind: str) -> bool:
+    return found.startswith(kind) if kind.endswith("/") else found == kind

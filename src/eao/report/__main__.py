@@ -16,7 +16,6 @@ Plots with matplotlib's Agg backend (no display)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -25,6 +24,9 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+
+from eao.errors import ArgumentParser, BadInput, reading, run
+from eao.io.atomic import save_figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -39,7 +41,29 @@ KS = ["R1", "R5", "R10", "R50"]
 
 
 def read_metrics(path: str) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """The records of a metrics.jsonl; BadInput naming the file and line when it is none."""
+    with reading(path):
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            with reading(f"{path}, line {number}"):
+                records.append(json.loads(line))
+            if not isinstance(records[-1], dict) or "step" not in records[-1]:
+                raise BadInput("not a training metrics record (no step)", f"{path}, line {number}")
+    return records
+
+
+def read_result(path: str) -> dict:
+    """A retrieval result JSON (eao.evaluate.retrieval); BadInput naming the file otherwise."""
+    with reading(path):
+        result = json.loads(Path(path).read_text(encoding="utf-8"))
+    missing = [k for k in ("metrics", "chance", "clips") if k not in result] if isinstance(
+        result, dict) else ["metrics"]  # fmt: skip
+    if missing or len(Path(path).parts) < 4:  # .../<stage>/<variant>/<dataset>/<strategy>.json
+        raise BadInput(f"not a retrieval result (no {', '.join(missing) or 'stage folders'})",
+                       path)  # fmt: skip
+    return result
 
 
 def line_style(i: int) -> dict:
@@ -49,12 +73,12 @@ def line_style(i: int) -> dict:
     return {"color": color, "linestyle": ("-", "--", ":")[i // 10 % 3]}
 
 
-def training_figure(paths: list[str], out: str) -> None:
-    """Loss terms, lr and throughput per step, one line per variant (its folder's name)."""
+def training_figure(runs: dict[str, list[dict]], out: str) -> None:
+    """Loss terms, lr and throughput per step, one line per variant (its folder's name);
+    runs: metrics.jsonl path -> its records (read_metrics)."""
     fig, axes = plt.subplots(3, 3, figsize=(13, 10), sharex=True)
     panels = ["loss", *TERMS, "lr", "clips_per_s"]
-    for i, path in enumerate(sorted(paths)):
-        records = read_metrics(path)
+    for i, (path, records) in enumerate(sorted(runs.items())):
         if not records:
             continue
         name = Path(path).parent.name
@@ -75,18 +99,19 @@ def training_figure(paths: list[str], out: str) -> None:
     axes.flat[0].legend(fontsize=7, ncol=2)
     fig.suptitle("Pretraining: the combinatorial loss and its six terms, lr, throughput")
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    save_figure(fig, out, dpi=100)
     plt.close(fig)
 
 
-def recall_figures(paths: list[str], out_dir: str) -> list[str]:
+def recall_figures(results: dict[str, dict], out_dir: str) -> list[str]:
     """One figure per benchmark, a row per stage (zero-shot, fine-tuned: different test clips):
-    R@K curves of every evaluated model of that stage, its chance level dashed."""
+    R@K curves of every evaluated model of that stage, its chance level dashed; results: result
+    JSON path -> its content (read_result)."""
     runs: dict[str, dict[str, list[tuple[str, dict]]]] = defaultdict(lambda: defaultdict(list))
-    for path in sorted(paths):
+    for path, result in sorted(results.items()):
         parts = Path(path).parts  # .../retrieval/<stage>/<variant>/<dataset>/<strategy>.json
         stage, variant, dataset = parts[-4], parts[-3], parts[-2]
-        runs[dataset][stage].append((variant, json.loads(Path(path).read_text())))
+        runs[dataset][stage].append((variant, result))
     written = []
     for dataset, stages in sorted(runs.items()):
         rows = sorted(stages, key=lambda s: s != "zeroshot")
@@ -110,27 +135,32 @@ def recall_figures(paths: list[str], out_dir: str) -> list[str]:
         fig.suptitle(f"{dataset}: text-to-video retrieval (all tokens at once)")
         fig.tight_layout()
         out = os.path.join(out_dir, f"recall_{dataset}.png")
-        fig.savefig(out, dpi=100)
+        save_figure(fig, out, dpi=100)
         plt.close(fig)
         written.append(out)
     return written
 
 
-def attention_figure(model_path: str, results: str, dataset: str, backbones: list[str],
-                     video_tokens: int, audio_frames: int, max_words: int, out: str,
-                     n_clips: int = 128) -> None:  # fmt: skip
-    """Paper Fig. 3 on up to n_clips caption clips of `dataset` (eao.report.analysis)."""
+def attention(model_path: str, results: str, dataset: str, backbones: list[str],
+              video_tokens: int, audio_frames: int, max_words: int,
+              n_clips: int = 128) -> tuple[np.ndarray, int]:  # fmt: skip
+    """(H, 3, 3) attention shares over up to n_clips caption clips of `dataset`
+    (eao.report.analysis), and the number of clips."""
     from eao.checkpoints import load_model
     from eao.data.benchmarks import retrieval_clips, segment_rows
     from eao.data.corpus import FeatureTables
     from eao.report.analysis import modality_attention
 
     v2d, v3d, audio, text = (b or None for b in backbones)
+    model, _ = load_model(model_path)
     tables = FeatureTables.from_results(results, dataset, v2d, v3d, audio, text)
     rows = segment_rows(tables)[:n_clips]
     batch, _ = retrieval_clips(tables, rows, video_tokens, audio_frames, max_words)
-    model, _ = load_model(model_path)
-    att = modality_attention(model, batch)  # (H, 3, 3)
+    return modality_attention(model, batch), len(rows)
+
+
+def attention_figure(att: np.ndarray, n_rows: int, dataset: str, out: str) -> None:
+    """Paper Fig. 3: `attention`'s shares per head, and 4 heads as 3x3 matrices."""
     names = ["t", "v", "a"]
     pairs = [(q, k) for q in range(3) for k in range(3)]
     fig = plt.figure(figsize=(14, 4.5))
@@ -140,7 +170,7 @@ def attention_figure(model_path: str, results: str, dataset: str, backbones: lis
     ax.set_yticks(range(9), [f"{names[q]}→{names[k]}" for q, k in pairs])
     ax.set_xticks(range(len(att)))
     ax.set_xlabel("head")
-    ax.set_title(f"attention share, query → key modality ({len(rows)} clips, {len(att)} heads)")
+    ax.set_title(f"attention share, query → key modality ({n_rows} clips, {len(att)} heads)")
     fig.colorbar(image, ax=ax)
     rng = np.random.default_rng(0)
     for i, head in enumerate(sorted(rng.choice(len(att), min(4, len(att)), replace=False))):
@@ -154,30 +184,43 @@ def attention_figure(model_path: str, results: str, dataset: str, backbones: lis
                      fontsize=8)  # fmt: skip
     fig.suptitle(f"{dataset}: average attention of the fusion block (rows: query, columns: key)")
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    save_figure(fig, out, dpi=100)
     plt.close(fig)
 
 
-def retrieval_grid(index: str, captions: str, out: str, n_queries: int = 4, k: int = 5) -> None:
-    """Supplement Fig. 1: a row per caption, its top-k index windows as thumbnails (middle
-    frame), the window of the caption's own video overlapping the caption framed in green."""
-    import pyarrow.parquet as pq
-
+def grid_inputs(index: str, captions: str | None) -> tuple:
+    """What retrieval_grid draws from: the index, its model, the indexed videos' captions and
+    their query embeddings (BadInput naming a file that is not what it should be)."""
     from eao.checkpoints import load_model
-    from eao.evaluate.search import embed_queries, own_window_hits, read_index, search
-    from eao.report.analysis import thumbnail
+    from eao.evaluate.search import embed_queries, read_index
+    from eao.io.parquet import read_table
 
+    if not captions:
+        raise BadInput("--index needs --captions (the index dataset's captions table)")
     table, meta = read_index(index)
     model, _ = load_model(Path(index).parent / meta["model"])
     indexed = set(table["video_id"].to_pylist())
-    rows = [c for c in pq.read_table(captions).to_pylist() if c["video_id"] in indexed]
+    columns = ["video_id", "start_s", "end_s", "text"]
+    rows = [c for c in read_table(captions, columns, kind="captions").to_pylist()
+            if c["video_id"] in indexed]  # fmt: skip
     queries = embed_queries([c["text"] for c in rows], meta, model, "cpu", skip_unknown=True)
+    if np.isnan(queries).any(axis=1).all():  # also no rows at all
+        raise BadInput("no caption of an indexed video has a word the text encoder knows",
+                       captions)  # fmt: skip
+    return table, rows, queries
+
+
+def retrieval_grid(inputs: tuple, out: str, n_queries: int = 4, k: int = 5) -> None:
+    """Supplement Fig. 1: a row per caption, its top-k index windows as thumbnails (middle
+    frame), the window of the caption's own video overlapping the caption framed in green;
+    inputs: grid_inputs'."""
+    from eao.evaluate.search import own_window_hits, search
+    from eao.report.analysis import thumbnail
+
+    table, rows, queries = inputs
     hits, n, chance = own_window_hits(table, rows, queries, k)
     # The picks are spread over the captions with a word the text encoder knows.
     known = [(c, q) for c, q in zip(rows, queries, strict=True) if not np.isnan(q).any()]
-    if not known:
-        raise ValueError(f"{captions}: no caption of an indexed video has a word the text "
-                         "encoder knows")  # fmt: skip
     spread = np.linspace(0, len(known) - 1, min(n_queries, len(known))).astype(int)
     picks = [known[i] for i in spread]
     fig, axes = plt.subplots(len(picks), k, figsize=(2.6 * k, 2.2 * len(picks)), squeeze=False)
@@ -201,12 +244,12 @@ def retrieval_grid(index: str, captions: str, out: str, n_queries: int = 4, k: i
                  f"for {hits} ({100 * hits / max(n, 1):.0f} %; "
                  f"chance {100 * chance:.0f} %)")  # fmt: skip
     fig.tight_layout()
-    fig.savefig(out, dpi=90)
+    save_figure(fig, out, dpi=90)
     plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="eao report", description=__doc__.split("\n")[0])
+    ap = ArgumentParser(prog="eao report", description=__doc__.split("\n")[0])
     ap.add_argument("--metrics", nargs="+", required=True, help="metrics.jsonl of pretraining")
     ap.add_argument("--retrieval", nargs="+", required=True, help="retrieval result JSONs")
     ap.add_argument("--datasets", nargs="*", help="write recall_<d>.png for exactly these")
@@ -224,26 +267,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--captions", help="the index dataset's captions table (the queries)")
     ap.add_argument("--out-dir", required=True)
     args = ap.parse_args(argv)
-    os.makedirs(args.out_dir, exist_ok=True)
-    training_figure(args.metrics, os.path.join(args.out_dir, "training.png"))
-    written = recall_figures(args.retrieval, args.out_dir)
-    missing = [d for d in args.datasets or [] if os.path.join(args.out_dir, f"recall_{d}.png")
-               not in written]  # fmt: skip
+    # Every input is read before the first figure is written: a bad one leaves no figure.
+    runs = {path: read_metrics(path) for path in args.metrics}
+    results = {path: read_result(path) for path in args.retrieval}
+    evaluated = {Path(path).parts[-2] for path in results}
+    missing = [d for d in args.datasets or [] if d not in evaluated]
     if missing:
-        print(f"eao report: no retrieval results for {', '.join(missing)}", file=sys.stderr)
-        return 1
-    if args.model:
-        out = os.path.join(args.out_dir, "attention.png")
-        attention_figure(args.model, args.results, args.attention_dataset, args.backbones,
-                         args.video_tokens, args.audio_frames, args.max_words, out)  # fmt: skip
-        written.append(out)
-    if args.index:
-        out = os.path.join(args.out_dir, "retrieval_grid.png")
-        retrieval_grid(args.index, args.captions, out)
-        written.append(out)
+        raise BadInput(f"no retrieval results for {', '.join(missing)}", "--datasets")
+    att = attention(args.model, args.results, args.attention_dataset, args.backbones,
+                    args.video_tokens, args.audio_frames, args.max_words) if args.model else None
+    grid = grid_inputs(args.index, args.captions) if args.index else None
+    os.makedirs(args.out_dir, exist_ok=True)
+    training_figure(runs, os.path.join(args.out_dir, "training.png"))
+    written = recall_figures(results, args.out_dir)
+    if att is not None:
+        written.append(os.path.join(args.out_dir, "attention.png"))
+        attention_figure(*att, args.attention_dataset, written[-1])
+    if grid is not None:
+        written.append(os.path.join(args.out_dir, "retrieval_grid.png"))
+        retrieval_grid(grid, written[-1])
     print(f"report figures: training.png, {', '.join(os.path.basename(w) for w in written)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, prog="eao report"))

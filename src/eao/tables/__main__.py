@@ -33,6 +33,7 @@ import json
 import logging
 from pathlib import Path
 
+from eao.errors import ArgumentParser, BadInput, reading, run
 from eao.tables.build import Config, build_all, result_files
 from eao.tables.write import filled, write_all
 
@@ -40,16 +41,19 @@ log = logging.getLogger("eao.tables")
 
 
 def parse_config(text: str) -> Config:
-    if text.startswith("@"):
-        text = Path(text[1:]).read_text()
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError("--config-json must be a JSON object")
-    return Config.from_dict(data)
+    """--config-json's Config; BadInput naming the option or the @file when it is none."""
+    source = text[1:] if text.startswith("@") else "--config-json"
+    with reading(source):
+        text = Path(source).read_text(encoding="utf-8") if text.startswith("@") else text
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise BadInput(f"not a JSON object but a {type(data).__name__}", source)
+        return Config.from_dict(data)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(prog="eao tables", description=__doc__,
+                        formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--results", default="results", help="the workflow's results folder")
     ap.add_argument("--config-json", default="{}", help="JSON object or @file (see above)")
     ap.add_argument("--out", default="results/tables")
@@ -72,4 +76,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, prog="eao tables"))

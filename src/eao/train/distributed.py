@@ -9,12 +9,15 @@ update equals that of one process holding the whole batch.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_nn
+
+from eao.devices import resolve_device
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,19 @@ def gather_outputs(out: dict[str, torch.Tensor], world: World) -> dict[str, torc
         else:
             gathered[key] = torch.cat(dist_nn.all_gather(value.contiguous()))
     return gathered
+
+
+def start_process(device: str, threads: int) -> tuple[str, World]:
+    """Logging, torch threads, the device and this process's rank (one per GPU under torchrun);
+    shared by pretraining and fine-tuning."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if threads:  # the job's threads are shared by the processes torchrun starts on this node
+        torch.set_num_threads(max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    device = resolve_device(device)
+    world = init_from_env(device)
+    if device == "cuda":
+        device = f"cuda:{world.local_rank}"
+        torch.cuda.set_device(device)
+    return device, world

@@ -15,7 +15,6 @@ the video each time. The same Trainer as pretraining: checkpoints, resume, metri
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 from eao.checkpoints import load_model
 from eao.data.corpus import FeatureTables
 from eao.data.finetune import CLIP_KINDS, FinetuneDataset
+from eao.errors import ArgumentParser, BadInput, json_object, run
 from eao.evaluate.retrieval import split_videos
 from eao.train.loop import (
     TrainConfig,
@@ -45,7 +45,7 @@ FINETUNE_DEFAULTS = {"n_clips": 1, "eval_mode": True, "loss_weights": dict.fromk
 def finetune_config(values: dict) -> TrainConfig:
     cfg = from_dict(TrainConfig, {**FINETUNE_DEFAULTS, **values})
     if cfg.n_clips != 1:
-        raise ValueError("fine-tuning items are single clips: n_clips must be 1")
+        raise BadInput("fine-tuning items are single clips: n_clips must be 1", "--train-config")
     return cfg
 
 
@@ -55,14 +55,16 @@ def check_dims(model: torch.nn.Module, dims: dict[str, int], init: str) -> None:
     wrong = {k: (dims[k], v) for k, v in want.items() if dims.get(k) != v}
     if wrong:
         detail = ", ".join(f"{k}: features {a}-d, model {b}-d" for k, (a, b) in wrong.items())
-        raise ValueError(
-            f"{init}: the benchmark's features do not fit the model ({detail}); "
-            "fine-tune with the backbones the model was pretrained on"
+        raise BadInput(
+            f"the benchmark's features do not fit the model ({detail}); "
+            "fine-tune with the backbones the model was pretrained on",
+            init,
         )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(prog="eao finetune", description=__doc__,
+                        formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--init", required=True, help="the pretrained model (model.pt)")
     ap.add_argument("--clips", choices=CLIP_KINDS, required=True)
     ap.add_argument("--manifest", required=True, help="the benchmark's manifest (for the split)")
@@ -71,7 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--video-3d", nargs="*", default=[])
     ap.add_argument("--audio", nargs="*", default=[])
     ap.add_argument("--text", nargs="+", required=True)
-    ap.add_argument("--train-config", default="{}", help="JSON object of TrainConfig keys")
+    ap.add_argument("--train-config", default="{}", type=json_object,
+                    help="JSON object of TrainConfig keys")
     ap.add_argument(
         "--all-clips",
         action="store_true",
@@ -88,10 +91,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device, world = start_process(args.device, args.threads)
-    cfg = finetune_config(json.loads(args.train_config))
+    cfg = finetune_config(args.train_config)
     out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
+    # in eval mode; Trainer.step sets the mode of every step (cfg.eval_mode: eval, as the paper)
+    model, ckpt = load_model(args.init)  # first: a bad --init is named before the shards are read
     tables = FeatureTables(
         video_2d=args.video_2d, video_3d=args.video_3d, audio=args.audio, text=args.text
     )
@@ -109,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         # A small benchmark (the demo's) still trains: one batch of every clip per step.
         log.warning("%d clips < batch %d: the batch is all clips", len(dataset), cfg.batch_videos)
         cfg = replace(cfg, batch_videos=len(dataset) - len(dataset) % world.size)
-    model, ckpt = load_model(args.init)
     check_dims(model, dataset.dims(), args.init)
-    trainer = Trainer(model, dataset, cfg, out_dir, device, world)
+    # every input read before the output folder is made: a bad one leaves nothing behind
     resumed = resume_from(args, out_dir, asdict(model.cfg), asdict(cfg))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(model, dataset, cfg, out_dir, device, world)
     if resumed is not None:
         trainer.restore(resumed)
     log.info(
@@ -129,4 +133,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, prog="eao finetune"))

@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -30,11 +29,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from eao.data.clips import ClipDataset, collate_clips, locality_order
 from eao.data.corpus import FeatureTables
-from eao.devices import resolve_device
+from eao.errors import ArgumentParser, BadInput, json_object, reading, run
 from eao.model import EverythingAtOnce, ModelConfig
 from eao.progress import progress
 from eao.train import state
-from eao.train.distributed import World, gather_outputs, init_from_env
+from eao.train.distributed import World, gather_outputs, start_process
 from eao.train.loss import PAPER_WEIGHTS, combinatorial_loss
 
 log = logging.getLogger("eao.train")
@@ -73,12 +72,13 @@ class TrainConfig:
 
 
 def from_dict(cls, values: dict):
-    """Build a config dataclass from a plain dict, naming any unknown key."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
+    """Build a config dataclass from a plain dict; BadInput naming an unknown key or the value
+    the class refuses (the dicts come from the command line's JSON)."""
+    unknown = sorted(set(values) - {f.name for f in fields(cls)})
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
-    return cls(**values)
+        raise BadInput(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+    with reading(cls.__name__):
+        return cls(**values)
 
 
 def epoch_batches(
@@ -367,11 +367,12 @@ class Trainer:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument(
-        "--model-config", default="{}", help="JSON object of ModelConfig keys (architecture)"
-    )
-    ap.add_argument("--train-config", default="{}", help="JSON object of TrainConfig keys")
+    ap = ArgumentParser(prog="eao train", description=__doc__,
+                        formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
+    ap.add_argument("--model-config", default="{}", type=json_object,
+                    help="JSON object of ModelConfig keys (architecture)")  # fmt: skip
+    ap.add_argument("--train-config", default="{}", type=json_object,
+                    help="JSON object of TrainConfig keys")  # fmt: skip
     ap.add_argument(
         "--video-2d", nargs="*", default=[], help="2D feature shards (resnet152 or clip)"
     )
@@ -401,7 +402,7 @@ def resume_from(
     path = out_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)
     if not path.exists():
         if args.resume != "auto":
-            raise FileNotFoundError(f"--resume {path}: no such checkpoint")
+            raise BadInput("no such checkpoint (--resume)", path)
         return None
     ckpt = state.load(path)
     mismatch = [
@@ -414,6 +415,8 @@ def resume_from(
             "%s was written with a different %s config: starting over", path, " and ".join(mismatch)
         )
         return None
+    if "model" in mismatch:  # its weights cannot be loaded into this architecture
+        raise BadInput("written for another model config than --model-config's", path)
     log.info(
         "resuming from %s at epoch %d, batch %d (step %d)",
         path,
@@ -424,29 +427,11 @@ def resume_from(
     return ckpt
 
 
-def start_process(device: str, threads: int) -> tuple[str, World]:
-    """Logging, torch threads, the device and this process's rank (one per GPU under torchrun);
-    shared by pretraining and fine-tuning."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if threads:  # the job's threads are shared by the processes torchrun starts on this node
-        torch.set_num_threads(max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
-    device = resolve_device(device)
-    world = init_from_env(device)
-    if device == "cuda":
-        device = f"cuda:{world.local_rank}"
-        torch.cuda.set_device(device)
-    return device, world
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device, world = start_process(args.device, args.threads)
-    cfg = from_dict(TrainConfig, json.loads(args.train_config))
+    cfg = from_dict(TrainConfig, args.train_config)
     out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
     tables = FeatureTables(
         video_2d=args.video_2d, video_3d=args.video_3d, audio=args.audio, text=args.text
     )
@@ -461,9 +446,11 @@ def main(argv: list[str] | None = None) -> int:
         seed=cfg.seed,
     )
     torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts them)
-    model = build_model(json.loads(args.model_config), dataset)
-    trainer = Trainer(model, dataset, cfg, out_dir, device, world)
+    model = build_model(args.model_config, dataset)
+    # every input read before the output folder is made: a bad one leaves nothing behind
     ckpt = resume_from(args, out_dir, asdict(model.cfg), asdict(cfg))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(model, dataset, cfg, out_dir, device, world)
     if ckpt is not None:
         trainer.restore(ckpt)
     log.info(
@@ -493,4 +480,4 @@ def run_to_end(trainer: Trainer, out_dir: Path, stop_after_steps: int | None = N
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, prog="eao train"))

@@ -15,7 +15,12 @@ from pathlib import Path
 import torch
 
 import eao
-from eao.checkpoints import save_atomic
+from eao.checkpoints import read_checkpoint, save_atomic
+from eao.errors import BadInput
+
+# What `Trainer.checkpoint` writes and `Trainer.restore` reads.
+KEYS = ("model", "model_config", "train_config", "optimizer", "scheduler", "scaler", "rng",
+        "epoch", "batch", "step")  # fmt: skip
 
 
 @dataclass
@@ -44,4 +49,10 @@ def save(path: str | Path, **entries) -> None:
 
 
 def load(path: str | Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A training checkpoint (weights_only); BadInput naming the file when it is none, e.g. a
+    model imported with `eao import-checkpoint`, which has no training state to resume."""
+    ckpt = read_checkpoint(path)
+    missing = [k for k in KEYS if k not in ckpt]
+    if missing:
+        raise BadInput(f"not a training checkpoint of eao train (no {', '.join(missing)})", path)
+    return ckpt
