@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +138,21 @@ def weird_name() -> str:
 # Tests that measure the reliability figures (bad inputs tried, jobs crashed, videos lost,
 # kill/resume cases) record them here; pytest prints them after the run.
 _COMPASS: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole workflow run once on the tiny demo world (tests/configs/tiny.yaml); tests only
+    dry-run against it or copy from it."""
+    repo = Path(__file__).resolve().parents[1]
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(repo / "tests/configs/tiny.yaml"),
+         "--cores", "2"],
+        check=True, capture_output=True, text=True, timeout=1800,
+    )
+    return workdir
 
 
 @pytest.fixture(scope="session")

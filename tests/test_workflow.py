@@ -41,13 +41,6 @@ def snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: bool = 
     return proc
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("tiny_run")
-    snakemake(workdir)
-    return workdir
-
-
 def jobs_scheduled(output: str) -> dict[str, int]:
     """The 'Job stats' table of a dry run as {rule: count}."""
     lines = output.split("Job stats:")[1].splitlines()
@@ -211,7 +204,7 @@ def test_search_over_the_tiny_index(tiny_run, tmp_path):
         (manifest, "not an eao index (a Parquet table"),
     ]:
         proc = subprocess.run([*eao, str(bad), "query"], capture_output=True, text=True)
-        assert proc.returncode == 1 and needle in proc.stderr, (bad, proc.stderr)
+        assert proc.returncode == 2 and needle in proc.stderr, (bad, proc.stderr)
 
 
 def test_eao_index_makes_a_folder_searchable(tiny_run, tmp_path):
@@ -343,6 +336,8 @@ def test_slurm_profile_dry_run_gives_every_job_its_resources(tmp_path):
         ({"probe": {"decode_chek": False}}, "decode_chek"),
         ({"datasets": {"mine": {"videos": "v.csv"}}}, "root"),
         ({"demo": {"enabled": True, "fps": "fast"}}, "fps"),
+        ({"index": {"datasets": ["youcok2"]}}, "index.datasets: unknown dataset 'youcok2' "
+         "(the config's datasets: crosstask, howto, mining_youtube, msrvtt, youcook2)"),
     ],
 )
 def test_bad_config_stops_with_the_key_named(tmp_path, change, named):
@@ -359,6 +354,24 @@ def test_bad_config_stops_with_the_key_named(tmp_path, change, named):
     message = proc.stdout + proc.stderr
     assert "Invalid config at" in message
     assert named in message
+
+
+def test_an_unknown_dataset_in_a_target_is_named_with_the_known_ones(tmp_path):
+    proc = snakemake(tmp_path, "-n", "results/index/youcok2.parquet", check=False)
+    assert proc.returncode != 0
+    assert ("unknown dataset 'youcok2' (the config's datasets: crosstask, howto, "
+            "mining_youtube, msrvtt, youcook2)") in proc.stdout + proc.stderr
+    assert "KeyError" not in proc.stdout + proc.stderr
+
+
+def test_nested_config_overrides_work_as_typed(tmp_path):
+    """`--config` parses nested values as strings; the workflow reads them with their types."""
+    out = snakemake(tmp_path, "-n", "-p", "--until", "extract_2d", "--config",
+                    "features={batch_size: 5, device: cpu, resnet152: {seed: 3}}").stdout
+    assert "--batch-size 5" in out and "--seed 3" in out
+    proc = snakemake(tmp_path, "-n", "--config", "features={batch_size: many}", check=False)
+    assert proc.returncode != 0
+    assert "Invalid config at features.batch_size" in proc.stdout + proc.stderr
 
 
 def test_own_videos_and_a_path_outside_the_root(tmp_path, tiny_run):

@@ -15,10 +15,17 @@ from snakemake.utils import validate
 from eao.data.manifest import count_csv_rows, shard_count
 from eao.demo.world import DATASETS as DEMO_DATASETS
 from eao.demo.world import DemoConfig, plan_world
+from eao.workflow.config import UnknownDataset, check_dataset, check_dataset_references, coerce_cli_strings
+
+
+with open(os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")) as f:
+    SCHEMA = yaml.safe_load(f)
 
 
 def validate_config():
-    """Validate against the schema (filling defaults); on error name the key, not the schema dump."""
+    """Validate against the schema (filling defaults); on error name the key, not the schema dump.
+    Nested `--config` values arrive as strings (YAML BaseLoader): they are read again first."""
+    config.update(coerce_cli_strings(dict(config), SCHEMA, SCHEMA))
     try:
         validate(config, "../schemas/config.schema.yaml")
     except WorkflowError as e:
@@ -33,9 +40,6 @@ def validate_config():
 
 
 validate_config()
-
-with open(os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")) as f:
-    SCHEMA = yaml.safe_load(f)
 # The keys an ablation variant may override: those of the main model and pretrain sections.
 SECTION_KEYS = {s: list(SCHEMA["properties"][s]["properties"]) for s in ("model", "pretrain")}
 
@@ -97,7 +101,16 @@ SHARDS = {
 }
 
 
+def dataset(name, where="target"):
+    """The settings of dataset `name`; an unknown name stops the DAG with the known ones named."""
+    try:
+        return check_dataset(config, name, where)
+    except UnknownDataset as e:
+        raise WorkflowError(str(e)) from None
+
+
 def dataset_shards(wildcards):
+    dataset(wildcards.dataset)
     return SHARDS[wildcards.dataset]
 
 
@@ -110,14 +123,14 @@ def probe_failures(wildcards):
 
 
 def captions_arg(wildcards):
-    ds = config["datasets"][wildcards.dataset]
+    ds = dataset(wildcards.dataset)
     if not ds.get("captions"):
         return []
     return ["--captions", ds["captions"], "--captions-format", ds.get("captions_format", "howto")]
 
 
 def dataset_root(wildcards):
-    return config["datasets"][wildcards.dataset]["root"]
+    return dataset(wildcards.dataset)["root"]
 
 
 def demo_out_dir(wildcards, output):
@@ -125,53 +138,72 @@ def demo_out_dir(wildcards, output):
 
 
 def demo_json(wildcards):
-    return json.dumps(config["demo"], sort_keys=True)
+    """The world's settings (`enabled` says whether to make it, not what it is)."""
+    return json.dumps({k: v for k, v in config["demo"].items() if k != "enabled"}, sort_keys=True)
 
 
 def dataset_inputs(wildcards):
-    ds = config["datasets"][wildcards.dataset]
+    ds = dataset(wildcards.dataset)
     inputs = {"videos": ds["videos"]}
     if ds.get("captions"):
         inputs["captions"] = ds["captions"]
     return inputs
 
 
-def extract_options(wildcards, output):
-    """Options of `eao.features.extract` for the backbone named in the output path
-    (results/features/<backbone>/...), from the config."""
-    return media_options(output.features.split("/")[2])
+# -- recorded params and runtime settings ------------------------------------------------------
+# Snakemake records a rule's params and reruns a job when they change, except params computed
+# by a function of input, output, threads or resources ("derived": their changes are meant to
+# show up as input changes). Every setting that can change an output is therefore a plain param
+# (or a function of wildcards only); settings that change no output (batch sizes where results
+# are batch-invariant, data-loader workers, stall timeouts, how often to checkpoint) go through
+# a `runtime` param that is a function of threads, on purpose, so changing them reruns nothing.
+# The schema's x-reruns says for every key which rules it reruns (tests/test_config_keys.py).
+# snakemake's validate does not fill defaults behind a $ref: the extractors' come from $defs
+DEFS_DEFAULTS = {name: {k: v["default"] for k, v in d["properties"].items() if "default" in v}
+                 for name, d in SCHEMA["$defs"].items()}
 
 
 def backbone_config(backbone):
-    return config["features"].get(backbone, {})
+    defaults = DEFS_DEFAULTS["visual"] if backbone != "logmel" else {"enabled": True}
+    return {**defaults, **config["features"].get(backbone, {})}
+
+
+def encoder_config(encoder):
+    return {**DEFS_DEFAULTS["text"], **config["features"]["text"].get(encoder, {})}
 
 
 def media_options(backbone):
+    """Recorded options of `eao.features.extract` for one backbone (its rule's params)."""
     feats, cfg = config["features"], backbone_config(backbone)
-    options = ["--device", feats.get("device", "auto"), "--batch-size", str(feats.get("batch_size", 32))]
+    options = ["--device", feats["device"]]
     if backbone != "logmel":
-        options += ["--weights", cfg.get("weights", "random"), "--seed", str(cfg.get("seed", 0))]
-    if feats.get("bf16"):
+        options += ["--weights", cfg["weights"], "--seed", str(cfg["seed"])]
+    if feats["bf16"] and backbone != "logmel":
         options.append("--bf16")
     return options
 
 
+def extract_runtime(wildcards, threads):
+    """Extraction settings that change no output: frames per forward pass (eval-mode backbones
+    give the same features in any batch, up to float rounding) and the ffmpeg stall timeout."""
+    feats = config["features"]
+    return ["--batch-size", str(feats["batch_size"]), "--stall-timeout-s", str(feats["stall_timeout_s"])]
+
+
 def text_options(wildcards):
-    feats, cfg = config["features"], config["features"].get("text", {}).get(wildcards.encoder, {})
-    options = ["--device", feats.get("device", "auto"), "--weights", cfg.get("weights", "random"),
-               "--seed", str(cfg.get("seed", 0))]
+    feats, cfg = config["features"], encoder_config(wildcards.encoder)
+    options = ["--device", feats["device"], "--weights", cfg["weights"], "--seed", str(cfg["seed"])]
     if cfg.get("tokenizer"):
         options += ["--tokenizer", cfg["tokenizer"]]
     return options
 
 
 def enabled_backbones():
-    return [b for b in MEDIA_BACKBONES if backbone_config(b).get("enabled", True)]
+    return [b for b in MEDIA_BACKBONES if backbone_config(b)["enabled"]]
 
 
 def enabled_text_encoders():
-    text = config["features"].get("text", {})
-    return [e for e in TEXT_ENCODERS if text.get(e, {}).get("enabled", False)]
+    return [e for e in TEXT_ENCODERS if encoder_config(e)["enabled"]]
 
 
 def extract_failures(wildcards):
@@ -240,6 +272,13 @@ TRAIN_KEYS = ["epochs", "batch_videos", "n_clips", "min_time", "max_words", "vid
               "audio_frames", "audio_shift", "lr", "lr_gamma", "temperature", "loss_weights",
               "precision", "workers", "seed", "checkpoint_every_steps", "log_every_steps",
               "accumulate", "order"]
+# TrainConfig keys that change no output: clips are sampled from (seed, epoch, video) keys in
+# the main process, so any number of loader workers gives the same batches; checkpoints only
+# make a run resumable. log_every_steps stays recorded: it changes metrics.jsonl.
+TRAIN_RUNTIME_KEYS = ["workers", "checkpoint_every_steps"]
+# The pretrain settings that describe a trained model: the tables quote them in their notes.
+MODEL_DEFINING_KEYS = ["dataset", "checkpoint", "video_2d", "video_3d", "audio", "text"] + [
+    k for k in TRAIN_KEYS if k not in TRAIN_RUNTIME_KEYS + ["log_every_steps"]]
 
 
 def imported_checkpoint():
@@ -259,21 +298,35 @@ def pretrained_variants():
 
 
 def train_config(wildcards):
-    """The TrainConfig part of the variant's pretrain section (the rest says where and on what)."""
+    """The recorded TrainConfig part of the variant's pretrain section (the rest says where
+    and on what, or changes no output)."""
     p = variant_section(wildcards.variant, "pretrain")
     # params are compared as text: sorted keys, so a config file rewritten in another key order
     # (yaml.safe_dump sorts) does not rerun the models
-    return json.dumps({k: v for k, v in p.items() if k in TRAIN_KEYS}, sort_keys=True)
+    recorded = [k for k in TRAIN_KEYS if k not in TRAIN_RUNTIME_KEYS]
+    return json.dumps({k: p[k] for k in recorded}, sort_keys=True)
+
+
+def train_runtime(wildcards, threads):
+    """The whole TrainConfig JSON the job gets: the recorded part and the runtime keys."""
+    p = variant_section(wildcards.variant, "pretrain")
+    return json.dumps({k: p[k] for k in TRAIN_KEYS}, sort_keys=True)
+
+
+def pretrain_processes(wildcards):
+    """Training processes (recorded: under DDP each rank keeps its own BatchNorm statistics)."""
+    return max(1, config["pretrain"]["gpus"])
 
 
 def model_config(wildcards):
     return json.dumps(variant_section(wildcards.variant, "model"), sort_keys=True)
 
 
-def shards_of(backbone, dataset):
+def shards_of(backbone, name):
     if not backbone:
         return []
-    return expand(f"results/features/{backbone}/{dataset}/shard-{{shard}}.parquet", shard=SHARDS[dataset])
+    dataset(name)
+    return expand(f"results/features/{backbone}/{name}/shard-{{shard}}.parquet", shard=SHARDS[name])
 
 
 def feature_inputs(variant, dataset):
@@ -289,7 +342,7 @@ def pretrain_inputs(wildcards):
 
 def pretrain_launcher(wildcards, threads):
     """python for one device; torchrun with one process per GPU when more are asked for."""
-    gpus = config["pretrain"].get("gpus", 1)
+    gpus = config["pretrain"]["gpus"]
     if gpus > 1:  # torchrun as a module: the job's python, whatever is on PATH
         return f"python -m torch.distributed.run --standalone --nproc-per-node {gpus} -m eao.train.loop"
     return "python -m eao.train.loop"
@@ -306,16 +359,23 @@ def finetune_inputs(wildcards):
             **feature_inputs(wildcards.variant, wildcards.dataset)}
 
 
-def finetune_config(wildcards):
+def finetune_config(wildcards, runtime=False):
     """TrainConfig of a fine-tuning run: the benchmark's lengths (evaluate.retrieval) and the
-    finetune section's optimisation (loss weights all 1 and eval mode: eao.train.finetune)."""
+    finetune section's optimisation (loss weights all 1 and eval mode: eao.train.finetune).
+    The recorded part; with `runtime`, also the loader workers (they change no output)."""
     f, ds = config["finetune"], config["finetune"]["datasets"][wildcards.dataset]
     e, p = config["evaluate"]["retrieval"][wildcards.dataset], variant_section(wildcards.variant, "pretrain")
-    return json.dumps({"epochs": ds["epochs"], "lr": ds["lr"], "lr_gamma": ds["lr_gamma"],
-                       "batch_videos": ds["batch_videos"], "video_tokens": e["video_tokens"],
-                       "audio_frames": e["audio_frames"], "max_words": p["max_words"],
-                       "precision": f["precision"], "workers": f["workers"], "seed": p["seed"],
-                       "log_every_steps": 1}, sort_keys=True)
+    train = {"epochs": ds["epochs"], "lr": ds["lr"], "lr_gamma": ds["lr_gamma"],
+             "batch_videos": ds["batch_videos"], "video_tokens": e["video_tokens"],
+             "audio_frames": e["audio_frames"], "max_words": p["max_words"],
+             "precision": f["precision"], "seed": p["seed"], "log_every_steps": 1}
+    if runtime:
+        train["workers"] = f["workers"]
+    return json.dumps(train, sort_keys=True)
+
+
+def finetune_runtime(wildcards, threads):
+    return finetune_config(wildcards, runtime=True)
 
 
 def finetune_options(wildcards):
@@ -327,8 +387,9 @@ def finetune_options(wildcards):
 
 # -- evaluation ------------------------------------------------------------------------------------
 def retrieval_datasets():
-    """Retrieval benchmarks of the config that are among the datasets and have captions."""
-    return [name for name in config["evaluate"]["retrieval"]
+    """Retrieval benchmarks of the config that are among the datasets and have captions, sorted
+    (params are compared as text: a config rewritten in another key order must not rerun)."""
+    return [name for name in sorted(config["evaluate"]["retrieval"])
             if config["datasets"].get(name, {}).get("captions")]
 
 
@@ -337,7 +398,7 @@ def finetune_datasets():
 
 
 def localization_datasets():
-    return [name for name in config["evaluate"]["localization"]
+    return [name for name in sorted(config["evaluate"]["localization"])
             if config["datasets"].get(name, {}).get("captions")]
 
 
@@ -373,19 +434,14 @@ def retrieval_inputs(wildcards):
 
 def retrieval_options(wildcards):
     e = config["evaluate"]["retrieval"][wildcards.dataset]
-    long = config["evaluate"]["long_videos"]
     split = e.get("split")
     if wildcards.stage == "finetuned":
         split = config["finetune"]["datasets"][wildcards.dataset]["test_split"]
     options = ["--clips", e["clips"], "--video-tokens", str(e["video_tokens"]),
                "--audio-frames", str(e["audio_frames"]),
                "--max-words", str(variant_section(wildcards.variant, "pretrain")["max_words"]),
-               "--device", config["evaluate"]["device"], "--strategy", wildcards.strategy,
-               "--strategy-tokens", str(long["strategy_tokens"]), "--clip-seconds", str(long["clip_seconds"]),
-               # a train-length clip has the training's spectrogram length
-               "--clip-frames", str(variant_section(wildcards.variant, "pretrain")["audio_frames"])]
-    if long.get("max_clips"):
-        options += ["--max-clips", str(long["max_clips"])]
+               "--device", config["evaluate"]["device"], "--strategy", wildcards.strategy]
+    options += strategy_options(wildcards)
     if split:
         options += ["--split", split]
     if e.get("complete_size"):
@@ -393,10 +449,26 @@ def retrieval_options(wildcards):
     return options
 
 
+def strategy_options(wildcards):
+    """The long-video settings the job's strategy uses (only those: changing the clips
+    strategy's length must not rerun the all-at-once evaluations)."""
+    long = config["evaluate"]["long_videos"]
+    if wildcards.strategy in ("uniform", "max_pool"):
+        return ["--strategy-tokens", str(long["strategy_tokens"])]
+    if wildcards.strategy != "clips":
+        return []
+    # a train-length clip has the training's spectrogram length
+    options = ["--clip-seconds", str(long["clip_seconds"]),
+               "--clip-frames", str(variant_section(wildcards.variant, "pretrain")["audio_frames"])]
+    if long.get("max_clips"):
+        options += ["--max-clips", str(long["max_clips"])]
+    return options
+
+
 def localization_inputs(wildcards):
     return {"model": f"results/pretrain/{wildcards.variant}/model.pt",
             "manifest": f"results/manifest/{wildcards.dataset}/videos.parquet",
-            "annotations": config["datasets"][wildcards.dataset]["captions"],
+            "annotations": dataset(wildcards.dataset)["captions"],
             **feature_inputs(wildcards.variant, wildcards.dataset)}
 
 
@@ -410,6 +482,8 @@ def localization_options(wildcards):
                "--device", config["evaluate"]["device"]]
     if e.get("exclude_val"):
         options.append("--exclude-val")
+    if e.get("skip_short_videos"):
+        options.append("--skip-short-videos")
     if e.get("test_list"):
         options += ["--test-list", e["test_list"]]
     return options
@@ -426,6 +500,10 @@ TABLE_FILES = expand("results/tables/{name}.{ext}", name=TABLE_NAMES, ext=["md",
 
 
 validate_variants()
+try:
+    check_dataset_references(config)
+except UnknownDataset as e:
+    raise WorkflowError(f"Invalid config at {e}") from None
 
 
 # -- search index ----------------------------------------------------------------------------------
@@ -474,15 +552,19 @@ def report_inputs(wildcards):
     return inputs
 
 
-def report_options(wildcards, input):
+def report_options(wildcards):
     p, e = config["pretrain"], config["evaluate"]["retrieval"][attention_dataset()]
-    options = ["--datasets", *retrieval_datasets(), "--attention-dataset", attention_dataset(),
-               "--backbones", p.get("video_2d") or "", p.get("video_3d") or "",
-               p.get("audio") or "", f"text_{p['text']}", "--video-tokens", str(e["video_tokens"]),
-               "--audio-frames", str(e["audio_frames"]), "--max-words", str(p["max_words"])]
-    if config["index"]["datasets"]:
-        options += ["--index", input.index, "--captions", input.captions]
-    return options
+    return ["--datasets", *retrieval_datasets(), "--attention-dataset", attention_dataset(),
+            "--backbones", p.get("video_2d") or "", p.get("video_3d") or "",
+            p.get("audio") or "", f"text_{p['text']}", "--video-tokens", str(e["video_tokens"]),
+            "--audio-frames", str(e["audio_frames"]), "--max-words", str(p["max_words"])]
+
+
+def report_index_args(wildcards, input):
+    """The search grid's index and captions (input paths: their changes rerun as inputs)."""
+    if not config["index"]["datasets"]:
+        return []
+    return ["--index", input.index, "--captions", input.captions]
 
 
 def report_outputs():
@@ -495,6 +577,7 @@ def report_outputs():
 def tables_config(wildcards):
     """What the tables need to know about this run: which datasets and variants exist."""
     variants = {"main": {"description": "the paper's model"}, **config["ablations"].get("variants", {})}
+    pretrain = {k: config["pretrain"][k] for k in MODEL_DEFINING_KEYS}
     return json.dumps({"datasets": sorted(config["datasets"]), "ablations_run": config["ablations"].get("run", []),
-                       "variants": variants, "pretrain": config["pretrain"],
+                       "variants": variants, "pretrain": pretrain,
                        "finetune_variants": finetune_variants()}, sort_keys=True)

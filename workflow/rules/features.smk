@@ -11,7 +11,8 @@ rule extract_2d:
         failures="results/features/resnet152/{dataset}/failures-{shard}.parquet",
     params:
         backbone="resnet152",
-        options=extract_options,
+        options=media_options("resnet152"),
+        runtime=extract_runtime,
         code_version=EAO_VERSION,
     log:
         "logs/extract/{dataset}/resnet152-{shard}.log",
@@ -25,7 +26,7 @@ rule extract_2d:
         "../../envs/eao.yaml"
     shell:
         "python -m eao.features.extract --backbone {params.backbone} --probed {input.probed}"
-        " {params.options:q} --threads {threads} --out {output.features}"
+        " {params.options:q} {params.runtime:q} --threads {threads} --out {output.features}"
         " --out-failures {output.failures} > {log} 2>&1"
 
 
@@ -35,7 +36,8 @@ use rule extract_2d as extract_3d with:
         failures="results/features/resnext101/{dataset}/failures-{shard}.parquet",
     params:
         backbone="resnext101",
-        options=extract_options,
+        options=media_options("resnext101"),
+        runtime=extract_runtime,
         code_version=EAO_VERSION,
     log:
         "logs/extract/{dataset}/resnext101-{shard}.log",
@@ -49,7 +51,8 @@ use rule extract_2d as extract_clip with:
         failures="results/features/clip/{dataset}/failures-{shard}.parquet",
     params:
         backbone="clip",
-        options=extract_options,
+        options=media_options("clip"),
+        runtime=extract_runtime,
         code_version=EAO_VERSION,
     log:
         "logs/extract/{dataset}/clip-{shard}.log",
@@ -63,7 +66,8 @@ use rule extract_2d as extract_audio with:
         failures="results/features/logmel/{dataset}/failures-{shard}.parquet",
     params:
         backbone="logmel",
-        options=extract_options,
+        options=media_options("logmel"),
+        runtime=extract_runtime,
         code_version=EAO_VERSION,
     log:
         "logs/extract/{dataset}/logmel-{shard}.log",

@@ -42,6 +42,8 @@ rule report_figures:
                      category="Analysis")] if config["index"]["datasets"] else [],
     params:
         options=report_options,
+        index=report_index_args,
+        code_version=EAO_VERSION,
     log:
         "logs/report/figures.log",
     threads: 1
@@ -52,4 +54,5 @@ rule report_figures:
         "../../envs/eao.yaml"
     shell:
         "python -m eao.report --metrics {input.metrics} --retrieval {input.retrieval}"
-        " --model {input.model} {params.options:q} --out-dir results/report > {log} 2>&1"
+        " --model {input.model} {params.options:q} {params.index:q} --out-dir results/report"
+        " > {log} 2>&1"

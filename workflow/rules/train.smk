@@ -15,8 +15,10 @@ rule pretrain:
     params:
         model=model_config,
         train=train_config,
+        processes=pretrain_processes,
+        runtime=train_runtime,
         launcher=pretrain_launcher,
-        device=config["pretrain"].get("device", "auto"),
+        device=config["pretrain"]["device"],
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
         code_version=EAO_VERSION,
     log:
@@ -33,7 +35,7 @@ rule pretrain:
     conda:
         "../../envs/eao.yaml"
     shell:
-        "{params.launcher} --model-config {params.model:q} --train-config {params.train:q}"
+        "{params.launcher} --model-config {params.model:q} --train-config {params.runtime:q}"
         " --video-2d {input.video_2d} --video-3d {input.video_3d} --audio {input.audio}"
         " --text {input.text} --device {params.device} --threads {threads}"
         " --out-dir {params.out_dir} > {log} 2>&1"
@@ -47,6 +49,7 @@ rule finetune:
         metrics="results/finetune/{variant}/{dataset}/metrics.jsonl",
     params:
         train=finetune_config,
+        runtime=finetune_runtime,
         options=finetune_options,
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
         code_version=EAO_VERSION,
@@ -64,7 +67,7 @@ rule finetune:
     shell:
         "python -m eao.train.finetune --init {input.init} --manifest {input.manifest}"
         " --video-2d {input.video_2d} --video-3d {input.video_3d} --audio {input.audio}"
-        " --text {input.text} --train-config {params.train:q} {params.options:q}"
+        " --text {input.text} --train-config {params.runtime:q} {params.options:q}"
         " --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
 
 

@@ -1,0 +1,93 @@
+"""The workflow's config before and after schema validation: plain functions of dicts, so the
+Snakefile's checks are tested without Snakemake.
+
+`snakemake --config key=value` parses a nested value with YAML's BaseLoader, which keeps every
+scalar a string (`--config features='{batch_size: 16}'` gives {"batch_size": "16"}).
+`coerce_cli_strings` reads such strings again with the safe loader where the schema expects
+another type, so overrides work as users type them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+class UnknownDataset(ValueError):
+    """A dataset name that is not a key of the config's `datasets`."""
+
+
+def _resolve(node: dict, schema: dict) -> dict:
+    ref = node.get("$ref")
+    if not ref:
+        return node
+    target: Any = schema
+    for part in ref.removeprefix("#/").split("/"):
+        target = target[part]
+    return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+
+
+def _types(node: dict) -> set[str]:
+    types = node.get("type", [])
+    return set(types if isinstance(types, list) else [types])
+
+
+def _matches(value: Any, types: set[str]) -> bool:
+    checks = {
+        "null": value is None,
+        "boolean": isinstance(value, bool),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "string": isinstance(value, str),
+        "array": isinstance(value, list),
+        "object": isinstance(value, dict),
+    }
+    return any(checks.get(t, False) for t in types)
+
+
+def coerce_cli_strings(value: Any, node: dict, schema: dict) -> Any:
+    """`value` with every string re-read by YAML where the schema's type for it is not string
+    (or is string-or-null and the text is null). Other values are returned as they are."""
+    node = _resolve(node, schema)
+    types = _types(node)
+    if isinstance(value, str) and types and "string" not in types:
+        parsed = yaml.safe_load(value) if value.strip() else value
+        if isinstance(parsed, str) and "number" in types:
+            parsed = _float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
+        return parsed if _matches(parsed, types) else value
+    if isinstance(value, str) and "null" in types and value in ("null", "~"):
+        return None
+    if isinstance(value, dict):
+        props = node.get("properties", {})
+        extra = node.get("additionalProperties")
+        return {
+            k: coerce_cli_strings(v, props.get(k, extra if isinstance(extra, dict) else {}), schema)
+            for k, v in value.items()
+        }
+    if isinstance(value, list) and isinstance(node.get("items"), dict):
+        return [coerce_cli_strings(v, node["items"], schema) for v in value]
+    return value
+
+
+def _float(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def check_dataset(config: dict, name: str, where: str) -> dict:
+    """The settings of dataset `name`, or UnknownDataset naming the known ones."""
+    datasets = config["datasets"]
+    if name not in datasets:
+        known = ", ".join(sorted(datasets))
+        raise UnknownDataset(f"{where}: unknown dataset {name!r} (the config's datasets: {known})")
+    return datasets[name]
+
+
+def check_dataset_references(config: dict) -> None:
+    """Every dataset a list setting names exists (the per-benchmark protocol maps have defaults
+    for the paper's benchmarks and only apply to the datasets present, so they are not checked)."""
+    for name in config["index"]["datasets"]:
+        check_dataset(config, name, "index.datasets")
