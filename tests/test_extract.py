@@ -138,3 +138,18 @@ def test_same_input_gives_byte_identical_shards(probed_shard, tmp_path):
         run("logmel", probed_shard, out)
     for name in ("resnet152.parquet", "logmel.parquet"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+@pytest.mark.parametrize("backbone", ["resnet152", "resnext101"])
+def test_features_do_not_depend_on_the_batch_size(backbone, probed_shard, tmp_path):
+    """Why features.batch_size is not a recorded param (changing it reruns nothing): eval-mode
+    backbones give each frame or clip the same features in any batch, up to float rounding
+    (below the float16 the shards store)."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    rows_a, _, _ = run(backbone, probed_shard, a)  # 4 per batch: batches span videos
+    rows_b, _, _ = run(backbone, probed_shard, b, "--batch-size", "1")
+    for ra, rb in zip(rows_a, rows_b, strict=True):
+        fa, fb = (np.asarray(r["features"], np.float32) for r in (ra, rb))
+        assert fa.shape == fb.shape
+        assert np.abs(fa - fb).max() < 2e-3
