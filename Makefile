@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python bench/training.py --config medium --out results/bench/training.json
 	$(BIN)/python bench/loader.py --out results/bench/loader.json
 	$(BIN)/python bench/dag.py --out results/bench/dag.json
+	$(BIN)/python bench/word2vec.py --out results/bench/word2vec.json
 
 lint: setup
 	$(BIN)/ruff check .

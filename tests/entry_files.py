@@ -107,10 +107,21 @@ def valid_files(root: Path) -> dict[str, Path]:
         ),
     )
     f["metrics"] = write(root / "main" / "metrics.jsonl", '{"step": 1, "loss": 2.0}\n')
+    f["word2vec"] = word2vec_file(root / "vectors.bin")
     f["folder"] = root / "my_videos"
     f["folder"].mkdir()
     (f["folder"] / "a.mp4").write_bytes(b"not decoded here")
     return f
+
+
+def word2vec_file(path: Path) -> Path:
+    """A word2vec binary in the GoogleNews format: two 8-d words."""
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=8)
+    kv.add_vectors(["cut", "it"], np.eye(2, 8, dtype=np.float32))
+    kv.save_word2vec_format(str(path), binary=True)
+    return path
 
 
 def write(path: Path, content: str) -> Path:

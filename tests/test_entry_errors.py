@@ -26,6 +26,7 @@ import torch
 from entry_files import CFG, valid_files
 
 from eao import checkpoints, cli, doctor, info, own_videos
+from eao.backbones import word2vec
 from eao.data import failures, manifest, probe
 from eao.demo import __main__ as demo
 from eao.errors import BadInput, reading, run
@@ -105,6 +106,10 @@ ENTRIES = {
                              "--out", _out(out, "t.parquet"),
                              "--out-failures", _out(out, "f.parquet")],
         "captions", "manifest", "model", ("t.parquet", "f.parquet")),
+    "word2vec": Entry(
+        "python -m eao.backbones.word2vec", word2vec.main,
+        lambda f, bad, out: ["--source", bad, "--out", _out(out, "w.kv")],
+        "word2vec", "caption_json", "model", ("w.kv",)),
     "train": Entry(
         "eao train", loop.main,
         lambda f, bad, out: ["--video-2d", bad, "--text", str(f["shard_text"]), "--device", "cpu",
@@ -277,8 +282,22 @@ def test_a_bug_is_not_bad_input():
 
     with pytest.raises(KeyError):
         run(buggy, [], "eao x")
+
+    def library_misuse(argv):  # a library's error outside a `reading` block: a bug too
+        import pyarrow as pa
+
+        return pa.Table.from_pylist([{"a": 1}, {"a": "x"}])
+
+    with pytest.raises(pa_error()):
+        run(library_misuse, [], "eao x")
     with pytest.raises(BadInput, match=r"^f\.json: has no 'k' entry$"), reading("f.json"):
         {}["k"]
+
+
+def pa_error() -> type[Exception]:
+    import pyarrow as pa
+
+    return pa.ArrowException
 
 
 def test_trust_pickle_is_suggested_only_for_pickled_objects(files, tmp_path, capfd):

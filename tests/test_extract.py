@@ -153,3 +153,23 @@ def test_features_do_not_depend_on_the_batch_size(backbone, probed_shard, tmp_pa
         fa, fb = (np.asarray(r["features"], np.float32) for r in (ra, rb))
         assert fa.shape == fb.shape
         assert np.abs(fa - fb).max() < 2e-3
+
+
+def test_a_bug_in_a_decoder_thread_is_raised_not_recorded_as_a_bad_video(monkeypatch):
+    """A failing decode is a failures row; any other exception in a decoder thread is a bug and
+    reaches the job with its traceback (a bug must not look like a bad video)."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the decoder")
+
+    monkeypatch.setattr(extract, "iter_frames", broken)
+    rows = [{"path": "x.mp4", "width": 64, "height": 48}]
+    with pytest.raises(RuntimeError, match="a bug in the decoder"):
+        list(extract._decoded(rows, extract.FrameSpec(1.0, 32), 4, 2))
+
+    def failing(*args, **kwargs):
+        raise extract.DecodeError("ffmpeg failed: moov atom not found")
+
+    monkeypatch.setattr(extract, "iter_frames", failing)
+    [(index, error)] = list(extract._decoded(rows, extract.FrameSpec(1.0, 32), 4, 2))
+    assert index == 0 and isinstance(error, extract.DecodeError)

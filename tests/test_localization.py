@@ -290,7 +290,7 @@ def test_short_videos_are_scored_by_default(benchmark):
     assert short["counted_as"].startswith("misses")
 
 
-def test_skip_short_videos_switch_restores_the_old_set():
+def test_skip_short_videos_switch_leaves_short_videos_out():
     r = localize.score_videos("crosstask", _short_world(), 0.05, "uniform", 4, skip_short=True)
     assert r["recall_pooled"] == 100.0 and r["recall_per_video"] == 100.0  # (3 + 2) / (3 + 2)
     assert r["IoU"] == 100.0 and r["IoD"] == 100.0

@@ -13,6 +13,7 @@ from eao.workflow.config import (
     check_dataset,
     check_dataset_references,
     coerce_cli_strings,
+    coerce_variant_overrides,
 )
 
 SCHEMA = yaml.safe_load(
@@ -54,11 +55,34 @@ def test_values_already_typed_are_kept():
     assert coerce_cli_strings(config, SCHEMA, SCHEMA) == config
 
 
+def config_with(index=(), corpus="howto", variants=None) -> dict:
+    return {"datasets": {"howto": {}, "youcook2": {}}, "index": {"datasets": list(index)},
+            "pretrain": {"dataset": corpus}, "ablations": {"variants": variants or {}}}
+
+
 def test_an_unknown_dataset_is_named_with_the_known_ones():
-    config = {"datasets": {"howto": {}, "youcook2": {}}, "index": {"datasets": ["youcok2"]}}
     with pytest.raises(UnknownDataset, match=r"index.datasets: unknown dataset 'youcok2' "
                        r"\(the config's datasets: howto, youcook2\)"):
-        check_dataset_references(config)
-    assert check_dataset(config, "howto", "target") == {}
+        check_dataset_references(config_with(index=["youcok2"]), {})
+    # a corpus the user names must exist; the schema's default may be absent (own videos only)
+    typo = config_with(corpus="hwoto")
+    with pytest.raises(UnknownDataset, match="pretrain.dataset: unknown dataset 'hwoto'"):
+        check_dataset_references(typo, {"pretrain": {"dataset": "hwoto"}})
+    check_dataset_references(typo, {})
+    variant = config_with(variants={"v": {"pretrain": {"dataset": "yc2"}}})
+    with pytest.raises(UnknownDataset, match="ablations.variants.v.pretrain.dataset"):
+        check_dataset_references(variant, {})
+    assert check_dataset(typo, "howto", "target") == {}
     with pytest.raises(UnknownDataset, match="target: unknown dataset 'x'"):
-        check_dataset(config, "x", "target")
+        check_dataset(typo, "x", "target")
+
+
+def test_variant_overrides_get_the_sections_types():
+    config = {"ablations": {"variants": {"v": {
+        "model": base_loaded("{depth: 2, positional: rope}"),
+        "pretrain": base_loaded("{audio: null, lr: 1e-4, loss_weights: {tv: 1}}"),
+    }}}}
+    coerce_variant_overrides(config, SCHEMA)
+    spec = config["ablations"]["variants"]["v"]
+    assert spec["model"] == {"depth": 2, "positional": "rope"}
+    assert spec["pretrain"] == {"audio": None, "lr": 1e-4, "loss_weights": {"tv": 1}}

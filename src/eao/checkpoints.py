@@ -105,10 +105,12 @@ def model_from(ckpt: dict, path: str | Path) -> EverythingAtOnce:
     state = ckpt["model"]
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise BadInput("not an eao model checkpoint ('model' is not a dict of tensors)", path)
-    with reading(path):
+    with reading(path):  # the file's config: unknown or mistyped keys name the file
         cfg = ModelConfig(**ckpt["model_config"])
-        with torch.device("meta"):
-            _check_keys(state, EverythingAtOnce(cfg).state_dict(), "its model_config")
+    with torch.device("meta"):  # outside `reading`: a failure to build the model is a bug
+        expected = EverythingAtOnce(cfg).state_dict()
+    with reading(path):
+        _check_keys(state, expected, "its model_config")
     return _build(cfg, state).eval()
 
 
@@ -140,8 +142,10 @@ def import_official(src: str | Path, dst: str | Path, trust_pickle: bool = False
     with reading(src):  # a missing or mis-shaped tensor: the message names the file
         state = _drop_alias({k.removeprefix("module."): v for k, v in state.items()})
         cfg = infer_config(state, _arch_args(raw.get("config")))
-        with torch.device("meta"):
-            _check_keys(state, EverythingAtOnce(cfg).state_dict())
+    with torch.device("meta"):  # outside `reading`: a failure to build the model is a bug
+        expected = EverythingAtOnce(cfg).state_dict()
+    with reading(src):
+        _check_keys(state, expected)
     model = _build(cfg, {k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     source = {"format": "official", "file": Path(src).name}
     for key in ("arch", "epoch", "step"):

@@ -36,22 +36,32 @@ from typing import NoReturn
 EXIT_BAD_INPUT = 2  # argparse's status for a bad argument: one status for every bad input
 DEBUG_ENV = "EAO_DEBUG"
 
-# What a bad file raises anywhere: caught by `run` as bad input.
+# What a path that cannot be opened raises anywhere: caught by `run` as bad input (the error
+# names its file). Nothing else is: a parse or library error outside a `reading` block may as
+# well be a bug, and a bug keeps its traceback.
 FILE_ERRORS: tuple[type[BaseException], ...] = (
     FileNotFoundError,
     IsADirectoryError,
     NotADirectoryError,
     PermissionError,
+)
+# What a reader raises on a file that is not what it expects: bad input inside `reading` only,
+# whose block just reads.
+READ_ERRORS = (
+    *FILE_ERRORS,
     EOFError,
     zipfile.BadZipFile,
     pickle.UnpicklingError,
     json.JSONDecodeError,
     UnicodeDecodeError,
     csv.Error,
+    OSError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    RuntimeError,
 )
-# What a reader raises on a file that is not what it expects: bad input inside `reading` only,
-# whose block just reads (elsewhere a ValueError or KeyError is as likely a bug).
-READ_ERRORS = (*FILE_ERRORS, OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError)
 
 
 class BadInput(ValueError):
@@ -76,7 +86,7 @@ def _library_errors() -> tuple[type[BaseException], ...]:
 
 
 def is_bad_input(error: BaseException) -> bool:
-    return isinstance(error, (BadInput, *FILE_ERRORS, *_library_errors()))
+    return isinstance(error, (BadInput, *FILE_ERRORS))
 
 
 def problem(error: BaseException) -> str:

@@ -15,7 +15,8 @@ from snakemake.utils import validate
 from eao.data.manifest import count_csv_rows, shard_count
 from eao.demo.world import DATASETS as DEMO_DATASETS
 from eao.demo.world import DemoConfig, plan_world
-from eao.workflow.config import UnknownDataset, check_dataset, check_dataset_references, coerce_cli_strings
+from eao.workflow.config import (UnknownDataset, check_dataset, check_dataset_references,
+                                 coerce_cli_strings, coerce_variant_overrides)
 
 
 with open(os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")) as f:
@@ -39,7 +40,9 @@ def validate_config():
         ) from None
 
 
+GIVEN = json.loads(json.dumps(dict(config)))  # the user's config, before the schema's defaults
 validate_config()
+coerce_variant_overrides(config, SCHEMA)
 # The keys an ablation variant may override: those of the main model and pretrain sections.
 SECTION_KEYS = {s: list(SCHEMA["properties"][s]["properties"]) for s in ("model", "pretrain")}
 
@@ -59,6 +62,7 @@ wildcard_constraints:
     shard=r"\d{5}",
     encoder=r"hf|word2vec|clip",
     variant=r"[A-Za-z0-9_]+",
+    w2v=r"[^/]+",
     stage=r"zeroshot|finetuned",
     strategy=r"at_once|uniform|max_pool|clips",
 
@@ -115,6 +119,7 @@ def dataset_shards(wildcards):
 
 
 def probe_failures(wildcards):
+    dataset(wildcards.dataset)
     return expand(
         "results/probe/{dataset}/failures-{shard}.parquet",
         dataset=wildcards.dataset,
@@ -169,7 +174,8 @@ def backbone_config(backbone):
 
 
 def encoder_config(encoder):
-    return {**DEFS_DEFAULTS["text"], **config["features"]["text"].get(encoder, {})}
+    defaults = DEFS_DEFAULTS.get(encoder, DEFS_DEFAULTS["text"])  # word2vec has its own def
+    return {**defaults, **config["features"]["text"].get(encoder, {})}
 
 
 def media_options(backbone):
@@ -190,9 +196,38 @@ def extract_runtime(wildcards, threads):
     return ["--batch-size", str(feats["batch_size"]), "--stall-timeout-s", str(feats["stall_timeout_s"])]
 
 
+def word2vec_source():
+    """The word2vec file the config names, or None: nothing to convert for random vectors or a
+    folder that is converted already."""
+    weights = encoder_config("word2vec")["weights"]
+    return None if weights.strip().lower() == "random" or os.path.isdir(weights) else weights
+
+
+def word2vec_converted():
+    """Where rule convert_word2vec puts the word2vec file, converted for memory-mapped loading
+    (eao.backbones.word2vec): every extract_text job reads that instead of parsing and hashing
+    the 3.6 GB binary."""
+    name = os.path.basename(word2vec_source().rstrip("/"))
+    for suffix in (".gz", ".bz2", ".bin", ".txt", ".vec"):
+        name = name.removesuffix(suffix)
+    return f"results/word2vec/{name}.kv"
+
+
+def text_weights(encoder):
+    """The --weights of extract_text: the converted folder for a word2vec file."""
+    if encoder == "word2vec" and word2vec_source():
+        return word2vec_converted()
+    return encoder_config(encoder)["weights"]
+
+
+def text_weights_input(wildcards):
+    return [word2vec_converted()] if wildcards.encoder == "word2vec" and word2vec_source() else []
+
+
 def text_options(wildcards):
     feats, cfg = config["features"], encoder_config(wildcards.encoder)
-    options = ["--device", feats["device"], "--weights", cfg["weights"], "--seed", str(cfg["seed"])]
+    weights = text_weights(wildcards.encoder)
+    options = ["--device", feats["device"], "--weights", weights, "--seed", str(cfg["seed"])]
     if cfg.get("tokenizer"):
         options += ["--tokenizer", cfg["tokenizer"]]
     return options
@@ -208,6 +243,7 @@ def enabled_text_encoders():
 
 def extract_failures(wildcards):
     """Failures tables of every extraction job of a dataset (the failures rule gathers them)."""
+    dataset(wildcards.dataset)
     name, shards = wildcards.dataset, SHARDS[wildcards.dataset]
     paths = []
     for backbone in enabled_backbones():
@@ -337,7 +373,7 @@ def feature_inputs(variant, dataset):
 
 
 def pretrain_inputs(wildcards):
-    return feature_inputs(wildcards.variant, config["pretrain"]["dataset"])
+    return feature_inputs(wildcards.variant, variant_section(wildcards.variant, "pretrain")["dataset"])
 
 
 def pretrain_launcher(wildcards, threads):
@@ -501,7 +537,7 @@ TABLE_FILES = expand("results/tables/{name}.{ext}", name=TABLE_NAMES, ext=["md",
 
 validate_variants()
 try:
-    check_dataset_references(config)
+    check_dataset_references(config, GIVEN)
 except UnknownDataset as e:
     raise WorkflowError(f"Invalid config at {e}") from None
 
@@ -578,6 +614,8 @@ def tables_config(wildcards):
     """What the tables need to know about this run: which datasets and variants exist."""
     variants = {"main": {"description": "the paper's model"}, **config["ablations"].get("variants", {})}
     pretrain = {k: config["pretrain"][k] for k in MODEL_DEFINING_KEYS}
-    return json.dumps({"datasets": sorted(config["datasets"]), "ablations_run": config["ablations"].get("run", []),
+    # the tables read both lists as sets: sorted, so reordering them reruns nothing
+    return json.dumps({"datasets": sorted(config["datasets"]),
+                       "ablations_run": sorted(config["ablations"].get("run", [])),
                        "variants": variants, "pretrain": pretrain,
-                       "finetune_variants": finetune_variants()}, sort_keys=True)
+                       "finetune_variants": sorted(finetune_variants())}, sort_keys=True)

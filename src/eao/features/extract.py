@@ -142,7 +142,7 @@ def _decode_video(
     except (DecodeError, OSError) as e:
         put(DecodeError(str(e)))
     except Exception as e:  # noqa: BLE001 - a thread that dies silently hangs the consumer
-        put(DecodeError(f"decoder crashed: {type(e).__name__}: {e}"))
+        put(e)  # a bug, not a bad video: re-raised in the consumer with its traceback
 
 
 def _decoded(
@@ -163,6 +163,8 @@ def _decoded(
             pool.submit(_decode_video, row, frames, chunk, queues[i], stop, stall_timeout_s)
         for i in range(len(rows)):
             while (item := queues[i].get()) is not None:
+                if isinstance(item, Exception) and not isinstance(item, DecodeError):
+                    raise item
                 yield i, item
                 if isinstance(item, DecodeError):
                     break

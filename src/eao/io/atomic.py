@@ -7,6 +7,7 @@ files, figures and rendered demo videos all go through it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -30,8 +31,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{suffix}")
     try:
         # mkstemp makes the file 0600; outputs get what open() would give a new file, so a
-        # group that shares the results folder can still read them
-        os.fchmod(fd, 0o666 & ~_umask())
+        # group that shares the results folder can still read them. Best effort: a mount
+        # that refuses chmod keeps 0600 rather than failing every write.
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o666 & ~_umask())
     finally:
         os.close(fd)
     try:

@@ -86,8 +86,28 @@ def check_dataset(config: dict, name: str, where: str) -> dict:
     return datasets[name]
 
 
-def check_dataset_references(config: dict) -> None:
-    """Every dataset a list setting names exists (the per-benchmark protocol maps have defaults
-    for the paper's benchmarks and only apply to the datasets present, so they are not checked)."""
+def check_dataset_references(config: dict, given: dict) -> None:
+    """Every dataset a setting names exists: `index.datasets`, and the pretraining corpus when
+    the user's config names it (`given`: the config before the schema's defaults; the default
+    `howto` may be absent, in a config of only one's own videos that stops after extraction)
+    or a variant overrides it. The per-benchmark protocol maps have defaults for the paper's
+    benchmarks and apply only to the datasets present, so they are not checked."""
     for name in config["index"]["datasets"]:
         check_dataset(config, name, "index.datasets")
+    corpus = (given.get("pretrain") or {}).get("dataset")
+    if corpus is not None:
+        check_dataset(config, corpus, "pretrain.dataset")
+    for variant, spec in config["ablations"]["variants"].items():
+        corpus = (spec.get("pretrain") or {}).get("dataset")
+        if corpus is not None:
+            check_dataset(config, corpus, f"ablations.variants.{variant}.pretrain.dataset")
+
+
+def coerce_variant_overrides(config: dict, schema: dict) -> None:
+    """An ablation variant's overrides typed as the model and pretrain sections' keys (the
+    schema types them only as objects, so nested `--config` strings would stay strings)."""
+    for spec in config["ablations"]["variants"].values():
+        for section in ("model", "pretrain"):
+            if isinstance(spec.get(section), dict):
+                spec[section] = coerce_cli_strings(spec[section], schema["properties"][section],
+                                                   schema)
