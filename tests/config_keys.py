@@ -12,6 +12,9 @@ import re
 from pathlib import Path
 
 import yaml
+from entry_files import write_word2vec
+
+from eao.workflow.config import resolve
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -59,22 +62,13 @@ def load_schema() -> dict:
     return yaml.safe_load(SCHEMA.read_text())
 
 
-def _resolve(node: dict, schema: dict) -> dict:
-    if "$ref" in node:  # "#/$defs/visual": the def, with the referring node's own keys on top
-        target = schema
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
 def schema_keys(schema: dict) -> list[tuple[tuple[str, ...], dict]]:
     """(key path, schema node) of every leaf setting; a name -> settings map is walked through
     its tiny-config entry (MAP_ENTRY); `x-reruns` of a $defs node has `$extractor` filled in."""
     out: list[tuple[tuple[str, ...], dict]] = []
 
     def walk(path: tuple[str, ...], node: dict, extractor: str | None) -> None:
-        node = _resolve(node, schema)
+        node = resolve(node, schema)
         extractor = node.get("x-extractor", extractor)
         if "properties" in node:
             for name, child in node["properties"].items():
@@ -148,19 +142,7 @@ def prepare_files(workdir: Path) -> None:
         (world / "youcookii_annotations_trainval.json").read_bytes()
     )
     (extra / "latest_model.pth").write_bytes(b"a stand-in: a dry run does not read it")
-    write_tiny_word2vec(extra / "tiny-vectors.bin")
-
-
-def write_tiny_word2vec(path: Path) -> None:
-    """A word2vec binary in the GoogleNews format, a few 8-d words (a dry run only needs it to
-    exist; the conversion rule could read it)."""
-    import numpy as np
-    from gensim.models import KeyedVectors
-
-    kv = KeyedVectors(vector_size=8)
-    words = ["cut", "the", "tomato", "eggs"]
-    kv.add_vectors(words, np.random.default_rng(0).standard_normal((len(words), 8), np.float32))
-    kv.save_word2vec_format(str(path), binary=True)
+    write_word2vec(extra / "tiny-vectors.bin", ["cut", "the", "tomato", "eggs"])
 
 
 JOB = re.compile(r"^(?:local)?rule (\w+):$")

@@ -116,12 +116,20 @@ def valid_files(root: Path) -> dict[str, Path]:
 
 def word2vec_file(path: Path) -> Path:
     """A word2vec binary in the GoogleNews format: two 8-d words."""
+    write_word2vec(path, ["cut", "it"])
+    return path
+
+
+def write_word2vec(path: Path, words: list[str]) -> dict[str, np.ndarray]:
+    """A word2vec binary in the GoogleNews format: seeded 8-d vectors of `words`, returned."""
     from gensim.models import KeyedVectors
 
+    rng = np.random.default_rng(0)
+    vecs = {w: rng.standard_normal(8).astype(np.float32) for w in words}
     kv = KeyedVectors(vector_size=8)
-    kv.add_vectors(["cut", "it"], np.eye(2, 8, dtype=np.float32))
+    kv.add_vectors(list(vecs), np.stack(list(vecs.values())))
     kv.save_word2vec_format(str(path), binary=True)
-    return path
+    return vecs
 
 
 def write(path: Path, content: str) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from entry_files import write_word2vec
 
 from eao.backbones.clip import MEAN, STD, CLIPEncoder
 from eao.backbones.text import HFTextEncoder, Word2Vec, tokenize
@@ -20,15 +21,8 @@ W2V_WORDS = ["Tomato", "tomato", "Don't", "cut", "the", "eggs"]
 
 @pytest.fixture(scope="module")
 def w2v_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray]]:
-    from gensim.models import KeyedVectors
-
-    rng = np.random.default_rng(0)
-    vecs = {w: rng.standard_normal(8).astype(np.float32) for w in W2V_WORDS}
-    kv = KeyedVectors(vector_size=8)
-    kv.add_vectors(list(vecs), np.stack(list(vecs.values())))
     path = tmp_path_factory.mktemp("w2v") / "tiny-vectors.bin"
-    kv.save_word2vec_format(str(path), binary=True)
-    return path, vecs
+    return path, write_word2vec(path, W2V_WORDS)
 
 
 def test_tokenize_reference_regex():

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from entry_files import write_word2vec
 
 from eao.backbones import word2vec
 from eao.backbones.text import Word2Vec
@@ -26,15 +27,8 @@ PROG = "python -m eao.backbones.word2vec"
 @pytest.fixture(scope="module")
 def original(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, np.ndarray]]:
     """A GoogleNews-format binary of a few 8-d words, and its vectors."""
-    from gensim.models import KeyedVectors
-
-    rng = np.random.default_rng(0)
-    vecs = {w: rng.standard_normal(8).astype(np.float32) for w in WORDS}
-    kv = KeyedVectors(vector_size=8)
-    kv.add_vectors(list(vecs), np.stack(list(vecs.values())))
     path = tmp_path_factory.mktemp("w2v") / "tiny-vectors.bin"
-    kv.save_word2vec_format(str(path), binary=True)
-    return str(path), vecs
+    return str(path), write_word2vec(path, WORDS)
 
 
 @pytest.fixture(scope="module")

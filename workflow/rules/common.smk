@@ -113,11 +113,6 @@ def dataset(name, where="target"):
         raise WorkflowError(str(e)) from None
 
 
-def dataset_shards(wildcards):
-    dataset(wildcards.dataset)
-    return SHARDS[wildcards.dataset]
-
-
 def probe_failures(wildcards):
     dataset(wildcards.dataset)
     return expand(

@@ -1,7 +1,8 @@
 """Text encoders: GoogleNews word2vec (the paper's), any Hugging Face encoder (the demo's MiniLM).
 
-word2vec follows the reference recipe (specs/extraction.md §7): tokens are `[\\w']+` over the
-text, cased; tokens missing from the vocabulary are dropped first, the rest keep their order.
+word2vec follows the reference recipe (the HowTo100M/MIL-NCE text loader; docs/features.md):
+tokens are `[\\w']+` over the text, cased; tokens missing from the vocabulary are dropped
+first, the rest keep their order.
 Truncation to `max_words` (20 in EAO) and zero padding are a loader's job, not the extractor's:
 the extractors keep whole captions, so a loader may still change max_words.
 

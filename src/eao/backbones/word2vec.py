@@ -18,18 +18,15 @@ when all three files are complete: a killed conversion leaves no folder at the t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eao.backbones.weights import sha256_file
 from eao.errors import ArgumentParser, BadInput, need_file, reading, run
-from eao.io.atomic import _umask  # one reading of the umask for the package's outputs
+from eao.io.atomic import atomic_dir
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -62,32 +59,11 @@ def convert(source: str, target: str | os.PathLike) -> dict[str, str]:
     need_file(source, "word2vec file")
     kv = load_word2vec_file(source)
     record = {"weights": source, "sha256": sha256_file(source), "words": str(len(kv))}
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-    try:
+    with atomic_dir(target) as tmp:
         # always its own .npy (gensim keeps arrays under 10 MB inside the pickle): mmap needs it
         kv.save(str(tmp / VECTORS), separately=["vectors"])
         (tmp / SOURCE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-        # mkdtemp makes it 0700: give it what mkdir would, so a group sharing the results can
-        # read it; best effort, as in eao.io.atomic (a mount may refuse chmod)
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, 0o777 & ~_umask())
-        _replace_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return record
-
-
-def _replace_folder(tmp: Path, target: Path) -> None:
-    # rename() cannot replace a non-empty folder: an old target (a manual rerun; snakemake
-    # removes it first) is moved aside and removed, so the target is always absent or whole.
-    if target.exists():
-        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old"))
-        os.replace(target, old / "x")
-        shutil.rmtree(old, ignore_errors=True)
-    os.replace(tmp, target)
 
 
 def load_converted(folder: str | os.PathLike) -> tuple[KeyedVectors, dict[str, str]]:

@@ -8,7 +8,7 @@
 - mining_youtube: videos_test.txt, videos_val.txt, annotations/<id>.srt, groundTruth/<id>.txt,
                   transcript/<id>.txt, weakYouTube_dict.txt
 Every dataset also gets `videos.csv` (video_id,path,split): the generic manifest input, the same
-file a user writes for their own videos. Formats: ../shared/specs/benchmarks.md and docs/data.md.
+file a user writes for their own videos. Formats: docs/benchmarks.md and docs/data.md.
 """
 
 from __future__ import annotations

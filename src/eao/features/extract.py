@@ -5,7 +5,7 @@
         --out results/features/resnet152/howto/shard-00000.parquet \
         --out-failures results/features/resnet152/howto/failures-00000.parquet
 
-Backbones and their rates (../shared/specs/extraction.md):
+Backbones and their rates (the reference extractors; docs/features.md):
   resnet152   2D, 1 frame/s, shorter side 224, no crop, layer4 mean     -> 2048-d, 1/s
   resnext101  3D, 24 fps, shorter side 112, centre crop 112, 16-frame clips -> 2048-d, 1.5/s
   clip        CLIP image embedding, 1 frame/s, 224 centre crop         -> 512-d, 1/s

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,30 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """`atomic_path` for a folder of files a tool writes together (gensim writes two): yield a
+    fresh hidden folder beside `path`, renamed onto `path` when the block ends normally and
+    removed when it raises. rename() cannot replace a non-empty folder, so an old one is moved
+    aside and removed first: the target is always absent or whole."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        with contextlib.suppress(OSError):  # mkdtemp makes it 0700: what mkdir would give
+            os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
+        if target.exists():
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
+                                        suffix=".old"))
+            os.replace(target, old / "x")
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

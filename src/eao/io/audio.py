@@ -1,6 +1,6 @@
 """Decode a file's first audio stream to 16 kHz mono float32 with one ffmpeg call.
 
-The reference pipeline (AVLnet/EAO, specs/extraction.md section 6.1 steps 1-2) wrote a WAV with
+The reference pipeline (AVLnet/EAO; docs/features.md) wrote a WAV with
 ffmpeg, then used sox for `gain -4` (dB, so that downmixing cannot clip), 1 channel and 16 kHz.
 Here ffmpeg does all of it and streams raw float32 through a pipe: no temporary WAVs.
 """

@@ -18,7 +18,9 @@ class UnknownDataset(ValueError):
     """A dataset name that is not a key of the config's `datasets`."""
 
 
-def _resolve(node: dict, schema: dict) -> dict:
+def resolve(node: dict, schema: dict) -> dict:
+    """A schema node with its "$ref" (e.g. "#/$defs/visual") replaced by the definition, the
+    node's own keys on top."""
     ref = node.get("$ref")
     if not ref:
         return node
@@ -49,7 +51,7 @@ def _matches(value: Any, types: set[str]) -> bool:
 def coerce_cli_strings(value: Any, node: dict, schema: dict) -> Any:
     """`value` with every string re-read by YAML where the schema's type for it is not string
     (or is string-or-null and the text is null). Other values are returned as they are."""
-    node = _resolve(node, schema)
+    node = resolve(node, schema)
     types = _types(node)
     if isinstance(value, str) and types and "string" not in types:
         parsed = yaml.safe_load(value) if value.strip() else value
