@@ -37,6 +37,7 @@ bench: setup
 	$(BIN)/python bench/loader.py --out results/bench/loader.json
 	$(BIN)/python bench/dag.py --out results/bench/dag.json
 	$(BIN)/python bench/word2vec.py --out results/bench/word2vec.json
+	$(BIN)/python bench/cost.py --out results/bench/cost.json
 
 lint: setup
 	$(BIN)/ruff check .

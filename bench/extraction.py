@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,9 @@ import torch.nn.functional as F
 
 from eao.demo.render import render_video
 from eao.demo.world import DemoConfig, plan_world
-from eao.features.extract import build_visual, extract_visual
+from eao.features.extract import extract_visual
+from eao.features.visual import build_visual
+from eao.io.atomic import write_text_atomic
 
 
 def make_videos(folder: str, n: int, seconds: float) -> list[dict]:
@@ -137,7 +140,7 @@ def model_rows_per_s(vis, batch: int, device: str, bf16: bool, repeats: int = 5)
 
 def bench_backbone(name: str, rows: list[dict], args) -> dict:
     """Naive (fp32) and ours (fp32, and bf16 when asked) on the same videos and weights."""
-    plain = build_visual(name, "random", 0, args.device, channels_last=False)
+    plain = build_visual(name, "random", 0, args.device, channels_last=False, fold_bn=False)
     t0 = time.perf_counter()
     naive = run_naive(rows, name, plain, args.batch_size, args.device)
     res = {"backbone": name, "device": args.device, "time_naive": time.perf_counter() - t0}
@@ -163,6 +166,42 @@ def bench_backbone(name: str, rows: list[dict], args) -> dict:
     return res
 
 
+def bench_passes(rows: list[dict], args) -> dict:
+    """--decode-only and --end-to-end (bench/passes.py)."""
+    import passes
+
+    out = {}
+    if args.decode_only:
+        out["decode_only"] = passes.decode_only(rows, args.decoders, gpu=args.device == "cuda")
+        print(json.dumps(out["decode_only"]), flush=True)
+    if args.end_to_end:
+        # today: the models as the four jobs ran them before BatchNorm folding
+        today = {n: build_visual(n, "random", 0, args.device, fold_bn=False) for n in passes.SPECS}
+        ours = {n: build_visual(n, "random", 0, args.device) for n in passes.SPECS}
+        out["end_to_end"] = passes.end_to_end(
+            rows, today, ours, args.batch_size, args.device, args.decoders
+        )
+        print(json.dumps(out["end_to_end"]), flush=True)
+    return out
+
+
+def rates(results: dict, device: str) -> list[dict]:
+    """Measured extraction rates in the form bench/cost.py reads."""
+    name = torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu"
+    cores = os.cpu_count()
+    source = f"bench/extraction.py {time.strftime('%Y-%m-%d')}, {device} ({name}), {cores} cores"
+    out = [
+        {"stage": r["backbone"], "device": device, "device_name": name, "cores": cores,
+         "video_s_per_s": r["video_s_per_s_ours"], "source": source}
+        for r in results.get("backbones", [])
+    ]  # fmt: skip
+    e2e = results.get("end_to_end")
+    if e2e:
+        out.append({"stage": "fused", "device": device, "device_name": name, "cores": cores,
+                    "video_s_per_s": e2e["ours_video_s_per_s"], "source": source})  # fmt: skip
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--device", default="cpu")
@@ -171,25 +210,30 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--decoders", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--backbones", default="resnet152,resnext101,clip")
+    ap.add_argument("--backbones", default="resnet152,resnext101,clip",
+                    help="per-backbone naive-vs-ours runs ('' for none)")  # fmt: skip
+    ap.add_argument("--decode-only", action="store_true",
+                    help="one decode per video vs one per backbone, no model (bench/passes.py)")
+    ap.add_argument("--end-to-end", action="store_true",
+                    help="every backbone: one job for all vs one job per backbone")
     ap.add_argument("--out", default="results/bench/extraction.json")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    results = []
+    results: dict = {"backbones": []}
     with tempfile.TemporaryDirectory() as tmp:
         rows = make_videos(tmp, args.videos, args.seconds)
         video_s = sum(r["duration_s"] for r in rows)
-        for name in args.backbones.split(","):
+        for name in filter(None, args.backbones.split(",")):
             res = bench_backbone(name, rows, args)
             res["video_seconds"] = round(video_s, 1)
             for key in [k for k in res if k.startswith("time_")]:
                 res[key.replace("time_", "video_s_per_s_")] = round(video_s / res.pop(key), 2)
             res["ratio"] = round(res["video_s_per_s_ours"] / res["video_s_per_s_naive"], 2)
             print(json.dumps(res), flush=True)
-            results.append(res)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=1)
+            results["backbones"].append(res)
+        results.update(bench_passes(rows, args))
+    results["rates"] = rates(results, args.device)
+    write_text_atomic(args.out, json.dumps(results, indent=1))
     return 0
 
 

@@ -103,8 +103,8 @@ def test_real_weights_after_the_demo_rerun_the_shards_models_and_tables(tiny_run
     changed = with_value(tiny, ("features", "resnet152", "weights"), "IMAGENET1K_V1")
     jobs = dry_run_jobs(dry_run(tiny_run, changed, "resnet152_imagenet"))
     rules = {j["rule"] for j in jobs}
-    assert {j["rule"] for j in rerun_roots(jobs)} == {"extract_2d"}
-    assert sum(j["rule"] == "extract_2d" for j in jobs) == 6  # every shard of every dataset
+    assert {j["rule"] for j in rerun_roots(jobs)} == {"extract_media"}
+    assert sum(j["rule"] == "extract_media" for j in jobs) == 6  # every shard of every dataset
     downstream = {"pretrain", "finetune", "evaluate_retrieval", "evaluate_localization", "tables"}
     assert downstream <= rules
-    assert not rules & {"probe", "extract_3d", "extract_clip", "extract_audio", "extract_text"}
+    assert not rules & {"probe", "extract_text"}

@@ -9,7 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from eao.features import extract
+from eao.features import decoding, extract
+from eao.io.decode import DecodeError, FrameSpec
 from eao.io.parquet import MANIFEST, table_from_rows, write_table
 
 pytestmark = pytest.mark.slow
@@ -158,18 +159,21 @@ def test_features_do_not_depend_on_the_batch_size(backbone, probed_shard, tmp_pa
 def test_a_bug_in_a_decoder_thread_is_raised_not_recorded_as_a_bad_video(monkeypatch):
     """A failing decode is a failures row; any other exception in a decoder thread is a bug and
     reaches the job with its traceback (a bug must not look like a bad video)."""
+    streams = decoding.Streams(frames={"a": FrameSpec(1.0, 32)}, chunks={"a": 4})
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in the decoder")
 
-    monkeypatch.setattr(extract, "iter_frames", broken)
+    monkeypatch.setattr(decoding, "iter_fused", broken)
+    monkeypatch.setattr(decoding.os.path, "isfile", lambda path: True)
     rows = [{"path": "x.mp4", "width": 64, "height": 48}]
     with pytest.raises(RuntimeError, match="a bug in the decoder"):
-        list(extract._decoded(rows, extract.FrameSpec(1.0, 32), 4, 2))
+        list(decoding.decoded(rows, streams, 2))
 
     def failing(*args, **kwargs):
-        raise extract.DecodeError("ffmpeg failed: moov atom not found")
+        raise DecodeError("ffmpeg failed: moov atom not found")
 
-    monkeypatch.setattr(extract, "iter_frames", failing)
-    [(index, error)] = list(extract._decoded(rows, extract.FrameSpec(1.0, 32), 4, 2))
-    assert index == 0 and isinstance(error, extract.DecodeError)
+    monkeypatch.setattr(decoding, "iter_fused", failing)
+    [(index, name, error), done] = list(decoding.decoded(rows, streams, 2))
+    assert (index, name) == (0, "a") and isinstance(error, DecodeError)
+    assert done == (0, "", None)

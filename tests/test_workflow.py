@@ -254,7 +254,7 @@ def test_forcerun_probe_reruns_only_probing(tiny_run):
     # without --until, -R also reruns what depends on probing, and nothing upstream of it
     jobs = jobs_scheduled(snakemake(tiny_run, "-n", "--forcerun", "probe").stdout)
     assert "demo_world" not in jobs and "manifest" not in jobs
-    assert jobs["probe"] == 6 and jobs["extract_2d"] == 6 and jobs["extract_text"] == 3 * 6
+    assert jobs["probe"] == 6 and jobs["extract_media"] == 6 and jobs["extract_text"] == 3 * 6
 
 
 def test_forcerun_evaluations_reruns_only_evaluations_and_tables(tiny_run):
@@ -290,10 +290,7 @@ def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
         "demo_world": 1,
         "manifest": 5,
         "probe": n,
-        "extract_2d": n,
-        "extract_3d": n,
-        "extract_clip": n,
-        "extract_audio": n,
+        "extract_media": n,
         "extract_text": 3 * n,
         "failures": 5,
         "pretrain": variants,
@@ -321,9 +318,9 @@ def test_slurm_profile_dry_run_gives_every_job_its_resources(tmp_path):
         shell = re.search(r"--threads (\d+)", block)
         if resources:
             jobs[name] = (resources[1], shell and int(shell[1]))
-    extract, audio, pretrain = jobs["extract_2d"], jobs["extract_audio"], jobs["pretrain"]
-    assert "slurm_partition=gpu" in extract[0] and "gpu=1" in extract[0] and extract[1] == 8
-    assert "slurm_partition=cpu" in audio[0] and "gpu" not in audio[0] and audio[1] == 4
+    extract, probe, pretrain = jobs["extract_media"], jobs["probe"], jobs["pretrain"]
+    assert "slurm_partition=gpu" in extract[0] and "gpu=1" in extract[0] and extract[1] == 16
+    assert "slurm_partition=cpu" in probe[0] and "gpu" not in probe[0]
     assert "runtime=4320" in pretrain[0] and "mem_mb=256000" in pretrain[0]
     assert all("runtime=" in r and "mem_mb=" in r for r, _ in jobs.values())
 
@@ -366,9 +363,9 @@ def test_an_unknown_dataset_in_a_target_is_named_with_the_known_ones(tmp_path):
 
 def test_nested_config_overrides_work_as_typed(tmp_path):
     """`--config` parses nested values as strings; the workflow reads them with their types."""
-    out = snakemake(tmp_path, "-n", "-p", "--until", "extract_2d", "--config",
+    out = snakemake(tmp_path, "-n", "-p", "--until", "extract_media", "--config",
                     "features={batch_size: 5, device: cpu, resnet152: {seed: 3}}").stdout
-    assert "--batch-size 5" in out and "--seed 3" in out
+    assert "--batch-size 5" in out and "--seed resnet152=3" in out
     proc = snakemake(tmp_path, "-n", "--config", "features={batch_size: many}", check=False)
     assert proc.returncode != 0
     assert "Invalid config at features.batch_size" in proc.stdout + proc.stderr

@@ -68,7 +68,7 @@ wildcard_constraints:
 
 
 EAO_VERSION = eao.__version__
-MEDIA_BACKBONES = ["resnet152", "resnext101", "clip", "logmel"]  # extract_2d, _3d, _clip, _audio
+MEDIA_BACKBONES = ["resnet152", "resnext101", "clip", "logmel"]  # all from rule extract_media
 TEXT_ENCODERS = ["hf", "word2vec", "clip"]
 
 
@@ -173,15 +173,38 @@ def encoder_config(encoder):
     return {**defaults, **config["features"]["text"].get(encoder, {})}
 
 
-def media_options(backbone):
-    """Recorded options of `eao.features.extract` for one backbone (its rule's params)."""
-    feats, cfg = config["features"], backbone_config(backbone)
-    options = ["--device", feats["device"]]
-    if backbone != "logmel":
-        options += ["--weights", cfg["weights"], "--seed", str(cfg["seed"])]
-    if feats["bf16"] and backbone != "logmel":
-        options.append("--bf16")
-    return options
+def media_settings():
+    """Every media backbone's output-affecting settings, enabled or not (extract_media's recorded
+    params): a backbone switched off changes no setting of the others, so nothing reruns."""
+    feats = config["features"]
+    settings = {"device": feats["device"], "bf16": feats["bf16"], "decoder": feats["decoder"]}
+    for backbone in MEDIA_BACKBONES[:3]:
+        cfg = backbone_config(backbone)
+        settings[backbone] = {"weights": cfg["weights"], "seed": cfg["seed"]}
+    return settings
+
+
+def media_outputs():
+    """extract_media's outputs: each enabled backbone's shard and failures table."""
+    outputs = {}
+    for b in enabled_backbones():
+        outputs[b] = f"results/features/{b}/{{dataset}}/shard-{{shard}}.parquet"
+        outputs[f"{b}_failures"] = f"results/features/{b}/{{dataset}}/failures-{{shard}}.parquet"
+    return outputs
+
+
+def media_args(wildcards, output):
+    """The flags of `eao.features.extract` for the backbones of this job (derived from the
+    outputs, so not recorded; the settings they carry are, in media_settings)."""
+    settings = media_settings()
+    args = ["--device", settings["device"], "--decoder", settings["decoder"]]
+    args += ["--bf16"] if settings["bf16"] else []
+    for b in enabled_backbones():
+        failures = output[f"{b}_failures"]
+        args += ["--backbone", b, "--out", f"{b}={output[b]}", "--out-failures", f"{b}={failures}"]
+        if b != "logmel":
+            args += ["--weights", f"{b}={settings[b]['weights']}", "--seed", f"{b}={settings[b]['seed']}"]
+    return args
 
 
 def extract_runtime(wildcards, threads):

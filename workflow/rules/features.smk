@@ -1,82 +1,36 @@
-# Feature stage: one job per (backbone, dataset, shard); each writes one Parquet shard and the
-# failures of that shard. The four media rules share one definition (extract_2d) through
-# Snakemake's rule inheritance; they differ only in the backbone and its outputs.
+# Feature stage: one job per (dataset, shard) decodes each video once for every enabled media
+# backbone (eao.features.extract, eao.io.fused) and writes each backbone's Parquet shard and
+# failures table. Recorded params: every backbone's output-affecting settings (media_settings);
+# the command's flags are derived from the outputs, so disabling a backbone reruns nothing.
+# Changing one backbone's settings reruns the shard's whole pass (docs/features.md says why).
+# Text features: one job per (encoder, dataset, shard).
 
 
-rule extract_2d:
-    input:
-        probed="results/probe/{dataset}/shard-{shard}.parquet",
-    output:
-        features="results/features/resnet152/{dataset}/shard-{shard}.parquet",
-        failures="results/features/resnet152/{dataset}/failures-{shard}.parquet",
-    params:
-        backbone="resnet152",
-        options=media_options("resnet152"),
-        runtime=extract_runtime,
-        code_version=EAO_VERSION,
-    log:
-        "logs/extract/{dataset}/resnet152-{shard}.log",
-    benchmark:
-        "benchmarks/extract/{dataset}/resnet152-{shard}.tsv"
-    threads: 2
-    resources:
-        mem_mb=8000,
-        runtime="4h",
-    conda:
-        "../../envs/eao.yaml"
-    shell:
-        "python -m eao.features.extract --backbone {params.backbone} --probed {input.probed}"
-        " {params.options:q} {params.runtime:q} --threads {threads} --out {output.features}"
-        " --out-failures {output.failures} > {log} 2>&1"
+if enabled_backbones():
 
-
-use rule extract_2d as extract_3d with:
-    output:
-        features="results/features/resnext101/{dataset}/shard-{shard}.parquet",
-        failures="results/features/resnext101/{dataset}/failures-{shard}.parquet",
-    params:
-        backbone="resnext101",
-        options=media_options("resnext101"),
-        runtime=extract_runtime,
-        code_version=EAO_VERSION,
-    log:
-        "logs/extract/{dataset}/resnext101-{shard}.log",
-    benchmark:
-        "benchmarks/extract/{dataset}/resnext101-{shard}.tsv"
-
-
-use rule extract_2d as extract_clip with:
-    output:
-        features="results/features/clip/{dataset}/shard-{shard}.parquet",
-        failures="results/features/clip/{dataset}/failures-{shard}.parquet",
-    params:
-        backbone="clip",
-        options=media_options("clip"),
-        runtime=extract_runtime,
-        code_version=EAO_VERSION,
-    log:
-        "logs/extract/{dataset}/clip-{shard}.log",
-    benchmark:
-        "benchmarks/extract/{dataset}/clip-{shard}.tsv"
-
-
-use rule extract_2d as extract_audio with:
-    output:
-        features="results/features/logmel/{dataset}/shard-{shard}.parquet",
-        failures="results/features/logmel/{dataset}/failures-{shard}.parquet",
-    params:
-        backbone="logmel",
-        options=media_options("logmel"),
-        runtime=extract_runtime,
-        code_version=EAO_VERSION,
-    log:
-        "logs/extract/{dataset}/logmel-{shard}.log",
-    benchmark:
-        "benchmarks/extract/{dataset}/logmel-{shard}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime="4h",
+    rule extract_media:
+        input:
+            probed="results/probe/{dataset}/shard-{shard}.parquet",
+        output:
+            **media_outputs(),
+        params:
+            settings=media_settings(),
+            args=media_args,
+            runtime=extract_runtime,
+            code_version=EAO_VERSION,
+        log:
+            "logs/extract/{dataset}/media-{shard}.log",
+        benchmark:
+            "benchmarks/extract/{dataset}/media-{shard}.tsv"
+        threads: 2
+        resources:
+            mem_mb=12000,
+            runtime="4h",
+        conda:
+            "../../envs/eao.yaml"
+        shell:
+            "python -m eao.features.extract --probed {input.probed} {params.args:q}"
+            " {params.runtime:q} --threads {threads} > {log} 2>&1"
 
 
 rule extract_text:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from eao.io.parquet import write_table
+from eao.io.parquet import read_table, write_table
 
 VIDEOS_PER_GROUP = 1  # visual and audio tables: one row = one video
 SEGMENTS_PER_GROUP = 32  # text tables: one row = one caption segment
@@ -100,3 +100,36 @@ def _leaf_path(schema: pa.Schema, name: str) -> str:
     while pa.types.is_list(typ) or pa.types.is_fixed_size_list(typ):
         typ, path = typ.value_type, path + ".list.element"
     return path
+
+
+PROBED_COLUMNS = ("video_id", "path", "has_audio", "error")  # what extraction reads of a row
+
+
+def usable_rows(probed_path: str) -> list[dict]:
+    """The shard's videos that the probe found usable, in manifest order."""
+    table = read_table(probed_path, kind="manifest", required=PROBED_COLUMNS)
+    return [r for r in table.to_pylist() if r["error"] is None]
+
+
+def write_shard(
+    path: str,
+    rows: list[dict],
+    features: dict[int, np.ndarray],
+    step_s: float,
+    dim: int,
+    metadata: dict,
+    audio: bool = False,
+) -> None:
+    kept = [i for i in range(len(rows)) if i in features]
+    # a visual row covers [i, i+1) steps, so its centre is i + 0.5; a log-mel frame is centred
+    # on its hop already (center=True)
+    offset = 0.0 if audio else 0.5
+    times = [((np.arange(len(features[i])) + offset) * step_s).astype(np.float32) for i in kept]
+    columns = {
+        "video_id": [rows[i]["video_id"] for i in kept],
+        "times_s": pa.array([t.tolist() for t in times], pa.list_(pa.float32())),
+        "features": features_array([features[i] for i in kept], dim, pa.float16()),
+    }
+    if audio:
+        columns["has_audio"] = [len(features[i]) > 0 for i in kept]
+    write_features(path, columns, visual_schema(dim, audio=audio), metadata)

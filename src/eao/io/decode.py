@@ -90,7 +90,7 @@ def iter_frames(
                 yield buf[: k * frame_bytes].reshape(k, out_h, out_w, 3)
             if got < len(buf):
                 break
-        code = _wait_exit(proc, stall_timeout_s)
+        code = wait_exit(proc, stall_timeout_s)
         errfile.seek(0)
         err = errfile.read()
     except Stalled as e:
@@ -108,7 +108,7 @@ def iter_frames(
         raise DecodeError("ffmpeg decoded no frame")
 
 
-def _wait_exit(proc: subprocess.Popen, timeout: float) -> int:
+def wait_exit(proc: subprocess.Popen, timeout: float) -> int:
     """ffmpeg's exit code once its output ended; an ffmpeg that does not exit has stalled."""
     try:
         return proc.wait(timeout=timeout)

@@ -35,6 +35,7 @@ from eao.progress import progress
 from eao.train import state
 from eao.train.distributed import World, gather_outputs, start_process
 from eao.train.loss import PAPER_WEIGHTS, combinatorial_loss
+from eao.train.optim import make_optimizer
 
 log = logging.getLogger("eao.train")
 
@@ -200,7 +201,7 @@ class Trainer:
             self.model = DistributedDataParallel(
                 self.model, device_ids=ids, find_unused_parameters=True
             )
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.opt = make_optimizer(self.model.parameters(), cfg.lr)
         self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=cfg.lr_gamma)
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=device.startswith("cuda") and cfg.precision == "fp16"
@@ -232,6 +233,8 @@ class Trainer:
     def restore(self, ckpt: dict) -> None:
         self.module.load_state_dict(ckpt["model"], strict=True)
         self.opt.load_state_dict(ckpt["optimizer"])
+        for group in self.opt.param_groups:  # a checkpoint of before make_optimizer: unfused
+            group.update(fused=True, foreach=None)
         self.sched.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
         state.set_rng_state(ckpt["rng"])
