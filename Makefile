@@ -32,8 +32,8 @@ test: setup
 
 # Speed measurements (results/bench/*.json); BENCHMARKS.md records them as ratios.
 bench: setup
-	$(BIN)/python bench/extraction.py --out results/bench/extraction.json
-	$(BIN)/python bench/training.py --config medium --out results/bench/training.json
+	$(BIN)/python bench/extraction.py --decode-only --end-to-end --out results/bench/extraction.json
+	$(BIN)/python bench/training.py --config all --out results/bench/training.json
 	$(BIN)/python bench/loader.py --out results/bench/loader.json
 	$(BIN)/python bench/dag.py --out results/bench/dag.json
 	$(BIN)/python bench/word2vec.py --out results/bench/word2vec.json

@@ -199,6 +199,11 @@ def rates(results: dict, device: str) -> list[dict]:
     if e2e:
         out.append({"stage": "fused", "device": device, "device_name": name, "cores": cores,
                     "video_s_per_s": e2e["ours_video_s_per_s"], "source": source})  # fmt: skip
+        if not out[:-1]:  # no per-backbone run: each backbone's own job in the end-to-end run
+            for stage, seconds in e2e["today_per_backbone_s"].items():
+                out.append({"stage": stage, "device": device, "device_name": name,
+                            "cores": cores, "source": f"{source}, its own job (--end-to-end)",
+                            "video_s_per_s": round(e2e["video_seconds"] / seconds, 2)})  # fmt: skip
     return out
 
 

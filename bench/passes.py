@@ -145,34 +145,49 @@ def decode_only(rows: list[dict], processes: int, repeats: int = 3, gpu: bool = 
 
 
 def end_to_end(rows: list[dict], today: dict[str, Visual], ours_visuals: dict[str, Visual],
-               batch: int, device: str, processes: int) -> dict:  # fmt: skip
-    """Today's four jobs (one decode per backbone) against one job for all, same models unless
-    `ours_visuals` holds prepared ones; features' agreement reported as the lowest cosine."""
+               batch: int, device: str, processes: int, rounds: int = 2) -> dict:  # fmt: skip
+    """Today's four jobs (one decode per backbone), the one pass with today's models, and ours
+    (one pass, `ours_visuals`), interleaved, best of `rounds`; per-backbone seconds of today's
+    jobs, and the features' agreement (lowest cosine of ours against today's)."""
     video_s = sum(r["duration_s"] for r in rows)
-    res: dict = {}
-    t0 = time.perf_counter()
-    alone = {}
-    for name, vis in today.items():
-        one = extract_media(rows, {name: vis}, False, batch, device, decoders=processes)
-        alone[name] = one[name]
-    alone["logmel"] = extract_media(rows, {}, True, batch, device, decoders=processes)["logmel"]
-    res["today_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    extract_media(rows, today, True, batch, device, decoders=processes)
-    res["one_pass_same_models_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    together = extract_media(rows, ours_visuals, True, batch, device, decoders=processes)
-    res["ours_s"] = time.perf_counter() - t0
+
+    def jobs_of_today() -> dict:
+        out, seconds = {}, {}
+        for name, vis in [*today.items(), ("logmel", None)]:
+            t0 = time.perf_counter()
+            one = extract_media(rows, {name: vis} if vis else {}, vis is None, batch, device,
+                                decoders=processes)  # fmt: skip
+            seconds[name], out[name] = time.perf_counter() - t0, one[name]
+        return {"features": out, "seconds": seconds}
+
+    ways = {
+        "today": jobs_of_today,
+        "one_pass_same_models": lambda: extract_media(rows, today, True, batch, device,
+                                                      decoders=processes),  # fmt: skip
+        "ours": lambda: extract_media(rows, ours_visuals, True, batch, device, decoders=processes),
+    }
+    best: dict[str, float] = {}
+    kept: dict[str, object] = {}
+    for _ in range(rounds):
+        for name, fn in ways.items():
+            t0 = time.perf_counter()
+            result = fn()
+            elapsed = time.perf_counter() - t0
+            if name not in best or elapsed < best[name]:
+                best[name], kept[name] = elapsed, result
+    alone, together = kept["today"]["features"], kept["ours"]
+    res = {f"{k}_s": round(v, 2) for k, v in best.items()}
+    res["today_per_backbone_s"] = {k: round(v, 2) for k, v in kept["today"]["seconds"].items()}
     res["min_cosine"] = min(
         float((together[n][0][i].astype("f4") * alone[n][0][i].astype("f4")).sum(1).min())
         for n in today for i in alone[n][0]
     )
     res["logmel_identical"] = all(
         (together["logmel"][0][i] == alone["logmel"][0][i]).all() for i in alone["logmel"][0])
-    res.update(video_seconds=round(video_s, 1),
-               today_video_s_per_s=round(video_s / res["today_s"], 2),
-               ours_video_s_per_s=round(video_s / res["ours_s"], 2),
-               ratio=round(res["today_s"] / res["ours_s"], 2),
+    res.update(video_seconds=round(video_s, 1), rounds=rounds,
+               today_video_s_per_s=round(video_s / best["today"], 2),
+               ours_video_s_per_s=round(video_s / best["ours"], 2),
+               ratio=round(best["today"] / best["ours"], 2),
                ratio_one_pass_alone=round(
-                   res["today_s"] / res["one_pass_same_models_s"], 2))  # fmt: skip
+                   best["today"] / best["one_pass_same_models"], 2))  # fmt: skip
     return res

@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -69,7 +70,7 @@ class Stepper:
         self,
         name: str,
         model: torch.nn.Module,
-        make_opt,
+        make_opt: Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer],
         batch: dict,
         device: str,
         bf16: bool = False,
@@ -129,6 +130,20 @@ class Stepper:
         }
 
 
+def time_steps(model: torch.nn.Module, batch: dict, steps: int, device: str, bf16: bool) -> dict:
+    """Ours alone (bench/loader.py): best of `steps` training steps after a warm-up."""
+    side = Stepper("ours", model, lambda p: make_optimizer(p, 5e-5), batch, device, bf16)
+    side.step()  # warm-up: allocations, kernels, Adam state
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    best = min(side.step()["step_s"] for _ in range(steps))
+    result = {"step_s": best, "clips_per_s": batch["video"].shape[0] / best}
+    if device == "cuda":
+        result["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    side.release()
+    return result
+
+
 def available_bytes() -> int:
     with open("/proc/meminfo") as f:
         info = dict(line.split(":", 1) for line in f)
@@ -152,7 +167,11 @@ def compare(sides: list[Stepper], rounds: int, params: int) -> list[dict]:
                 side.release()
     for side in sides:
         side.release()
-    return [{"model": s.name, **best[s.name]} for s in sides]
+    clips = sides[0].batch["video"].shape[0]
+    return [
+        {"model": s.name, **best[s.name], "clips_per_s": clips / best[s.name]["step_s"]}
+        for s in sides
+    ]
 
 
 def run_config(name: str, videos: int, args: argparse.Namespace) -> dict:
@@ -200,7 +219,9 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--config", choices=["all", *CONFIGS], default="all")
     ap.add_argument("--videos", type=int, help="videos per batch (x 10 clips); default per config")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved timed rounds (best of)")
+    ap.add_argument(
+        "--rounds", "--steps", type=int, default=3, help="interleaved timed rounds (best of)"
+    )
     ap.add_argument("--out", default="results/bench/training.json")
     args = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 for both models
@@ -208,8 +229,9 @@ def main() -> int:
     names = list(CONFIGS) if args.config == "all" else [args.config]
     configs = [run_config(n, args.videos or DEFAULT_VIDEOS[n], args) for n in names]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump({"configs": configs}, f, indent=1)
+    with open(args.out, "w") as f:  # "runs": every config's, flat (bench/cost.py reads them)
+        runs = [r for c in configs for r in c["runs"]]
+        json.dump({"runs": runs, "summaries": [c["summary"] for c in configs]}, f, indent=1)
     return 0
 
 

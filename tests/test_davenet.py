@@ -35,7 +35,7 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / b.norm().clamp(min=1e-12)).item()
 
 
-@pytest.mark.parametrize("im2col_from", [0, 16, 10**6])  # every conv a GEMM; mixed; oneDNN only
+@pytest.mark.parametrize("im2col_from", [0, 16, 10**6])  # all stages GEMMs; mixed; official only
 @pytest.mark.parametrize("train", [True, False])
 @pytest.mark.parametrize("frames", [256, 100])
 def test_fast_equals_plain_conv2d(monkeypatch, im2col_from, train, frames):
