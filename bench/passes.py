@@ -63,8 +63,9 @@ def separate(rows: list[dict], processes: int) -> None:
 
 def ours(rows: list[dict], processes: int, threads: int = 0, decoder: str = "cpu") -> None:
     streams = Streams(SPECS, CHUNKS, AudioSpec(), decoder_threads=threads, decoder=decoder)
-    for _ in decoded(rows, streams, processes):
-        pass
+    for i, name, item in decoded(rows, streams, processes):
+        # a failed one pass would time the one-stream fallback instead: not this measurement
+        assert not isinstance(item, (str, Exception)), (rows[i]["path"], name, item)
 
 
 def bare_command(row: dict, variant: str) -> list[str]:

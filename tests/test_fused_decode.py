@@ -12,11 +12,12 @@ import pytest
 
 from eao.demo.render import render_video
 from eao.demo.world import DemoConfig, plan_world
+from eao.errors import run
 from eao.features import decoding, extract
 from eao.io.audio import decode_audio
 from eao.io.decode import DecodeError, FrameSpec, iter_frames
 from eao.io.ffmpeg import probe
-from eao.io.fused import AUDIO, AudioSpec, iter_fused
+from eao.io.fused import AUDIO, AudioSpec, check_nvdec, iter_fused
 from eao.io.parquet import MANIFEST, table_from_rows, write_table
 
 SPECS = {  # the geometries of extract's backbones (eao.features.visual)
@@ -183,3 +184,48 @@ def _tiny_visual():
 
     return Visual("resnext101", FrameSpec(24, 112, 112), 16 / 24, 8,
                   lambda f: make_clips(torch.from_numpy(f)), model, {})  # fmt: skip
+
+
+def test_audio_alone_from_a_file_without_audio_is_an_empty_row(files):
+    """The probe said audio but there is none: an empty log-mel row, as before the one pass."""
+    path = files["ntsc_rate"]  # video only
+    rows = [{"video_id": "v", "path": path, "width": 176, "height": 144, "has_audio": True}]
+    out = extract.extract_media(rows, {}, True, 4, "cpu")
+    assert out["logmel"][1] == {} and out["logmel"][0][0].shape == (0, 40)
+
+
+def test_nvdec_where_it_cannot_work_is_one_line_and_exit_2(files, tmp_path, capsys):
+    if decoding_works_on_gpu(files["odd_size"]):
+        pytest.skip("this machine decodes on the GPU")
+    probed = probed_shard({"odd": files["odd_size"]}, tmp_path)
+    args = ["--probed", probed, "--device", "cpu", "--decoder", "nvdec", "--backbone", "clip",
+            "--out", str(tmp_path / "c.parquet"), "--out-failures", str(tmp_path / "f.parquet")]
+    code = run(extract.main, args, prog="python -m eao.features.extract")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--decoder nvdec does not work here" in err[0]
+    assert not (tmp_path / "c.parquet").exists()
+
+
+@pytest.mark.parametrize("bad", [["--batch-size", "0"], ["--threads", "0"],
+                                 ["--decoder-threads", "-1"], ["--decoders", "x"]])  # fmt: skip
+def test_bad_counts_are_one_line_and_exit_2(bad, capsys):
+    args = ["--probed", "p.parquet", "--backbone", "clip", "--out", "c", "--out-failures", "f"]
+    with pytest.raises(SystemExit) as e:
+        extract.main(args + bad)
+    assert e.value.code == 2
+    assert "expected an integer" in capsys.readouterr().err
+
+
+def test_named_values_win_over_bare_ones_in_any_order():
+    both = ["resnet152", "clip"]
+    want = {"resnet152": "b", "clip": "a"}
+    assert extract.per_backbone(["clip=a", "b"], both, "--weights") == want
+    assert extract.per_backbone(["b", "clip=a"], both, "--weights") == want
+
+
+def decoding_works_on_gpu(path: str) -> bool:
+    try:
+        check_nvdec(path)
+    except DecodeError:
+        return False
+    return True

@@ -83,6 +83,24 @@ def test_stalled_audio_decode_is_killed_with_a_reason(stalling):
     assert_killed(pidfile)
 
 
+def test_a_stalled_one_pass_fails_every_stream_without_a_retry(stalling):
+    """A stall in the one-pass decode is not retried stream by stream (each would stall again):
+    every backbone gets the reason, once, within about one stall limit."""
+    from eao.features.decoding import Streams, video_items
+    from eao.io.fused import AudioSpec
+
+    clip, pidfile = stalling
+    streams = Streams({"a": FrameSpec(1, 120), "b": FrameSpec(24, 112, 112)}, {"a": 4, "b": 16},
+                      AudioSpec(), stall_timeout_s=1)  # fmt: skip
+    row = {"path": str(clip), "width": 160, "height": 120, "has_audio": True}
+    start = time.monotonic()
+    items = list(video_items(row, streams))
+    assert time.monotonic() - start < 15
+    assert [name for name, _ in items] == ["a", "b", "audio"]
+    assert all(isinstance(e, DecodeError) and "ffmpeg stalled" in str(e) for _, e in items)
+    assert_killed(pidfile)
+
+
 def test_a_slow_consumer_is_not_a_stall(media):
     # ffmpeg blocks on the full pipe while we sleep: only time spent waiting for it counts
     chunks = []

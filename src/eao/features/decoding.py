@@ -22,7 +22,7 @@ import numpy as np
 
 from eao.io.audio import AudioDecodeError, NoAudioStream, decode_audio
 from eao.io.decode import DecodeError, FrameSpec, iter_frames
-from eao.io.fused import AUDIO, AudioSpec, iter_fused
+from eao.io.fused import AUDIO, AudioSpec, DecodeStalled, iter_fused
 from eao.io.pipe import DEFAULT_STALL_TIMEOUT_S
 
 RESTART = "restart"  # item: drop this video's chunks so far, its streams come again one by one
@@ -52,6 +52,9 @@ def video_items(row: dict, streams: Streams) -> Iterator[tuple[str, object]]:
         for name in names:
             yield name, DecodeError(f"file not found: {os.path.abspath(row['path'])}")
         return
+    if names == [AUDIO]:  # audio alone: the audio command's own handling of a missing stream
+        yield from _audio_alone(row, audio, streams.stall_timeout_s)
+        return
     try:
         for name, chunk in iter_fused(
             row["path"], streams.frames, row["width"], row["height"], audio, streams.chunks,
@@ -60,10 +63,11 @@ def video_items(row: dict, streams: Streams) -> Iterator[tuple[str, object]]:
             yield name, np.clip(chunk, -1.0, 1.0) if name == AUDIO else chunk
         return
     except DecodeError as e:
-        if len(names) == 1 or "stalled" in str(e):
+        if len(names) == 1 or isinstance(e, DecodeStalled):
             for name in names:
                 yield name, e
             return
+    # logged by the consumer's caller: the job says how many videos took this way
     yield "", RESTART
     for name, spec in streams.frames.items():
         yield from _one_stream(name, row, spec, streams)

@@ -24,6 +24,7 @@ of the shard is extracted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections import defaultdict
 
@@ -32,12 +33,12 @@ import torch
 
 from eao import __version__
 from eao.devices import resolve_device
-from eao.errors import ArgumentParser, run
+from eao.errors import ArgumentParser, BadInput, run
 from eao.features.decoding import RESTART, Streams, decoded
 from eao.features.shards import usable_rows, write_shard
 from eao.features.visual import Batcher, Visual, build_visual
 from eao.io.decode import DecodeError
-from eao.io.fused import AUDIO, DECODERS, AudioSpec
+from eao.io.fused import AUDIO, DECODERS, AudioSpec, check_nvdec
 from eao.io.parquet import FAILURES, table_from_rows, write_table
 from eao.io.pipe import DEFAULT_STALL_TIMEOUT_S, stall_seconds
 from eao.progress import progress
@@ -58,9 +59,12 @@ def extract_media(
     stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
     decoder_threads: int = 0,
     decoder: str = "cpu",
+    fallbacks: list[int] | None = None,
 ) -> dict[str, Result]:
     """Features by backbone: (n, dim) float16 unit rows per visual backbone, (T, 40) float16
-    log-mel ((0, 40) for a video without audio); and each backbone's decode errors."""
+    log-mel ((0, 40) for a video without audio); and each backbone's decode errors. The
+    videos whose one-pass decode failed and that were decoded again one stream at a time (on
+    the CPU) are appended to `fallbacks`."""
     streams = Streams(
         frames={n: v.frames for n, v in visuals.items()},
         chunks={n: v.chunk for n, v in visuals.items()},
@@ -76,25 +80,36 @@ def extract_media(
     attempt: dict[int, int] = defaultdict(int)
     waves: dict[int, list[np.ndarray]] = defaultdict(list)
     mels: dict[int, np.ndarray] = {}
-    for i, stream, item in progress(decoded(rows, streams, decoders), "extract"):
-        name = "logmel" if stream == AUDIO else stream
-        if item is RESTART:  # the fused decode failed: what it gave is dropped
-            attempt[i] += 1
-            waves.pop(i, None)
-            for n in names:
-                errors[n].pop(i, None)
-        elif item is None:  # the video is done
-            if logmel and i not in errors["logmel"]:
-                mels[i] = _log_mel(waves.pop(i, []))
-        elif isinstance(item, DecodeError):
-            errors[name][i] = f"audio decode failed: {item}" if stream == AUDIO else str(item)
-        elif stream == AUDIO:
-            waves[i].append(item)
-        else:
-            inputs = visuals[name].to_inputs(item)
-            key = (name, i, attempt[i])
-            batchers[name].add(key[1:], counts[key], inputs)
-            counts[key] += len(inputs)
+    fallbacks = [] if fallbacks is None else fallbacks
+    # closing(): the decoder threads stop also when a model raises (else they wait forever)
+    with contextlib.closing(decoded(rows, streams, decoders)) as items:
+        for i, stream, item in progress(items, "extract"):
+            name = "logmel" if stream == AUDIO else stream
+            if item is RESTART:  # the fused decode failed: what it gave is dropped
+                fallbacks.append(i)
+                for batcher in batchers.values():
+                    batcher.drop((i, attempt[i]))
+                attempt[i] += 1
+                waves.pop(i, None)
+                for n in names:
+                    errors[n].pop(i, None)
+            elif item is None:  # the video is done
+                if logmel and i not in errors["logmel"]:
+                    mels[i] = _log_mel(waves.pop(i, []))
+            elif isinstance(item, DecodeError):
+                if stream == AUDIO:
+                    errors[name][i] = f"audio decode failed: {item}"
+                    waves.pop(i, None)
+                else:
+                    errors[name][i] = str(item)
+                    batchers[name].drop((i, attempt[i]))
+            elif stream == AUDIO:
+                waves[i].append(item)
+            else:
+                inputs = visuals[name].to_inputs(item)
+                key = (name, i, attempt[i])
+                batchers[name].add(key[1:], counts[key], inputs)
+                counts[key] += len(inputs)
     results = {}
     for name, batcher in batchers.items():
         batcher.flush()
@@ -128,17 +143,33 @@ def extract_visual(
 
 
 def per_backbone(values: list[str], backbones: list[str], option: str) -> dict[str, str]:
-    """`--option NAME=VALUE` (or a bare VALUE for every backbone) -> {backbone: value}."""
-    out = {}
+    """`--option NAME=VALUE` (or a bare VALUE for every backbone) -> {backbone: value}; a
+    NAME=VALUE wins over a bare value, wherever each stands on the command line."""
+    bare, named = {}, {}
     for text in values:
         name, sep, value = text.partition("=")
         if sep and name in BACKBONES:
             if name not in backbones:
                 raise ValueError(f"{option} {text}: {name} is not a --backbone of this job")
-            out[name] = value
+            named[name] = value
         else:
-            out.update(dict.fromkeys(backbones, text))
-    return out
+            bare = dict.fromkeys(backbones, text)
+    return bare | named
+
+
+def _at_least(minimum: int):
+    """argparse type: an integer >= minimum (else one line and exit 2, not a traceback)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -150,13 +181,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                     help="name, local path, or 'random' (default random)")  # fmt: skip
     ap.add_argument("--seed", action="append", default=[], metavar="[NAME=]SEED",
                     help="seed of random weights (default 0)")  # fmt: skip
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=_at_least(1), default=64)
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast on GPU")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--decoders", type=int, default=0,
+    ap.add_argument("--threads", type=_at_least(1), default=1)
+    ap.add_argument("--decoders", type=_at_least(0), default=0,
                     help="ffmpeg processes decoding ahead (default: --threads)")  # fmt: skip
-    ap.add_argument("--decoder-threads", type=int, default=0,
+    ap.add_argument("--decoder-threads", type=_at_least(0), default=0,
                     help="threads of each ffmpeg process (default: ffmpeg's choice)")  # fmt: skip
     ap.add_argument("--decoder", choices=DECODERS, default="cpu",
                     help="video decoder: cpu, or nvdec (the GPU's, through ffmpeg)")  # fmt: skip
@@ -191,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     rows = usable_rows(args.probed)
+    if args.decoder == "nvdec" and rows:  # a GPU decoder that cannot work is a setup error,
+        try:  # not a shard of fallbacks to the CPU
+            check_nvdec(rows[0]["path"])
+        except DecodeError as e:
+            raise BadInput(f"--decoder nvdec does not work here: {e}", rows[0]["path"]) from None
     visuals = {
         b: build_visual(b, args.weights[b], args.seed[b], device)
         for b in args.backbone
@@ -200,14 +236,16 @@ def main(argv: list[str] | None = None) -> int:
         rows, visuals, "logmel" in args.backbone, args.batch_size, device,
         autocast=args.bf16 and device == "cuda", decoders=args.decoders or args.threads,
         stall_timeout_s=args.stall_timeout_s, decoder_threads=args.decoder_threads,
-        decoder=args.decoder,
+        decoder=args.decoder, fallbacks=(fallbacks := []),
     )  # fmt: skip
+    for i in fallbacks:
+        print(f"  one-pass decode failed, decoded one stream at a time: {rows[i]['video_id']}")
     for backbone in args.backbone:
         features, errors = results[backbone]
         meta = {"table": f"features/{backbone}", "code_version": __version__,
                 "probed": args.probed, "device": device}  # fmt: skip
-        if backbone != "logmel":
-            meta["decoder"] = args.decoder
+        # the decoder and the videos the one-pass decode failed on (decoded again on the CPU)
+        meta.update(decoder=args.decoder, fallback_videos=str(len(fallbacks)))
         if backbone == "logmel":
             meta.update(backbone="logmel", weights="none", sample_rate="16000",
                         frames_per_second="100")  # fmt: skip

@@ -121,6 +121,12 @@ class Batcher:
         out = self.outputs.pop(video, {})
         return torch.stack([out[p] for p in range(count)]).numpy() if count else None
 
+    def drop(self, video: Hashable) -> None:
+        """Forget `video`'s inputs not yet run and its outputs (a decode that failed)."""
+        for key, items in self.pending.items():
+            self.pending[key] = [item for item in items if item[0] != video]
+        self.outputs.pop(video, None)
+
     def flush(self) -> None:
         for key in list(self.pending):
             while self.pending[key]:

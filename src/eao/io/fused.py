@@ -90,6 +90,23 @@ def fused_command(
     return ffmpeg.merge_outputs(*outputs).global_args("-v", "error", "-nostdin").compile()
 
 
+class DecodeStalled(DecodeError):
+    """ffmpeg wrote nothing for the stall limit (a retry would stall again)."""
+
+
+def check_nvdec(path: str, timeout_s: float = 60.0) -> None:
+    """Decode one frame of `path` with `-hwaccel cuda`; DecodeError with ffmpeg's reason when
+    the GPU decoder is not usable here (no GPU, no driver, an ffmpeg without it)."""
+    cmd = ["ffmpeg", "-v", "error", "-nostdin", "-hwaccel", "cuda", "-i", os.path.abspath(path),
+           "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise DecodeError(f"ffmpeg -hwaccel cuda timed out after {timeout_s:g} s") from None
+    if proc.returncode != 0:
+        raise DecodeError(f"ffmpeg -hwaccel cuda failed: {stderr_reason(proc.stderr)}")
+
+
 class _Stream:
     """One output pipe: fills fixed-size chunks straight from the pipe (no copy in Python)."""
 
@@ -145,25 +162,28 @@ def iter_fused(
     nothing for `stall_timeout_s` seconds (it is killed). Chunks already yielded stay valid.
     """
     sizes = chunk if isinstance(chunk, dict) else dict.fromkeys(frames, chunk)
-    pipes = {name: os.pipe() for name in [*frames, *([AUDIO] if audio else [])]}
-    fds = {n: w for n, (_, w) in pipes.items()}
-    cmd = fused_command(path, frames, width, height, audio, fds, decoder_threads, decoder)
-    streams = {}
-    for name, (r, _) in pipes.items():
-        if name == AUDIO:
-            streams[r] = _Stream(name, r, 4, AUDIO_BLOCK_SAMPLES, ())
-        else:
-            w, h = frames[name].output_size(width, height)
-            streams[r] = _Stream(name, r, w * h * 3, sizes[name], (h, w, 3))
-    errfile = tempfile.TemporaryFile()  # noqa: SIM115 - closed below; why a file: decode.py
+    names = [*frames, *([AUDIO] if audio else [])]
+    shapes = {n: frames[n].output_size(width, height) for n in frames}  # before any fd is open
+    pipes = {name: os.pipe() for name in names}
+    errfile = None
     try:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=errfile, pass_fds=[w for _, w in pipes.values()]
-        )
+        fds = {n: w for n, (_, w) in pipes.items()}
+        cmd = fused_command(path, frames, width, height, audio, fds, decoder_threads, decoder)
+        streams = {}
+        for name, (r, _) in pipes.items():
+            if name == AUDIO:
+                streams[r] = _Stream(name, r, 4, AUDIO_BLOCK_SAMPLES, ())
+            else:
+                w, h = shapes[name]
+                streams[r] = _Stream(name, r, w * h * 3, sizes[name], (h, w, 3))
+        errfile = tempfile.TemporaryFile()  # noqa: SIM115 - closed below; why a file: decode.py
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errfile,
+                                pass_fds=list(fds.values()))  # fmt: skip
     except BaseException:
         for r, _ in pipes.values():
             os.close(r)
-        errfile.close()
+        if errfile is not None:
+            errfile.close()
         raise
     finally:
         for _, w in pipes.values():
@@ -174,7 +194,7 @@ def iter_fused(
         errfile.seek(0)
         err = errfile.read()
     except Stalled as e:
-        raise DecodeError(str(e)) from None
+        raise DecodeStalled(str(e)) from None
     finally:
         if proc.poll() is None:
             proc.kill()
