@@ -8,11 +8,13 @@ only because an upstream job reruns) must be the key's `x-reruns` in the schema.
 from __future__ import annotations
 
 import copy
+import pickle
 import re
 from pathlib import Path
 
+import numpy as np
 import yaml
-from entry_files import write_word2vec
+from entry_files import released_items, write_released, write_word2vec
 
 from eao.workflow.config import resolve
 
@@ -27,6 +29,8 @@ MAP_ENTRY = {
     ("finetune", "datasets"): "youcook2",
     ("ablations", "variants"): "tv",
 }
+# A dataset's `imported` settings are walked under the tiny config's imported dataset.
+IMPORTED = ("datasets", "released", "imported")
 
 # Keys whose changed value cannot be derived from their type (paths that must exist, values
 # that must stay consistent). The files named here are made by `prepare_files`.
@@ -55,6 +59,9 @@ CHANGED = {
     ("pretrain", "gpus"): 2,
     ("pretrain", "runtime"): "1h",
     ("features", "text", "word2vec", "weights"): "extra/tiny-vectors.bin",
+    (*IMPORTED, "resnet"): "extra/released_b/youcook_val.pkl",
+    (*IMPORTED, "s3d"): "extra/released_b/youcook_val_s3d.pkl",
+    (*IMPORTED, "clip"): "extra/released_clip.pkl",
 }
 
 
@@ -70,6 +77,8 @@ def schema_keys(schema: dict) -> list[tuple[tuple[str, ...], dict]]:
     def walk(path: tuple[str, ...], node: dict, extractor: str | None) -> None:
         node = resolve(node, schema)
         extractor = node.get("x-extractor", extractor)
+        if path[:1] == ("datasets",) and path[2:] == ("imported",):
+            path = IMPORTED
         if "properties" in node:
             for name, child in node["properties"].items():
                 walk((*path, name), child, extractor)
@@ -143,6 +152,10 @@ def prepare_files(workdir: Path) -> None:
     )
     (extra / "latest_model.pth").write_bytes(b"a stand-in: a dry run does not read it")
     write_word2vec(extra / "tiny-vectors.bin", ["cut", "the", "tomato", "eggs"])
+    write_released(extra / "released_b", seed=1)
+    items, _ = released_items()  # a CLIP pickle aligned with the tiny run's released pickle
+    clip = [{"clip": np.ones((len(it["3d_full"]) * 2 // 3, 512), np.float32)} for it in items]
+    (extra / "released_clip.pkl").write_bytes(pickle.dumps(clip, protocol=4))
 
 
 JOB = re.compile(r"^(?:local)?rule (\w+):$")

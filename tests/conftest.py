@@ -146,6 +146,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dry-run against it or copy from it."""
     repo = Path(__file__).resolve().parents[1]
     workdir = tmp_path_factory.mktemp("tiny_run")
+    from entry_files import write_released
+
+    write_released(workdir / "released")  # the imported dataset `released` of tiny.yaml
     subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
          "--directory", str(workdir), "--configfile", str(repo / "tests/configs/tiny.yaml"),

@@ -19,6 +19,9 @@ from eao.model import EverythingAtOnce, ModelConfig
 CFG = ModelConfig(video_dim=8, text_dim=8, width=32, heads=4, proj_dim=16,
                   audio_channels=(4, 4, 8, 8, 8, 16, 16))  # fmt: skip
 VIDEOS = ["v0", "v1"]
+# log-mel lengths; 1602: the reference's seconds of 1602 frames map back to frame 1601 (float)
+FRAMES = (537, 837, 1602, 1437, 1737, 2037)
+NON_ASCII = "crème brûlée — 炒饭"
 
 
 def visual_shard(path: Path, seconds: int = 12) -> Path:
@@ -108,6 +111,7 @@ def valid_files(root: Path) -> dict[str, Path]:
     )
     f["metrics"] = write(root / "main" / "metrics.jsonl", '{"step": 1, "loss": 2.0}\n')
     f["word2vec"] = word2vec_file(root / "vectors.bin")
+    f["released_pickle"] = write_released(root / "released")["resnet"]
     f["folder"] = root / "my_videos"
     f["folder"].mkdir()
     (f["folder"] / "a.mp4").write_bytes(b"not decoded here")
@@ -136,3 +140,37 @@ def write(path: Path, content: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(content, encoding="utf-8")
     return path
+
+
+def released_items(seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """Six clips in the layout of EAO's released youcook_val.pkl (seeded arrays; one item
+    without `2d_full`, as the 11 the reference drops; a non-ASCII caption; some audio as
+    tensors) and the items of the S3D pickle aligned with it."""
+    rng = np.random.default_rng(seed)
+    captions = ["add the eggs", f"make a {NON_ASCII}", "fry the onions", "stir the rice",
+                "pour the sauce", "serve it hot"]  # fmt: skip
+    items, s3d = [], []
+    for i, caption in enumerate(captions):
+        t2 = 5 + 3 * i
+        item = {"id": f"clip{i}", "caption": caption,
+                "3d_full": rng.standard_normal((int(t2 * 1.5), 2048)).astype(np.float32),
+                "audio": rng.standard_normal((40, FRAMES[i])).astype(np.float32)}  # fmt: skip
+        if i % 2:
+            item["audio"] = torch.from_numpy(item["audio"])
+        if i != 3:  # one item without 2D features, as the 11 of youcook_val.pkl
+            item["2d_full"] = rng.standard_normal((t2, 2048)).astype(np.float32)
+        items.append(item)
+        s3d.append({"s3d": rng.standard_normal((t2, 1024)).astype(np.float32)})
+    return items, s3d
+
+
+def write_released(folder: Path, seed: int = 0) -> dict[str, Path]:
+    """The released pickles of `released_items`: {"resnet": youcook_val.pkl, "s3d": ...}."""
+    import pickle
+
+    folder.mkdir(parents=True, exist_ok=True)
+    items, s3d = released_items(seed)
+    paths = {"resnet": folder / "youcook_val.pkl", "s3d": folder / "youcook_val_s3d.pkl"}
+    paths["resnet"].write_bytes(pickle.dumps(items, protocol=4))
+    paths["s3d"].write_bytes(pickle.dumps(s3d, protocol=4))
+    return paths

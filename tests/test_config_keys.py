@@ -55,6 +55,8 @@ def effective(config: dict) -> dict:
 
 def per_entry(path: tuple[str, ...]) -> str | None:
     """The dataset a key of a per-dataset map belongs to (its jobs must be that dataset's)."""
+    if path[:1] == ("datasets",):
+        return path[1]  # youcook2, or the imported dataset
     for prefix, entry in MAP_ENTRY.items():
         if path[: len(prefix)] == prefix and prefix != ("ablations", "variants"):
             return entry

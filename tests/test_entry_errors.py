@@ -31,7 +31,7 @@ from eao.data import failures, manifest, probe
 from eao.demo import __main__ as demo
 from eao.errors import BadInput, reading, run
 from eao.evaluate import localize, retrieval, search
-from eao.features import extract, text
+from eao.features import extract, imported, text
 from eao.io.parquet import MANIFEST, table_from_rows, write_table
 from eao.report import __main__ as report
 from eao.tables import __main__ as tables
@@ -125,6 +125,11 @@ ENTRIES = {
         "eao import-checkpoint", checkpoints.main,
         lambda f, bad, out: [bad, _out(out, "eao.pt")],
         "official", "model", "manifest", ("eao.pt",)),
+    "import-features": Entry(
+        "eao import-features", imported.main,
+        lambda f, bad, out: ["--dataset", "youcook2", "--format", "eao-pickle", "--pickle",
+                             f"resnet={bad}", "--split", "validation", "--results", str(out)],
+        "released_pickle", "weights_dict", "manifest", ("manifest", "probe", "features")),
     "retrieval": Entry(
         "eao retrieval", retrieval.main,
         lambda f, bad, out: ["--model", bad, "--manifest", str(f["manifest"]), "--clips",

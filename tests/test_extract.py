@@ -66,7 +66,12 @@ def probed_shard(tmp_path_factory):
     return probed
 
 
+# S3D at a small input here (the 224 path: tests/test_s3d.py)
+EXTRA = {"s3d": ("--s3d-size", "64")}
+
+
 def run(backbone: str, probed, out_dir, *extra: str) -> tuple[list[dict], list[dict], dict]:
+    extra = (*EXTRA.get(backbone, ()), *extra)
     out, fails = out_dir / f"{backbone}.parquet", out_dir / f"{backbone}-failures.parquet"
     code = extract.main(
         [
@@ -96,10 +101,11 @@ EXPECTED = {  # rows per second of video, per the reference extractors
     "resnet152": (2048, lambda s: int(s)),
     "clip": (512, lambda s: int(s)),
     "resnext101": (2048, lambda s: math.ceil(24 * s / 16)),
+    "s3d": (1024, lambda s: math.ceil(s)),  # one 32-frame window centred on each second
 }
 
 
-@pytest.mark.parametrize("backbone", ["resnet152", "resnext101", "clip"])
+@pytest.mark.parametrize("backbone", ["resnet152", "resnext101", "clip", "s3d"])
 def test_visual_counts_shapes_and_provenance(backbone, probed_shard, tmp_path):
     rows, failures, meta = run(backbone, probed_shard, tmp_path)
     dim, count = EXPECTED[backbone]
@@ -114,6 +120,21 @@ def test_visual_counts_shapes_and_provenance(backbone, probed_shard, tmp_path):
         assert times[-1] < seconds + 0.7
     assert meta["backbone"].startswith(backbone[:4]) or backbone in meta["backbone"]
     assert meta["weights"] == "random" and meta["weights_seed"] == "0"
+
+
+def test_s3d_rows_are_seconds_in_both_recipes(probed_shard, tmp_path):
+    """An N-second video gives N rows at 1/s, row i at i + 0.5 s, with either windowing; the
+    recipe, the output and the input size are in the shard's metadata."""
+    for recipe, output, dim in (("16fps_32x16", "mixed_5c", 1024),
+                                ("30fps_30", "video_embedding", 512)):  # fmt: skip
+        rows, _, meta = run("s3d", probed_shard, tmp_path, "--s3d-recipe", recipe,
+                            "--s3d-output", output)  # fmt: skip
+        settings = (meta["s3d_recipe"], meta["s3d_output"], meta["input_size"])
+        assert settings == (recipe, output, "64")
+        assert meta["features_per_second"] == "1"
+        for row, seconds in zip(rows, SECONDS, strict=True):
+            assert np.asarray(row["features"]).shape == (int(seconds), dim)
+            assert row["times_s"] == [i + 0.5 for i in range(int(seconds))]
 
 
 def test_logmel_counts_and_silent_video(probed_shard, tmp_path):
@@ -136,12 +157,13 @@ def test_same_input_gives_byte_identical_shards(probed_shard, tmp_path):
     a.mkdir(), b.mkdir()
     for out, decoders in ((a, "1"), (b, "3")):
         run("resnet152", probed_shard, out, "--decoders", decoders)
+        run("s3d", probed_shard, out, "--decoders", decoders)
         run("logmel", probed_shard, out)
-    for name in ("resnet152.parquet", "logmel.parquet"):
+    for name in ("resnet152.parquet", "s3d.parquet", "logmel.parquet"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
 
 
-@pytest.mark.parametrize("backbone", ["resnet152", "resnext101"])
+@pytest.mark.parametrize("backbone", ["resnet152", "resnext101", "s3d"])
 def test_features_do_not_depend_on_the_batch_size(backbone, probed_shard, tmp_path):
     """Why features.batch_size is not a recorded param (changing it reruns nothing): eval-mode
     backbones give each frame or clip the same features in any batch, up to float rounding

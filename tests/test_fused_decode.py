@@ -121,7 +121,8 @@ def probed_shard(files: dict[str, str], folder) -> str:
 
 
 def run_job(probed: str, out, backbones: list[str]) -> None:
-    args = ["--probed", probed, "--device", "cpu", "--batch-size", "4", "--threads", "2"]
+    args = ["--probed", probed, "--device", "cpu", "--batch-size", "4", "--threads", "2",
+            "--s3d-size", "64"]  # fmt: skip
     for b in backbones:
         args += ["--backbone", b, "--out", f"{b}={out}/{b}.parquet",
                  "--out-failures", f"{b}={out}/{b}-failures.parquet"]  # fmt: skip

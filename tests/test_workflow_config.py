@@ -12,6 +12,7 @@ from eao.workflow.config import (
     UnknownDataset,
     check_dataset,
     check_dataset_references,
+    check_dataset_sources,
     coerce_cli_strings,
     coerce_variant_overrides,
 )
@@ -86,3 +87,13 @@ def test_variant_overrides_get_the_sections_types():
     spec = config["ablations"]["variants"]["v"]
     assert spec["model"] == {"depth": 2, "positional": "rope"}
     assert spec["pretrain"] == {"audio": None, "lr": 1e-4, "loss_weights": {"tv": 1}}
+
+
+def test_a_dataset_has_videos_or_imported_features_not_both():
+    check_dataset_sources({"datasets": {"a": {"videos": "v.csv", "root": "r"},
+                                        "b": {"imported": {"resnet": "x.pkl"}}}})  # fmt: skip
+    with pytest.raises(ValueError, match=r"datasets\.a: 'root' required \(or `imported:`"):
+        check_dataset_sources({"datasets": {"a": {"videos": "v.csv"}}})
+    with pytest.raises(ValueError, match=r"datasets\.b: imported replaces .*remove videos, root"):
+        check_dataset_sources({"datasets": {"b": {"imported": {"resnet": "x.pkl"},
+                                                  "videos": "v.csv", "root": "r"}}})  # fmt: skip

@@ -12,6 +12,7 @@ from eao import checkpoints, doctor, errors, info, own_videos
 from eao.data import failures, manifest, probe
 from eao.demo import __main__ as demo
 from eao.evaluate import localize, retrieval, search
+from eao.features import imported
 from eao.tables import __main__ as tables
 from eao.train import finetune, loop
 
@@ -22,6 +23,7 @@ COMMANDS = {
     "failures": (failures.main, "gather failures tables"),
     "train": (loop.main, "pretrain the fusion model on feature shards"),
     "import-checkpoint": (checkpoints.main, "convert a released EAO checkpoint to ours"),
+    "import-features": (imported.main, "convert EAO's released evaluation features to shards"),
     "finetune": (finetune.main, "fine-tune a pretrained model on a retrieval benchmark"),
     "retrieval": (retrieval.main, "text-to-video retrieval metrics of a model on a benchmark"),
     "localize": (localize.main, "zero-shot step localization on CrossTask / Mining YouTube"),

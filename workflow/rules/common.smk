@@ -16,7 +16,8 @@ from eao.data.manifest import count_csv_rows, shard_count
 from eao.demo.world import DATASETS as DEMO_DATASETS
 from eao.demo.world import DemoConfig, plan_world
 from eao.workflow.config import (UnknownDataset, check_dataset, check_dataset_references,
-                                 coerce_cli_strings, coerce_variant_overrides)
+                                 check_dataset_sources, coerce_cli_strings,
+                                 coerce_variant_overrides)
 
 
 with open(os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")) as f:
@@ -42,6 +43,10 @@ def validate_config():
 
 GIVEN = json.loads(json.dumps(dict(config)))  # the user's config, before the schema's defaults
 validate_config()
+try:
+    check_dataset_sources(config)
+except ValueError as e:
+    raise WorkflowError(str(e)) from None
 coerce_variant_overrides(config, SCHEMA)
 # The keys an ablation variant may override: those of the main model and pretrain sections.
 SECTION_KEYS = {s: list(SCHEMA["properties"][s]["properties"]) for s in ("model", "pretrain")}
@@ -68,7 +73,9 @@ wildcard_constraints:
 
 
 EAO_VERSION = eao.__version__
-MEDIA_BACKBONES = ["resnet152", "resnext101", "clip", "logmel"]  # all from rule extract_media
+MEDIA_BACKBONES = ["resnet152", "resnext101", "clip", "s3d", "logmel"]  # all from rule extract_media
+VISUAL_BACKBONES = MEDIA_BACKBONES[:4]
+S3D_KEYS = ["recipe", "output", "size"]  # S3D's settings beyond weights and seed
 TEXT_ENCODERS = ["hf", "word2vec", "clip"]
 
 
@@ -86,7 +93,30 @@ def demo_planned_count(videos_csv):
     return None
 
 
+def imported(name):
+    """The released-features settings of dataset `name` (datasets.<name>.imported), or None."""
+    return config["datasets"][name].get("imported")
+
+
+def captioned(name):
+    """Whether the dataset has captions: a captions file, or the captions of imported features."""
+    ds = config["datasets"].get(name, {})
+    return bool(ds.get("captions") or ds.get("imported"))
+
+
+def one_of(names):
+    """A wildcard regex matching exactly these names (none: a regex that matches nothing)."""
+    return "|".join(names) if names else "(?!)"
+
+
+VIDEO_DATASETS = sorted(n for n in config["datasets"] if not imported(n))
+IMPORTED_DATASETS = sorted(n for n in config["datasets"] if imported(n))
+IMPORTED_BACKBONES = {"resnet": ["resnet152", "resnext101", "logmel"], "clip": ["clip"], "s3d": ["s3d"]}
+
+
 def video_count(dataset):
+    if imported(dataset):
+        return 1  # an imported dataset is one shard, whatever its size
     csv_path = config["datasets"][dataset]["videos"]
     planned = demo_planned_count(csv_path)
     if planned is not None:
@@ -164,7 +194,7 @@ DEFS_DEFAULTS = {name: {k: v["default"] for k, v in d["properties"].items() if "
 
 
 def backbone_config(backbone):
-    defaults = DEFS_DEFAULTS["visual"] if backbone != "logmel" else {"enabled": True}
+    defaults = DEFS_DEFAULTS.get(backbone, DEFS_DEFAULTS["visual"]) if backbone != "logmel" else {"enabled": True}
     return {**defaults, **config["features"].get(backbone, {})}
 
 
@@ -178,9 +208,10 @@ def media_settings():
     params): a backbone switched off changes no setting of the others, so nothing reruns."""
     feats = config["features"]
     settings = {"device": feats["device"], "bf16": feats["bf16"], "decoder": feats["decoder"]}
-    for backbone in MEDIA_BACKBONES[:3]:
+    for backbone in VISUAL_BACKBONES:
         cfg = backbone_config(backbone)
-        settings[backbone] = {"weights": cfg["weights"], "seed": cfg["seed"]}
+        keys = ["weights", "seed"] + (S3D_KEYS if backbone == "s3d" else [])
+        settings[backbone] = {k: cfg[k] for k in keys}
     return settings
 
 
@@ -204,6 +235,8 @@ def media_args(wildcards, output):
         args += ["--backbone", b, "--out", f"{b}={output[b]}", "--out-failures", f"{b}={failures}"]
         if b != "logmel":
             args += ["--weights", f"{b}={settings[b]['weights']}", "--seed", f"{b}={settings[b]['seed']}"]
+        if b == "s3d":
+            args += [arg for k in S3D_KEYS for arg in (f"--s3d-{k}", str(settings[b][k]))]
     return args
 
 
@@ -255,6 +288,28 @@ def enabled_backbones():
     return [b for b in MEDIA_BACKBONES if backbone_config(b)["enabled"]]
 
 
+def dataset_backbones(name):
+    """The media backbones a dataset has shards of: the enabled ones, extracted from its videos,
+    or those its imported pickles hold."""
+    if imported(name):
+        return [b for key, bs in IMPORTED_BACKBONES.items() if imported(name).get(key) for b in bs]
+    return enabled_backbones()
+
+
+def import_pickle(wildcards):
+    """The pickles one import job reads: the ResNet pickle (ids, captions, the clips kept) and,
+    for a CLIP or S3D shard, that backbone's pickle."""
+    dataset(wildcards.dataset)
+    spec = imported(wildcards.dataset)
+    key = {"clip": "clip", "s3d": "s3d"}.get(wildcards.get("backbone"), "resnet")
+    return {"resnet": spec["resnet"], **({key: spec[key]} if key != "resnet" else {})}
+
+
+def import_args(wildcards, input):
+    """`--pickle KEY=PATH` for each pickle the job reads."""
+    return [arg for key, path in input.items() for arg in ("--pickle", f"{key}={path}")]
+
+
 def enabled_text_encoders():
     return [e for e in TEXT_ENCODERS if encoder_config(e)["enabled"]]
 
@@ -264,9 +319,9 @@ def extract_failures(wildcards):
     dataset(wildcards.dataset)
     name, shards = wildcards.dataset, SHARDS[wildcards.dataset]
     paths = []
-    for backbone in enabled_backbones():
+    for backbone in dataset_backbones(name):
         paths += expand(f"results/features/{backbone}/{name}/failures-{{shard}}.parquet", shard=shards)
-    if config["datasets"][name].get("captions"):
+    if captioned(name):
         for encoder in enabled_text_encoders():
             paths += expand(f"results/features/text_{encoder}/{name}/failures-{{shard}}.parquet", shard=shards)
     return paths
@@ -276,9 +331,9 @@ def all_outputs():
     outputs = []
     for name, shards in SHARDS.items():
         outputs += expand("results/probe/{dataset}/shard-{shard}.parquet", dataset=name, shard=shards)
-        for backbone in enabled_backbones():
+        for backbone in dataset_backbones(name):
             outputs += expand(f"results/features/{backbone}/{name}/shard-{{shard}}.parquet", shard=shards)
-        if config["datasets"][name].get("captions"):
+        if captioned(name):
             for encoder in enabled_text_encoders():
                 outputs += expand(f"results/features/text_{encoder}/{name}/shard-{{shard}}.parquet", shard=shards)
         outputs.append(f"results/failures/{name}.parquet")
@@ -444,7 +499,7 @@ def retrieval_datasets():
     """Retrieval benchmarks of the config that are among the datasets and have captions, sorted
     (params are compared as text: a config rewritten in another key order must not rerun)."""
     return [name for name in sorted(config["evaluate"]["retrieval"])
-            if config["datasets"].get(name, {}).get("captions")]
+            if captioned(name)]
 
 
 def finetune_datasets():
@@ -453,7 +508,12 @@ def finetune_datasets():
 
 def localization_datasets():
     return [name for name in sorted(config["evaluate"]["localization"])
-            if config["datasets"].get(name, {}).get("captions")]
+            if captioned(name)]
+
+
+def localization_variants():
+    """Table 3: main, and the S3D variant when it is run (its 'Ours (S3D)' row)."""
+    return [v for v in ("main", "s3d") if v in variant_names()]
 
 
 def long_video_variants():
@@ -471,8 +531,8 @@ def evaluation_outputs():
                   strategy=config["evaluate"]["long_videos"].get("strategies", []))
     out += expand("results/evaluate/retrieval/finetuned/{variant}/{dataset}/at_once.json",
                   variant=finetune_variants(), dataset=finetune_datasets())
-    out += expand("results/evaluate/localization/{variant}/{dataset}.json", variant="main",
-                  dataset=localization_datasets())
+    out += expand("results/evaluate/localization/{variant}/{dataset}.json",
+                  variant=localization_variants(), dataset=localization_datasets())
     return out
 
 

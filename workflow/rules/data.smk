@@ -33,6 +33,8 @@ rule demo_world:
 
 
 rule manifest:
+    wildcard_constraints:
+        dataset=one_of(VIDEO_DATASETS),
     input:
         unpack(dataset_inputs),
     output:
@@ -59,6 +61,8 @@ rule manifest:
 
 
 rule probe:
+    wildcard_constraints:
+        dataset=one_of(VIDEO_DATASETS),
     input:
         manifest="results/manifest/{dataset}/videos.parquet",
     output:
@@ -81,6 +85,65 @@ rule probe:
         "python -m eao.data.probe --manifest {input.manifest} --shard {wildcards.shard}"
         " {params.decode_check} --min-duration-s {params.min_duration_s}"
         " --out {output.probed} --out-failures {output.failures} > {log} 2>&1"
+
+
+# A benchmark given as its released evaluation features (datasets.<name>.imported): the pickles'
+# clips become the manifest, its captions and one probed shard (import_manifest); each backbone's
+# shard comes from its pickle (import_features; the paths are those of --results results). Probe
+# and extraction do not run for it.
+rule import_manifest:
+    wildcard_constraints:
+        dataset=one_of(IMPORTED_DATASETS),
+    input:
+        unpack(import_pickle),
+    output:
+        manifest="results/manifest/{dataset}/videos.parquet",
+        captions="results/manifest/{dataset}/captions.parquet",
+        failures="results/manifest/{dataset}/failures.parquet",
+        probed="results/probe/{dataset}/shard-00000.parquet",
+        probe_failures="results/probe/{dataset}/failures-00000.parquet",
+    params:
+        pickles=import_args,
+        split=lambda wildcards: imported(wildcards.dataset)["split"],
+        code_version=EAO_VERSION,
+    log:
+        "logs/import/{dataset}/manifest.log",
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime="1h",
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.features.imported --format eao-pickle --dataset {wildcards.dataset}"
+        " {params.pickles:q} --split {params.split:q} --only manifest --results results"
+        " > {log} 2>&1"
+
+
+rule import_features:
+    wildcard_constraints:
+        dataset=one_of(IMPORTED_DATASETS),
+        backbone=one_of(MEDIA_BACKBONES),
+    input:
+        unpack(import_pickle),
+    output:
+        features="results/features/{backbone}/{dataset}/shard-00000.parquet",
+        failures="results/features/{backbone}/{dataset}/failures-00000.parquet",
+    params:
+        pickles=import_args,
+        code_version=EAO_VERSION,
+    log:
+        "logs/import/{dataset}/{backbone}.log",
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime="1h",
+    conda:
+        "../../envs/eao.yaml"
+    shell:
+        "python -m eao.features.imported --format eao-pickle --dataset {wildcards.dataset}"
+        " {params.pickles:q} --only {wildcards.backbone}"
+        " --results results > {log} 2>&1"
 
 
 rule failures:

@@ -9,6 +9,8 @@
 if enabled_backbones():
 
     rule extract_media:
+        wildcard_constraints:
+            dataset=one_of(VIDEO_DATASETS),
         input:
             probed="results/probe/{dataset}/shard-{shard}.parquet",
         output:

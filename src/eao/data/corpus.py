@@ -40,7 +40,7 @@ COLUMNS = {  # column projection of each kind's reads
 DEFAULT_RATE = {"2d": 1.0, "3d": 1.5, "audio": 100.0}
 TABLES = {  # the `table` key of each kind's files (eao.features.extract / text, eao.data.manifest)
     "2d": ("features/resnet152", "features/clip"),
-    "3d": ("features/resnext101",),
+    "3d": ("features/resnext101", "features/s3d"),
     "audio": ("features/logmel",),
     "text": ("text_features/",),
     "captions": ("captions",),

@@ -14,6 +14,8 @@ Backbones and their rates (the reference extractors; docs/features.md):
   resnet152   2D, 1 frame/s, shorter side 224, no crop, layer4 mean     -> 2048-d, 1/s
   resnext101  3D, 24 fps, shorter side 112, centre crop 112, 16-frame clips -> 2048-d, 1.5/s
   clip        CLIP image embedding, 1 frame/s, 224 centre crop         -> 512-d, 1/s
+  s3d         S3D (MIL-NCE), 16 fps, 224 centre crop, 32-frame windows  -> 1024-d, 1/s
+              (--s3d-recipe, --s3d-output, --s3d-size: eao.backbones.s3d)
   logmel      16 kHz mono log-mel, 40 bands, 10 ms hop                  -> 40-d, 100/s
 One ffmpeg process per video decodes it once for all of them (eao.io.fused), several videos
 ahead of the models (--decoders); batches span videos. Visual rows are L2-normalised, float16.
@@ -32,18 +34,19 @@ import numpy as np
 import torch
 
 from eao import __version__
+from eao.backbones.s3d import OUTPUTS, RECIPES
 from eao.devices import resolve_device
 from eao.errors import ArgumentParser, BadInput, run
 from eao.features.decoding import RESTART, Streams, decoded
 from eao.features.shards import usable_rows, write_shard
-from eao.features.visual import Batcher, Visual, build_visual
+from eao.features.visual import Batcher, S3DSettings, Visual, build_visual
 from eao.io.decode import DecodeError
 from eao.io.fused import AUDIO, DECODERS, AudioSpec, check_nvdec
 from eao.io.parquet import FAILURES, table_from_rows, write_table
 from eao.io.pipe import DEFAULT_STALL_TIMEOUT_S, stall_seconds
 from eao.progress import progress
 
-VISUAL = ("resnet152", "resnext101", "clip")
+VISUAL = ("resnet152", "resnext101", "clip", "s3d")
 BACKBONES = (*VISUAL, "logmel")
 Result = tuple[dict[int, np.ndarray], dict[int, str]]  # features and errors by row index
 
@@ -80,7 +83,14 @@ def extract_media(
     attempt: dict[int, int] = defaultdict(int)
     waves: dict[int, list[np.ndarray]] = defaultdict(list)
     mels: dict[int, np.ndarray] = {}
+    windowers: dict[tuple, object] = {}  # (backbone, video, attempt) -> its stateful windower
     fallbacks = [] if fallbacks is None else fallbacks
+
+    def add(name: str, i: int, inputs: torch.Tensor) -> None:
+        key = (name, i, attempt[i])
+        batchers[name].add(key[1:], counts[key], inputs)
+        counts[key] += len(inputs)
+
     # closing(): the decoder threads stop also when a model raises (else they wait forever)
     with contextlib.closing(decoded(rows, streams, decoders)) as items:
         for i, stream, item in progress(items, "extract"):
@@ -89,6 +99,8 @@ def extract_media(
                 fallbacks.append(i)
                 for batcher in batchers.values():
                     batcher.drop((i, attempt[i]))
+                for key in [k for k in windowers if k[1] == i]:
+                    del windowers[key]
                 attempt[i] += 1
                 waves.pop(i, None)
                 for n in names:
@@ -96,6 +108,10 @@ def extract_media(
             elif item is None:  # the video is done
                 if logmel and i not in errors["logmel"]:
                     mels[i] = _log_mel(waves.pop(i, []))
+                for name in visuals:  # the windows still open at the video's end
+                    windower = windowers.pop((name, i, attempt[i]), None)
+                    if windower is not None and i not in errors[name]:
+                        add(name, i, windower.finish())
             elif isinstance(item, DecodeError):
                 if stream == AUDIO:
                     errors[name][i] = f"audio decode failed: {item}"
@@ -103,13 +119,16 @@ def extract_media(
                 else:
                     errors[name][i] = str(item)
                     batchers[name].drop((i, attempt[i]))
+                    windowers.pop((name, i, attempt[i]), None)
             elif stream == AUDIO:
                 waves[i].append(item)
-            else:
-                inputs = visuals[name].to_inputs(item)
+            elif visuals[name].windows is not None:
                 key = (name, i, attempt[i])
-                batchers[name].add(key[1:], counts[key], inputs)
-                counts[key] += len(inputs)
+                if key not in windowers:
+                    windowers[key] = visuals[name].windows()
+                add(name, i, windowers[key].push(item))
+            else:
+                add(name, i, visuals[name].to_inputs(item))
     results = {}
     for name, batcher in batchers.items():
         batcher.flush()
@@ -172,6 +191,19 @@ def _at_least(minimum: int):
     return parse
 
 
+def _even_at_least(minimum: int):
+    """argparse type: an even integer >= minimum (S3D's stem folds 2x2 pixels)."""
+    at_least = _at_least(minimum)
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value % 2:
+            raise argparse.ArgumentTypeError(f"expected an even integer, got {text!r}")
+        return value
+
+    return parse
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = ArgumentParser(prog="python -m eao.features.extract", description=__doc__,
                         formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
@@ -181,6 +213,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                     help="name, local path, or 'random' (default random)")  # fmt: skip
     ap.add_argument("--seed", action="append", default=[], metavar="[NAME=]SEED",
                     help="seed of random weights (default 0)")  # fmt: skip
+    ap.add_argument("--s3d-recipe", default=S3DSettings.recipe, choices=sorted(RECIPES),
+                    help="s3d windowing (eao.backbones.s3d)")  # fmt: skip
+    ap.add_argument("--s3d-output", default=S3DSettings.output, choices=sorted(OUTPUTS),
+                    help="s3d features: mixed_5c (1024-d) or video_embedding (512-d)")  # fmt: skip
+    ap.add_argument("--s3d-size", type=_even_at_least(32), default=S3DSettings.size,
+                    help="s3d input: square side in pixels (even; paper 224)")  # fmt: skip
     ap.add_argument("--batch-size", type=_at_least(1), default=64)
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast on GPU")
@@ -227,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
             check_nvdec(rows[0]["path"])
         except DecodeError as e:
             raise BadInput(f"--decoder nvdec does not work here: {e}", rows[0]["path"]) from None
+    s3d = S3DSettings(args.s3d_recipe, args.s3d_output, args.s3d_size)
     visuals = {
-        b: build_visual(b, args.weights[b], args.seed[b], device)
+        b: build_visual(b, args.weights[b], args.seed[b], device, s3d=s3d)
         for b in args.backbone
         if b != "logmel"
     }

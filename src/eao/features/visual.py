@@ -30,6 +30,18 @@ class Visual:
     provenance: dict
     chunk: int = 64  # frames per decode chunk (a multiple of 16 for 3D clips)
     memory_format: torch.memory_format = torch.contiguous_format
+    # Overlapping windows (S3D) need frames across chunk boundaries: a fresh stateful windower
+    # per video replaces to_inputs (push(chunk) -> inputs, finish() -> the last inputs).
+    windows: Callable[[], object] | None = None
+
+
+@dataclass(frozen=True)
+class S3DSettings:
+    """S3D's extraction settings (eao.backbones.s3d): windowing recipe, output, input size."""
+
+    recipe: str = "16fps_32x16"
+    output: str = "mixed_5c"
+    size: int = 224  # square side; the paper's 224 (the demo runs 64 to stay fast on CPU)
 
 
 def build_visual(
@@ -39,11 +51,14 @@ def build_visual(
     device: str,
     channels_last: bool = True,
     fold_bn: bool = True,
+    s3d: S3DSettings | None = None,
 ) -> Visual:
     """The backbone `name` ready to run on `device`. channels_last: the conv nets run in NHWC
     (NDHWC for 3D), which oneDNN and cuDNN execute faster (1.39x for ResNet-152 on 2 CPU
     cores, measured). fold_bn: their BatchNorms folded into the convs (1.07x / 1.10x per row
     at one thread, eao.backbones.inference). Both change results only by float rounding."""
+    if name == "s3d":
+        return _build_s3d(weights, seed, device, s3d or S3DSettings())
     vis = _build_visual(name, weights, seed, device)
     if name in ("resnet152", "resnext101"):
         if channels_last:
@@ -98,6 +113,41 @@ def _build_visual(name: str, weights: str, seed: int, device: str) -> Visual:
             enc.provenance.as_metadata(),
         )
     raise ValueError(f"unknown visual backbone {name!r}")
+
+
+def _build_s3d(weights: str, seed: int, device: str, settings: S3DSettings) -> Visual:
+    """S3D at one feature per second: the recipe's fps, a square centre crop at `size` (the
+    short side scaled to `size`, then cropped: the same square as cropping first and resizing),
+    windows of frames in [0, 1]. Kept in NCTHW: its separable convs were not measured faster in
+    channels_last, and its BatchNorms are left unfolded (not measured)."""
+    from eao.backbones.s3d import OUTPUTS, RECIPES, Windows, build_s3d
+
+    if settings.recipe not in RECIPES:
+        raise ValueError(f"s3d recipe must be one of {sorted(RECIPES)}, got {settings.recipe!r}")
+    if settings.output not in OUTPUTS:
+        raise ValueError(f"s3d output must be one of {sorted(OUTPUTS)}, got {settings.output!r}")
+    recipe = RECIPES[settings.recipe]
+    model, prov = build_s3d(weights, seed, settings.output)
+    meta = prov.as_metadata() | {
+        "s3d_recipe": recipe.name,
+        "s3d_output": settings.output,
+        "input_size": str(settings.size),
+    }
+    return Visual(
+        "s3d",
+        FrameSpec(recipe.fps, settings.size, settings.size),
+        recipe.stride / recipe.fps,
+        OUTPUTS[settings.output],
+        _no_chunk_inputs,
+        model.to(device),
+        meta,
+        chunk=max(64, recipe.window),
+        windows=lambda: Windows(recipe),
+    )
+
+
+def _no_chunk_inputs(frames: np.ndarray) -> torch.Tensor:
+    raise RuntimeError("S3D's inputs are windows across chunks: use Visual.windows")
 
 
 class Batcher:

@@ -23,7 +23,7 @@ one per line, and writes nothing (for workflow rule inputs).
 
 A cell without our number says why: "dataset <d> not in config datasets", "not run: add <v>
 to ablations.run", "not fine-tuned: add <v> to finetune.variants", "no result: <path>", or
-the fixed reason of a row this pipeline cannot reproduce (e.g. S3D features).
+the fixed reason of a row this pipeline cannot reproduce (Row.cannot).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A ★ row's number comes from its result JSON (paths below, contract of issue #5); when there is
 none the cell carries the reason instead, checked in this order: the row cannot be reproduced
-here (e.g. S3D), the benchmark is not configured, the variant was not run (or not fine-tuned),
+here (Row.cannot), the benchmark is not configured, the variant was not run (or not fine-tuned),
 the file is missing, the file lacks the task or metric.
 
     results/evaluate/retrieval/{zeroshot|finetuned}/{variant}/{dataset}/{strategy}.json

@@ -88,6 +88,23 @@ def check_dataset(config: dict, name: str, where: str) -> dict:
     return datasets[name]
 
 
+def check_dataset_sources(config: dict) -> None:
+    """Every dataset has videos (`videos` and `root`) or imported features (`imported`), not
+    both: ValueError naming the dataset and what is missing or extra."""
+    for name, ds in config["datasets"].items():
+        where = f"Invalid config at datasets.{name}"
+        if ds.get("imported"):
+            extra = [k for k in ("videos", "root", "captions") if k in ds]
+            if extra:
+                raise ValueError(f"{where}: imported replaces videos, root and captions "
+                                 f"(remove {', '.join(extra)})")  # fmt: skip
+        else:
+            missing = [k for k in ("videos", "root") if k not in ds]
+            if missing:
+                raise ValueError(f"{where}: {' and '.join(repr(k) for k in missing)} required "
+                                 "(or `imported:` for released features)")  # fmt: skip
+
+
 def check_dataset_references(config: dict, given: dict) -> None:
     """Every dataset a setting names exists: `index.datasets`, and the pretraining corpus when
     the user's config names it (`given`: the config before the schema's defaults; the default

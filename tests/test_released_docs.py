@@ -1,0 +1,108 @@
+"""docs/benchmarks.md, "Check the paper's numbers from the released checkpoint and features":
+its config and commands, run as written on generated files of the released layouts (EAO's
+youcook_val.pkl and msrvtt_jsfusion_test.pkl, a DataParallel latest_model.pth, a GoogleNews-
+format word2vec binary) at the paths the page names, end in Table 1 with our numbers."""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from entry_files import released_items, write_released, write_word2vec
+
+from eao.model import EverythingAtOnce, ModelConfig
+
+REPO = Path(__file__).resolve().parents[1]
+SECTION = "## Check the paper's numbers from the released checkpoint and features"
+# the released model's shapes: ResNet-152 + ResNeXt-101 video (4096), word2vec text (here 8-d)
+CFG = ModelConfig(video_dim=4096, text_dim=8, width=64, heads=1, proj_dim=32,
+                  audio_channels=(8, 8, 16, 16, 32, 32, 64))  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+def page_blocks() -> tuple[str, list[str]]:
+    """The section's YAML config and its shell commands."""
+    text = (REPO / "docs" / "benchmarks.md").read_text()
+    section = text[text.index(SECTION) :].split("\n## ", 1)[0]
+    config = re.search(r"```yaml\n(.*?)```", section, re.S)[1]
+    commands = re.search(r"```bash\n(.*?)```", section, re.S)[1].strip().splitlines()
+    return config, commands
+
+
+def msrvtt_items(seed: int) -> list[dict]:
+    """msrvtt_jsfusion_test.pkl's layout: `2d`, `3d`, `audio`, `eval_caption`."""
+    items, _ = released_items(seed)
+    return [
+        {"id": f"video{i}", "2d": it["2d_full"], "3d": it["3d_full"], "audio": it["audio"],
+         "eval_caption": it["caption"]}  # fmt: skip
+        for i, it in enumerate(items)
+        if "2d_full" in it
+    ]
+
+
+def official_checkpoint(path: Path) -> None:
+    torch.manual_seed(0)
+    state = EverythingAtOnce(CFG).state_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"arch": "DataParallel", "epoch": 15,
+                "state_dict": {f"module.{k}": v for k, v in state.items()}}, path)  # fmt: skip
+
+
+def released_files(root: Path, config: str) -> None:
+    """Every file the page's config names, under `root` instead of `/`."""
+    youcook = Path(re.search(r"resnet: /(\S*youcook_val\.pkl)", config)[1])
+    msrvtt = Path(re.search(r"resnet: /(\S*msrvtt_jsfusion_test\.pkl)", config)[1])
+    checkpoint = Path(re.search(r"checkpoint: /(\S+)", config)[1])
+    vectors = Path(re.search(r"word2vec: .*weights: /([^,}\s]+)", config)[1])
+    written = write_released(root / youcook.parent)
+    written["resnet"].rename(root / youcook)
+    (root / msrvtt).parent.mkdir(parents=True, exist_ok=True)
+    (root / msrvtt).write_bytes(pickle.dumps(msrvtt_items(1), protocol=4))
+    official_checkpoint(root / checkpoint)
+    (root / vectors).parent.mkdir(parents=True, exist_ok=True)
+    write_word2vec(root / vectors, ["add", "the", "eggs", "fry", "onions", "stir", "rice"])
+
+
+def run_command(line: str, workdir: Path) -> None:
+    argv = shlex.split(line)
+    bin_dir = os.path.dirname(sys.executable)
+    if argv[0] == "eao":
+        argv[0] = os.path.join(bin_dir, "eao")
+    elif argv[0] == "snakemake":  # the clone's Snakefile, run in the work folder, on our cores
+        argv[1:1] = ["--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+        argv = [sys.executable, "-m", *argv]
+        argv[argv.index("--cores") + 1] = "2"
+    proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, f"{line}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+
+
+def test_the_pages_commands_end_in_table1(tmp_path: Path):
+    config, commands = page_blocks()
+    assert any(c.startswith("eao import-checkpoint") for c in commands)
+    assert commands[-1].startswith("snakemake tables ")
+    data = tmp_path / "root"
+    released_files(data, config)
+    workdir = tmp_path / "clone"
+    workdir.mkdir()
+    (workdir / "released.yaml").write_text(config.replace(" /", f" {data}/"))
+    for line in commands:
+        run_command(line.replace(" /", f" {data}/"), workdir)
+
+    with open(workdir / "results" / "tables" / "table1_zeroshot_retrieval.csv") as f:
+        cells = list(csv.DictReader(f))
+    for row in ("Ours (t→va)", "Ours (tva model, t→v)"):
+        for dataset in ("youcook2", "msrvtt"):
+            cell = next(c for c in cells if c["row"] == row and c["dataset"] == dataset
+                        and c["metric"] == "R10")  # fmt: skip
+            assert cell["ours"] != "", cell
+    notes = (workdir / "results" / "tables" / "table1_zeroshot_retrieval.md").read_text()
+    assert "weights released" in notes
