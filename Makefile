@@ -39,8 +39,10 @@ bench: setup
 	$(BIN)/python bench/word2vec.py --out results/bench/word2vec.json
 	$(BIN)/python bench/cost.py --out results/bench/cost.json
 
+# snakefmt's line length is pyproject.toml's [tool.snakefmt], ruff's too (100)
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check workflow Snakefile
 	$(BIN)/snakemake --lint
 
 clean-results:

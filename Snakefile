@@ -11,7 +11,7 @@
 #   finetune/<variant>/<dataset>/model.pt  fine-tuned on a retrieval benchmark's training split
 #   evaluate/retrieval/<zeroshot|finetuned>/<variant>/<dataset>/<strategy>.json   R@K, MedR, chance
 #   evaluate/localization/<variant>/<dataset>.json   step localization recall, IoU/IoD, chance
-#   tables/<table>.{md,tex,csv}            the paper's tables, its numbers and ours side by side
+#   tables/<table>.{md,tex,csv,html}       the paper's tables, its numbers and ours side by side
 #   index/<dataset>.parquet                search index of a dataset's windows (eao search)
 #   report/*.png                           the report's figures (snakemake --report)
 # Logs go to logs/<rule>/..., benchmarks to benchmarks/<rule>/...

@@ -119,8 +119,11 @@ def run_naive(rows: list[dict], name: str, vis, batch: int, device: str) -> dict
 
 @torch.inference_mode()
 def model_rows_per_s(vis, batch: int, device: str, bf16: bool, repeats: int = 5) -> float:
-    """The backbone alone on random inputs of its real shape: frames (2D, CLIP) or clips (3D)."""
-    shape = {"resnet152": (3, 224, 398), "resnext101": (3, 16, 112, 112)}.get(vis.name)
+    """The backbone alone on random inputs of its real shape: frames (2D, CLIP) or clips (3D,
+    S3D: one 32-frame window in [0, 1] at the built input size)."""
+    size = vis.frames.crop or 224
+    shape = {"resnet152": (3, 224, 398), "resnext101": (3, 16, 112, 112),
+             "s3d": (3, 32, size, size)}.get(vis.name)  # fmt: skip
     if shape is None:
         x = torch.randint(0, 255, (batch, 224, 224, 3), dtype=torch.uint8)
     else:
@@ -217,6 +220,8 @@ def main() -> int:
     ap.add_argument("--decoders", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--backbones", default="resnet152,resnext101,clip",
                     help="per-backbone naive-vs-ours runs ('' for none)")  # fmt: skip
+    ap.add_argument("--model-only", default="",
+                    help="backbones timed alone on random inputs (e.g. s3d), no decoding")
     ap.add_argument("--decode-only", action="store_true",
                     help="one decode per video vs one per backbone, no model (bench/passes.py)")
     ap.add_argument("--end-to-end", action="store_true",
@@ -237,6 +242,14 @@ def main() -> int:
             print(json.dumps(res), flush=True)
             results["backbones"].append(res)
         results.update(bench_passes(rows, args))
+    for name in filter(None, args.model_only.split(",")):
+        vis = build_visual(name, "random", 0, args.device)
+        for bf16 in [False, True] if args.bf16 else [False]:
+            rate = model_rows_per_s(vis, args.batch_size, args.device, bf16)
+            res = {"backbone": name, "device": args.device, "bf16": bf16, "batch": args.batch_size,
+                   "model_only_rows_per_s": round(rate, 2)}  # fmt: skip
+            print(json.dumps(res), flush=True)
+            results.setdefault("model_only", []).append(res)
     results["rates"] = rates(results, args.device)
     write_text_atomic(args.out, json.dumps(results, indent=1))
     return 0

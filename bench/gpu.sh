@@ -13,5 +13,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv
 $py -m pytest -q -p no:cacheprovider tests/test_nvdec.py 2>&1 | tail -3
 $py bench/extraction.py --device cuda --bf16 --videos 16 --seconds 30 --decoders 16 \
     --batch-size 64 --decode-only --end-to-end --out "$out/extraction_gpu.json"
+$py bench/extraction.py --device cuda --bf16 --videos 1 --seconds 2 --backbones '' \
+    --model-only s3d --batch-size 64 --out "$out/s3d_gpu.json"
 $py bench/training.py --device cuda --config paper --videos 224 --steps 3 \
     --out "$out/training_paper_gpu.json"

@@ -42,8 +42,9 @@ import eao.features.shards as shards  # noqa: E402
 from eao.data.clips import ClipDataset, collate_clips  # noqa: E402
 from eao.data.corpus import FeatureTables  # noqa: E402
 from eao.model import EverythingAtOnce, ModelConfig  # noqa: E402
+from eao.train.config import TrainConfig  # noqa: E402
 from eao.train.distributed import World  # noqa: E402
-from eao.train.loop import TrainConfig, epoch_batches  # noqa: E402
+from eao.train.trainer import epoch_batches  # noqa: E402
 
 
 def write_corpus(root: str, n_videos: int, seconds: float) -> dict[str, str]:

@@ -60,3 +60,55 @@ def test_doctor_on_this_machine_passes(capsys):
     config = Path(__file__).resolve().parents[1] / "config.yaml"
     assert cli.main(["doctor", "--config", str(config)]) == 0
     assert capsys.readouterr().out.rstrip().endswith("ready")
+
+
+def fake_distribution(folder: Path, requires: list[str]) -> None:
+    """An installed distribution `fake-eao` (its metadata only) requiring `requires`."""
+    info = folder / "fake_eao-1.0.dist-info"
+    info.mkdir(parents=True)
+    lines = ["Metadata-Version: 2.1", "Name: fake-eao", "Version: 1.0"]
+    lines += [f"Requires-Dist: {r}" for r in requires]
+    (info / "METADATA").write_text("\n".join(lines) + "\n")
+
+
+def test_doctor_checks_every_pin_of_the_installed_distribution(tmp_path, monkeypatch, capsys):
+    import importlib.metadata
+
+    from eao import doctor
+
+    yaml_version = importlib.metadata.version("pyyaml")
+    pytest_version = importlib.metadata.version("pytest")
+    fake_distribution(tmp_path, [
+        "pyyaml==0.0.1",  # installed, another version
+        f"pytest=={pytest_version}",
+        "no-such-package-eao-test==1.0",  # a dependency that is not installed
+        'also-absent-eao-test==2.0; extra == "dev"',  # an optional one
+        "numpy>=1",  # a range is not a pin
+    ])  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    report = doctor.Report()
+    doctor.check_packages(report, "fake-eao")
+    out = capsys.readouterr().out
+    assert f"warning  pyyaml {yaml_version}, the project pins 0.0.1" in out
+    assert f"ok       pytest {pytest_version}" in out
+    assert "MISSING  no-such-package-eao-test is not installed" in out
+    assert "also-absent-eao-test not installed (only the [dev] extra pins it: 2.0)" in out
+    assert "numpy" not in out
+    assert report.missing == 1
+    # pyproject.toml edited since the install: doctor says to reinstall
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "fake-eao"\ndependencies = ["pyyaml==0.0.2"]\n')
+    doctor.check_packages(doctor.Report(), "fake-eao", pyproject)
+    assert "lists other requirements than the installed fake-eao" in capsys.readouterr().out
+
+
+def test_doctor_checks_all_of_eaos_pins(capsys):
+    import importlib.metadata
+
+    from eao import doctor
+
+    doctor.check_packages(doctor.Report(), "eao")
+    out = capsys.readouterr().out
+    pinned = [r.split("==")[0] for r in importlib.metadata.requires("eao") if "==" in r]
+    assert len(pinned) >= 16
+    assert all(f" {name} " in out for name in pinned), out

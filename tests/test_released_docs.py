@@ -105,4 +105,4 @@ def test_the_pages_commands_end_in_table1(tmp_path: Path):
                         and c["metric"] == "R10")  # fmt: skip
             assert cell["ours"] != "", cell
     notes = (workdir / "results" / "tables" / "table1_zeroshot_retrieval.md").read_text()
-    assert "weights released" in notes
+    assert "resnet152 (released)" in notes and "RANDOM" not in notes

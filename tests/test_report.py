@@ -55,3 +55,26 @@ def test_training_and_recall_figures(tmp_path):
     with pytest.raises(BadInput, match="--datasets: no retrieval results for msrvtt"):
         report.main([*argv, "--datasets", "msrvtt", "--out-dir", str(tmp_path / "none")])
     assert not (tmp_path / "none").exists()  # refused before any figure
+
+
+def test_clips_per_s_is_a_moving_median():
+    noisy = [10.0, 500.0, 10.0, None, 10.0, 0.0, 10.0]
+    assert report.moving_median(noisy, window=3) == [255.0, 10.0, 255.0, 10.0, 5.0, 10.0, 5.0]
+    assert report.moving_median([None, None], window=5) == [None, None]
+    steady = report.moving_median([float(v % 2) * 100 for v in range(50)])  # 0, 100, 0, ...
+    assert all(v in (0.0, 100.0) for v in steady[15:35])  # a median, not a mean: no 50s
+
+
+def test_thumbnails_decode_through_eao_io_with_rotation(media):
+    from eao.report.analysis import thumbnail
+
+    frame = thumbnail(str(media.good), 0.5)
+    assert frame.dtype == np.uint8 and frame.shape[0] == 90 and frame.shape[2] == 3
+    assert frame.shape[1] > frame.shape[0]  # landscape, as displayed
+    late = thumbnail(str(media.good), 1000.0)  # past the end: the last frame
+    assert late is not None and late.shape == frame.shape
+    assert thumbnail(str(media.text), 0.5) is None
+    assert thumbnail(str(media.missing), 0.5) is None
+    if media.rotated is not None:  # displayed upright: portrait, 90 px high
+        turned = thumbnail(str(media.rotated), 0.5)
+        assert turned.shape[0] == 90 and turned.shape[0] > turned.shape[1]

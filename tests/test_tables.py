@@ -108,13 +108,13 @@ def test_every_table_in_every_format(results: Path, tmp_path: Path):
     run_cli(results, out)
     assert {t.name for t in TABLES} == NAMES
     for name in NAMES:
-        for ext in ("md", "tex", "csv"):
+        for ext in ("md", "tex", "csv", "html"):
             assert (out / f"{name}.{ext}").stat().st_size > 0
     index = (out / "index.md").read_text()
     assert all(f"{name}.md" in index for name in NAMES)
     # Atomic writes leave no temporary file behind.
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"{n}.{e}" for n in NAMES for e in ("md", "tex", "csv")] + ["index.md"]
+        [f"{n}.{e}" for n in NAMES for e in ("md", "tex", "csv", "html")] + ["index.md"]
     )
 
 
@@ -139,10 +139,13 @@ def test_cells_with_results_show_ours_and_chance(results: Path, tmp_path: Path):
     assert "20.0 / 15.1 / 1.6" in md  # paper / ours / chance
     assert "| 8/8 |" in md  # all eight cells above chance (MedR below it)
     assert "WARNING: our numbers come from RANDOM backbone weights" in md
-    assert "60 of 64 clips evaluated" in md
+    assert "clips: YouCook2 60/64, MSR-VTT 60/64" in md  # evaluated / complete test set
     assert "the paper used text word2vec (ours: text_hf)" in md
-    assert 'variant tv (text-video model) = main with {"pretrain": {"audio": null}}' in md
+    assert "variant tv (text-video model) = main with pretrain audio=null" in md
     assert "variant main" not in md  # the main model needs no override note
+    # said once per table, not once per row: the backbones, the pretraining settings
+    assert md.count("resnet152") == 1 and md.count("epochs=2") == 1
+    assert md.count("Our backbones") == 1
 
     loc = read_csv(out / "table3_step_localization.csv")
     assert float(find(loc, row="Ours", dataset="crosstask", metric="recall")["ours"]) == 41.5
@@ -245,3 +248,127 @@ def test_result_files_and_config_errors(tmp_path: Path):
     run_cli(tmp_path / "empty", out, {})
     rows = read_csv(out / "table1_zeroshot_retrieval.csv")
     assert all(r["reason"] for r in rows if r["variant"])
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def full_results(tmp_path: Path) -> tuple[Path, dict]:
+    """A result for every ★ row of every table, and the repository config's variants all run
+    (their real descriptions and overrides; their backbones in the results' provenance), with
+    runtime-only settings in the results."""
+    import yaml
+
+    variants = yaml.safe_load((REPO / "config.yaml").read_text())["ablations"]["variants"]
+    res = tmp_path / "full"
+    for table in TABLES:
+        for row in table.rows:
+            src = row.source
+            if src is None:
+                continue
+            provenance = dict(PROVENANCE)
+            for modality, backbone in variants.get(src.variant, {}).get("pretrain", {}).items():
+                if modality in provenance and backbone is None:
+                    del provenance[modality]
+                elif modality in provenance:
+                    provenance[modality] = {"backbone": backbone, "weights": "random", "seed": 0}
+            for dataset, _ in table.datasets:
+                if src.kind == "localization":
+                    data = localization_json() | {"provenance": provenance}
+                    data["settings"] |= {"threads": 8, "mem_mb": 4000, "radius": 1.0}
+                    put(res / "evaluate/localization" / src.variant / f"{dataset}.json", data)
+                else:
+                    path = res / "evaluate/retrieval" / src.kind / src.variant / dataset
+                    put(
+                        path / f"{src.strategy}.json",
+                        retrieval_json(10.0) | {"provenance": provenance},
+                    )
+    config = {
+        "datasets": ["youcook2", "msrvtt", "crosstask", "mining_youtube"],
+        "ablations_run": sorted(variants),
+        "variants": {"main": {"description": "the paper's model"}, **variants},
+        "pretrain": {"dataset": "howto", "epochs": 40, "lr": 5e-5, "threads": 8, "mem_mb": 1,
+                     "loss_weights": {"tv": 1.0, "ta": 0.1, "va": 0.1}},
+        "finetune_variants": sorted(variants) + ["main"],
+    }  # fmt: skip
+    return res, config
+
+
+def notes_lines(md: str) -> list[str]:
+    return md.split("\nNotes:\n", 1)[1].strip().splitlines()
+
+
+def test_notes_are_short_and_say_common_things_once(results: Path, full_results, tmp_path: Path):
+    res, config = full_results
+    for name, (results_dir, cfg) in {"some": (results, CONFIG), "full": (res, config)}.items():
+        out = tmp_path / name
+        run_cli(results_dir, out, cfg)
+        for table in TABLES:
+            md = (out / f"{table.name}.md").read_text()
+            lines = notes_lines(md)
+            assert all(line.startswith("- ") for line in lines), table.name
+            longest = max(lines, key=len)
+            assert len(longest) < 200, (name, table.name, longest)
+            # one line per ★ row, the backbones once, no runtime-only settings
+            stars = [r for r in table.rows if r.star]
+            row_lines = [ln for ln in lines if ln.lstrip("-* ").startswith("★ ")]
+            assert len(row_lines) == len(stars) + 1, table.name  # + how to read a ★ cell
+            assert sum("Our backbones" in line for line in lines) <= 1
+            assert "threads" not in md and "mem_mb" not in md, table.name
+            assert "shared/" not in md and "spec §" not in md
+            assert "Everything at Once – Multi-modal Fusion Transformer" in md
+            if name == "full":
+                assert "…" not in md, table.name  # every row line fits whole
+    some = (tmp_path / "some" / "table3_step_localization.md").read_text()
+    assert "- ★ Ours (main): videos: CrossTask 6; MYT n/a: dataset mining_youtube not in " \
+        "config datasets" in some  # fmt: skip
+    md = (tmp_path / "full" / "table3_step_localization.md").read_text()
+    assert "radius=1.0" in md and md.count("radius=1.0") == 1  # settings common to all rows
+    t4 = (tmp_path / "full" / "supp_table4_fusion_size.md").read_text()
+    assert "variant s4_2blocks_224x5 (2 blocks, batch x5 clips) = main with model depth=2; " \
+        "pretrain n_clips=5" in t4  # fmt: skip
+
+
+def test_html_table_holds_the_markdown_cells_and_notes(results: Path):
+    from html.parser import HTMLParser
+
+    from eao.tables.html_table import to_html
+    from eao.tables.write import row_cells
+
+    by_name = {t.name: t for t in TABLES}
+    built = build_table(by_name["table1_zeroshot_retrieval"], results, Config.from_dict(CONFIG))
+    page = to_html(built)
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.notes, self.tag = [], [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            self.tag = tag
+
+        def handle_data(self, data):
+            if self.tag in ("td", "th") and self.rows:
+                self.rows[-1].append(data)
+            elif self.tag in ("li", "strong"):
+                self.notes.append(data)
+
+        def handle_endtag(self, tag):
+            self.tag = None
+
+    parser = Cells()
+    parser.feed(page)
+    assert page.count("<table") == 1 and "</table>" in page
+    body = [r for r in parser.rows if r and r[0] not in ("Method", "YouCook2")]
+    # every row in order, ours beside the paper's, the same cells as the Markdown (an empty
+    # cell, e.g. '> chance' of a paper row, has no text to parse)
+    expected = [[c for c in row_cells(b) if c] for b in built.rows]
+    assert [r for r in body if not r[0].startswith("Models with")] == expected
+    assert "20.0 / 15.1 / 1.6" in page
+    assert parser.notes == [n.text for n in built.notes]
+    assert "<strong>WARNING: our numbers come from RANDOM backbone weights" in page
+    assert 'colspan="4">YouCook2</th>' in page  # the dataset header over its metrics
+    assert "t→v" in page and "&lt;" not in row_cells(built.rows[0])[0]

@@ -237,6 +237,10 @@ def test_eao_index_makes_a_folder_searchable(tiny_run, tmp_path):
 
 
 def test_report_holds_the_tables_and_figures(tiny_run):
+    import base64
+
+    from eao.tables import TABLES
+
     proc = snakemake(tiny_run, "--report", "report.html")
     report = (tiny_run / "report.html").read_text(errors="replace")
     for name in ("training.png", "recall_youcook2.png", "recall_msrvtt.png", "attention.png",
@@ -244,6 +248,21 @@ def test_report_holds_the_tables_and_figures(tiny_run):
                  "table3_step_localization.csv"):  # fmt: skip
         assert name in report, name
     assert "Report created" in proc.stdout + proc.stderr
+    # Snakemake embeds each result file as a base64 data URI ("data:<mime>;charset=..;
+    # filename=<name>;base64,<data>"); every paper table is there as an HTML page holding an
+    # HTML table, ours beside the paper's, and its notes.
+    pages = {
+        name: base64.b64decode(data).decode()
+        for name, data in re.findall(
+            r"data:text/html;charset=[^;]*;filename=([^;\"']+);base64,([A-Za-z0-9+/=]+)", report
+        )
+    }
+    for table in TABLES:
+        page = pages.get(f"{table.name}.html")
+        assert page is not None, (table.name, sorted(pages))
+        assert f'<table class="paper-table" id="{table.name}">' in page and "</table>" in page
+        assert "★" in page and "<h3>Notes</h3>" in page, table.name
+    assert "20.0 / " in pages["table1_zeroshot_retrieval.html"]  # paper / ours / chance
 
 
 def test_rerun_has_nothing_to_do(tiny_run):

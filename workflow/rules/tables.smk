@@ -1,14 +1,34 @@
 # Tables stage: every table of the paper and its supplement, the paper's numbers with ours beside
 # them (and chance), from the evaluation results; a cell this run could not fill says why.
 
+# One HTML page per paper table (for the report), beside the .md/.tex/.csv of TABLE_FILES.
+TABLE_CSV_FILES = [f for f in TABLE_FILES if f.endswith(".csv")]
+PAPER_TABLES = [f.removeprefix("results/tables/").removesuffix(".csv") for f in TABLE_CSV_FILES]
+TABLE_HTML_FILES = [f"results/tables/{name}.html" for name in PAPER_TABLES]
+
 
 rule tables:
     input:
         evaluation_outputs(),
     output:
-        # the CSV of each table is in the report too (a sortable table there)
-        [report(f, caption="../report/table.rst", category="Paper tables") if f.endswith(".csv")
-         else f for f in TABLE_FILES],
+        [f for f in TABLE_FILES if f not in TABLE_CSV_FILES],
+        # each paper table as an HTML table (ours beside the paper's, the notes under it),
+        # shown inline in the report; its CSV is a download there
+        html=[
+            report(
+                f, caption="../report/table.rst", category="Paper tables", labels={"table": name}
+            )
+            for f, name in zip(TABLE_HTML_FILES, PAPER_TABLES)
+        ],
+        csv=[
+            report(
+                f"results/tables/{name}.csv",
+                caption="../report/table_csv.rst",
+                category="Paper tables (CSV)",
+                labels={"table": name},
+            )
+            for name in PAPER_TABLES
+        ],
     params:
         config=tables_config,
         code_version=EAO_VERSION,
@@ -32,14 +52,31 @@ rule report_figures:
     input:
         unpack(report_inputs),
     output:
-        training=report("results/report/training.png", caption="../report/training.rst",
-                        category="Training"),
-        recall=[report(f"results/report/recall_{d}.png", caption="../report/recall.rst",
-                       category="Retrieval") for d in retrieval_datasets()],
-        attention=report("results/report/attention.png", caption="../report/attention.rst",
-                         category="Analysis"),
-        grid=[report("results/report/retrieval_grid.png", caption="../report/grid.rst",
-                     category="Analysis")] if config["index"]["datasets"] else [],
+        training=report(
+            "results/report/training.png", caption="../report/training.rst", category="Training"
+        ),
+        recall=[
+            report(
+                f"results/report/recall_{d}.png",
+                caption="../report/recall.rst",
+                category="Retrieval",
+            )
+            for d in retrieval_datasets()
+        ],
+        attention=report(
+            "results/report/attention.png", caption="../report/attention.rst", category="Analysis"
+        ),
+        grid=(
+            [
+                report(
+                    "results/report/retrieval_grid.png",
+                    caption="../report/grid.rst",
+                    category="Analysis",
+                )
+            ]
+            if config["index"]["datasets"]
+            else []
+        ),
     params:
         options=report_options,
         index=report_index_args,

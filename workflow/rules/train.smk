@@ -29,9 +29,9 @@ rule pretrain:
     # number of cores exists there, so workflow.cores cannot be used)
     threads: config["pretrain"]["threads"]
     resources:
-        mem_mb=config["pretrain"].get("mem_mb", 16000),
-        runtime=config["pretrain"].get("runtime", "72h"),
-        gpu=config["pretrain"].get("gpus", 1),
+        mem_mb=config["pretrain"]["mem_mb"],
+        runtime=config["pretrain"]["runtime"],
+        gpu=config["pretrain"]["gpus"],
     conda:
         "../../envs/eao.yaml"
     shell:
@@ -59,7 +59,7 @@ rule finetune:
         "benchmarks/finetune/{variant}/{dataset}.tsv"
     threads: config["finetune"]["threads"]
     resources:
-        mem_mb=config["pretrain"].get("mem_mb", 16000),
+        mem_mb=config["pretrain"]["mem_mb"],
         runtime="12h",
         gpu=1,
     conda:
@@ -83,7 +83,8 @@ if imported_checkpoint():
             # whether the import may unpickle objects, not what it writes: a function of
             # threads, so snakemake does not record it (see common.smk)
             trust=lambda wildcards, threads: (
-                "--trust-pickle" if config["pretrain"]["checkpoint_trust_pickle"] else ""),
+                "--trust-pickle" if config["pretrain"]["checkpoint_trust_pickle"] else ""
+            ),
         log:
             "logs/pretrain/import_checkpoint.log",
         threads: 1

@@ -4,7 +4,8 @@
         --retrieval results/evaluate/retrieval/*/*/*/at_once.json --out-dir results/report
 
 - training.png: per pretrained variant, the total loss and each of the six loss terms, the
-  learning rate and the throughput (clips/s) against the step;
+  learning rate and the throughput (clips/s, a moving median over CLIPS_WINDOW logged steps:
+  the raw rate is noise) against the step;
 - recall_<dataset>.png: R@K (K = 1, 5, 10, 50) of text->video, text->video+audio (fused) and
   text->v+a (late fusion) for every evaluated model of the benchmark (strategy at_once), with
   the chance level;
@@ -38,6 +39,17 @@ TASKS = {
     "t2v+a": "text → v + a (late fusion)",
 }
 KS = ["R1", "R5", "R10", "R50"]
+CLIPS_WINDOW = 21  # logged steps of the clips/s panel's moving median
+
+
+def moving_median(values: list[float | None], window: int = CLIPS_WINDOW) -> list[float | None]:
+    """The median of each value's centred window (`window` values, fewer at the ends; missing
+    values left out): the trend of a noisy series, spikes ignored."""
+    half, out = window // 2, []
+    for i in range(len(values)):
+        seen = [v for v in values[max(0, i - half) : i + half + 1] if v is not None]
+        out.append(float(np.median(seen)) if seen else None)
+    return out
 
 
 def read_metrics(path: str) -> list[dict]:
@@ -88,11 +100,14 @@ def training_figure(runs: dict[str, list[dict]], out: str) -> None:
                 values = [r.get("parts", {}).get(panel) for r in records]
             else:
                 values = [r.get(panel) for r in records]
+            if panel == "clips_per_s":
+                values = moving_median(values)
             if any(v is not None for v in values):
                 ax.plot(steps, values, label=name, linewidth=1, **line_style(i))
     for ax, panel in zip(axes.flat, panels, strict=True):
         ax.set_title("total loss" if panel == "loss" else f"loss term {panel}" if panel in TERMS
-                     else panel)  # fmt: skip
+                     else f"clips/s (moving median, {CLIPS_WINDOW} logged steps)"
+                     if panel == "clips_per_s" else panel)  # fmt: skip
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("step")

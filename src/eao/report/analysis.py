@@ -1,5 +1,6 @@
-"""The report's model analyses: attention between modalities (paper Fig. 3) and qualitative
-retrieval grids (supplement Fig. 1).
+"""The report's model analyses: attention between modalities (Fig. 3 of "Everything at Once –
+Multi-modal Fusion Transformer for Video Retrieval", CVPR 2022) and the thumbnails of the
+qualitative retrieval grids (its supplement's Fig. 1).
 
 Attention: the clips' text, video and audio tokens go through the fusion block's first
 attention together (one joint t+v+a sequence, as the figure's 3x3 query/key matrices need; the
@@ -10,8 +11,6 @@ with an explicit softmax (the model uses SDPA, which does not return probabiliti
 positional rotation (RoPE variants differ from the model by that)."""
 
 from __future__ import annotations
-
-import subprocess
 
 import numpy as np
 import torch
@@ -48,21 +47,37 @@ def modality_attention(model: EverythingAtOnce, batch: dict[str, torch.Tensor]) 
     return out
 
 
+THUMBNAIL_FPS = 2.0  # frames decoded per second up to the thumbnail's time
+
+
 def thumbnail(path: str, seconds: float, height: int = 90) -> np.ndarray | None:
-    """One RGB frame of the video at `seconds`, `height` pixels high (None if it cannot be
-    decoded: the grid shows a grey tile)."""
-    cmd = ["ffmpeg", "-v", "error", "-nostdin", "-ss", f"{max(seconds, 0):.2f}", "-i", path,
-           "-frames:v", "1", "-vf", f"scale=-2:{height}", "-f", "rawvideo", "-pix_fmt", "rgb24",
-           "pipe:1"]  # fmt: skip
-    probe = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-             "stream=width,height", "-of", "csv=p=0", path]  # fmt: skip
+    """One RGB frame of the video near `seconds` (within 1 / THUMBNAIL_FPS s; the last frame
+    when `seconds` is past the end), about `height` pixels high, decoded through the project's
+    decoding (eao.io: displayed size after rotation, ffmpeg's autorotate, stall guard). None if
+    it cannot be probed or decoded: the grid shows a grey tile. Decodes from the start at
+    THUMBNAIL_FPS and stops at the frame (index windows are short videos or their start)."""
+    from eao.io.decode import DecodeError, FrameSpec, iter_frames
+    from eao.io.ffmpeg import ProbeError, probe
+
     try:
-        size = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=True)
-        width, h = (int(v) for v in size.stdout.strip().split(",")[:2])
-        raw = subprocess.run(cmd, capture_output=True, timeout=30, check=True).stdout
-    except (subprocess.SubprocessError, ValueError, OSError):
+        info = probe(path)
+    except (ProbeError, OSError):
         return None
-    out_w = int(round(width * height / h / 2)) * 2
-    if len(raw) != out_w * height * 3:
+    if not (info.has_video and info.width and info.height):
         return None
-    return np.frombuffer(raw, np.uint8).reshape(height, out_w, 3)
+    # the shorter side scaled so that the displayed (rotated) frame is `height` high
+    short = (
+        height if info.height <= info.width else max(2, round(height * info.width / info.height))
+    )
+    wanted, seen, last = int(round(max(seconds, 0.0) * THUMBNAIL_FPS)), 0, None
+    frames = iter_frames(path, FrameSpec(THUMBNAIL_FPS, short), info.width, info.height, chunk=8)
+    try:
+        for chunk in frames:
+            if seen + len(chunk) > wanted:
+                return np.ascontiguousarray(chunk[wanted - seen])
+            seen, last = seen + len(chunk), chunk[-1]
+    except (DecodeError, OSError):
+        return None if last is None else np.ascontiguousarray(last)
+    finally:
+        frames.close()  # stops ffmpeg when the frame came before the end
+    return None if last is None else np.ascontiguousarray(last)

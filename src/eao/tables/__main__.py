@@ -2,9 +2,10 @@
 
     python -m eao.tables --results results --config-json '<json>' --out results/tables
 
-Writes <out>/<table>.{md,tex,csv} for the 12 tables (eao.tables.paper.TABLES) and
-<out>/index.md. `--list-inputs` prints the result files the tables read under this config,
-one per line, and writes nothing (for workflow rule inputs).
+Writes <out>/<table>.{md,tex,csv,html} for the 12 tables (eao.tables.paper.TABLES) and
+<out>/index.md; the .html is the table as an HTML page with its notes (for the report).
+`--list-inputs` prints the result files the tables read under this config, one per line, and
+writes nothing (for workflow rule inputs).
 
 --config-json is a JSON object (or @path to a file holding one); every key is optional:
 
@@ -14,9 +15,9 @@ one per line, and writes nothing (for workflow rule inputs).
       "ablations_run": ["tv", "rope"],
           variants trained and evaluated besides `main` (config `ablations.run`)
       "variants": {"rope": {"model": {"positional": "rope"}}},
-          each variant's config overrides, quoted in the footnotes
+          each variant's config overrides, quoted in its row's note
       "pretrain": {"dataset": "howto", "text": "hf", "epochs": 40},
-          pretraining settings quoted in the footnotes
+          pretraining settings quoted once in the notes (runtime-only keys left out)
       "finetune_variants": ["main", "tv"]
           variants fine-tuned (config `finetune.variants`); absent: not checked
     }

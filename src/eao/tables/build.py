@@ -7,6 +7,9 @@ the file is missing, the file lacks the task or metric.
 
     results/evaluate/retrieval/{zeroshot|finetuned}/{variant}/{dataset}/{strategy}.json
     results/evaluate/localization/{variant}/{dataset}.json
+
+The notes under each table (what is common to its rows, one line per ★ row) come from
+eao.tables.notes.
 """
 
 from __future__ import annotations
@@ -15,9 +18,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eao.tables.notes import (  # noqa: F401 - Note and the provenance helpers: public here too
+    MAIN,
+    Note,
+    backbone_mismatches,
+    describe_provenance,
+    random_modalities,
+    table_notes,
+)
 from eao.tables.paper import AVERAGE, TABLES, Metric, Row, Source, Table
 
-MAIN = "main"
 # What each localization metric reads from the JSON (its `chance` uses the same keys).
 LOCALIZATION_KEYS = {
     "recall": "recall_pooled",
@@ -98,12 +108,6 @@ class Evaluation:
 
 
 @dataclass
-class Note:
-    text: str
-    loud: bool = False  # printed in bold: random weights, a backbone unlike the paper's
-
-
-@dataclass
 class BuiltRow:
     row: Row
     key: str  # unique within the table (the CSV's `row`)
@@ -180,46 +184,6 @@ def result_files(config: Config, results: Path | str = "results") -> list[Path]:
         if not not_configured(row.source, dataset, config)
     }
     return sorted(paths)
-
-
-# --- provenance ----------------------------------------------------------------------------
-
-
-def describe_provenance(provenance: dict | None) -> str:
-    """'video_2d: resnet152, RANDOM weights (seed 0); audio: logmel; ...'."""
-    if not provenance:
-        return "provenance not recorded"
-    parts = []
-    for modality, info in provenance.items():
-        if not info:
-            continue
-        text = f"{modality}: {info.get('backbone', '?')}"
-        weights = info.get("weights")
-        if weights == "random":
-            text += f", RANDOM weights (seed {info.get('seed', '?')})"
-        elif weights:
-            text += f", weights {weights}"
-        parts.append(text)
-    return "; ".join(parts) or "provenance not recorded"
-
-
-def random_modalities(provenance: dict | None) -> list[str]:
-    return [m for m, info in (provenance or {}).items() if info and info.get("weights") == "random"]
-
-
-def backbone_mismatches(source: Source, provenance: dict | None) -> list[str]:
-    """The paper's backbones (source.expect) that no modality of our provenance matches."""
-    if not provenance:
-        return []
-    missing = []
-    for prefix, wanted in source.expect:
-        used = [
-            str(info.get("backbone", "")) for m, info in provenance.items()
-            if info and m.startswith(prefix)
-        ]  # fmt: skip
-        if not any(wanted in b.lower() for b in used):
-            missing.append(f"{prefix} {wanted} (ours: {', '.join(used) or 'none'})")
-    return missing
 
 
 # --- numbers -------------------------------------------------------------------------------
@@ -304,109 +268,6 @@ def extra_tasks(table: Table, built: BuiltTable) -> None:
             for cell in brow.cells:
                 if cell.ours is None and cell.metric in paper_ids and cell.metric != AVERAGE:
                     cell.reason += f" (our task ids differ from the paper's: see '{EXTRA_ROW}')"
-
-
-# --- footnotes -----------------------------------------------------------------------------
-
-PROTOCOL = {
-    "zeroshot": "Retrieval (zero-shot): text→video; R@K in % of the complete test-set size "
-    "(clips missing from our features count as misses), MedR over evaluated clips, ties "
-    "averaged as in EAO's metric.py. Strategy 'at_once' = the whole clip at once (first 48 s "
-    "YouCook2 / 32 s MSR-VTT at the paper's settings) unless the row names another.",
-    "finetuned": "Retrieval (fine-tuned): the model fine-tuned on the benchmark's training "
-    "split, evaluated on its test split like zero-shot retrieval (last epoch; benchmarks.md 1.9).",
-    "localization": "Localization: 3-s windows, 1-s stride, fused va embedding vs step texts, "
-    "ordered DP (CrossTask dp.pyx). Recall 'ours' = the official CrossTask recall pooled per "
-    "task (sum of hits / sum of present steps over a task's videos), unweighted mean over "
-    "tasks; the per-video mean (MCN) is given beside it where the table has room. IoU/IoD: "
-    "variant (a) of benchmarks.md 3.3 (transcript entries matched by position, mean over "
-    "entries then videos). CrossTask test set and options: each result's 'settings', quoted "
-    "in the row notes.",
-}
-
-
-def _fmt_settings(settings: dict | None) -> str:
-    return ", ".join(f"{k}={v}" for k, v in (settings or {}).items())
-
-
-def evaluation_text(label: str, ev: Evaluation, with_provenance: bool) -> str:
-    """'YouCook2: <path>, 60 of 64 clips' (+ backbones, + localization settings)."""
-    data = ev.data or {}
-    if "clips" in data:
-        count = f"{data['clips']} of {data.get('complete_size', '?')} clips evaluated"
-    else:
-        count = f"{data.get('videos', '?')} videos evaluated"
-    text = f"{label}: {ev.path}, {count}"
-    if with_provenance:
-        text += f"; backbones: {describe_provenance(data.get('provenance'))}"
-    if data.get("settings"):
-        text += f"; settings: {_fmt_settings(data['settings'])}"
-    return text
-
-
-def row_notes(
-    table: Table, brow: BuiltRow, config: Config, per_file_provenance: bool
-) -> list[Note]:
-    """One line on where the row's numbers come from (or why not), then its warnings."""
-    row = brow.row
-    if row.cannot:
-        return [Note(f"{brow.key}: no number here: {row.cannot}")]
-    if row.source is None:
-        return []
-    src, labels = row.source, dict(table.datasets)
-    what = f"{src.kind} {src.variant}" + (
-        f", {src.task}, strategy {src.strategy}" if src.task else ""
-    )
-    reasons = {ev.reason for ev in brow.evaluations.values() if ev.data is None}
-    if len(reasons) == 1 and all(ev.data is None for ev in brow.evaluations.values()):
-        parts = [reasons.pop()]  # the same reason for every dataset: say it once
-    else:
-        parts = [
-            evaluation_text(labels[d], ev, per_file_provenance)
-            if ev.data
-            else f"{labels[d]}: {ev.reason}"
-            for d, ev in brow.evaluations.items()
-        ]
-    notes = [Note(f"{brow.key} ({what}): " + "; ".join(parts))]
-    gaps = {
-        gap for ev in brow.evaluations.values() if ev.data
-        for gap in backbone_mismatches(src, ev.data.get("provenance"))
-    }  # fmt: skip
-    notes += [Note(f"{brow.key}: the paper used {gap}", loud=True) for gap in sorted(gaps)]
-    if src.variant != MAIN and src.variant in config.variants:
-        overrides = dict(config.variants[src.variant])
-        about = overrides.pop("description", "")
-        about = f" ({about})" if about else ""
-        changes = f" = main with {json.dumps(overrides, sort_keys=True)}" if overrides else ""
-        notes.append(Note(f"{brow.key}: variant {src.variant}{about}{changes}"))
-    return notes
-
-
-def table_notes(table: Table, built: BuiltTable, config: Config) -> list[Note]:
-    notes = [
-        Note(f"Paper numbers: {table.source} of Shvetsova et al., 'Everything at Once', CVPR "
-             "2022 (typed from its text, shared/paper/; '-' = not reported)."),
-        Note("★ rows: paper / ours / chance of our evaluation; '> chance' counts our cells "
-             "that beat chance (MedR: below it); n/a = no number of ours, reason below."),
-    ]  # fmt: skip
-    loaded = [ev.data for r in built.rows for ev in r.evaluations.values() if ev.data]
-    random = sorted({m for d in loaded for m in random_modalities(d.get("provenance"))})
-    if random:
-        notes.append(Note(
-            f"WARNING: our numbers come from RANDOM backbone weights ({', '.join(random)}): "
-            "they test the pipeline end to end, not the paper's model.", loud=True))  # fmt: skip
-    # One backbone line for the table when every result used the same ones (the usual case).
-    provenances = {describe_provenance(d.get("provenance")) for d in loaded}
-    if len(provenances) == 1:
-        notes.append(Note(f"Backbones of all our numbers here: {provenances.pop()}"))
-    for brow in built.rows:
-        notes += row_notes(table, brow, config, per_file_provenance=len(provenances) > 1)
-    kinds = {r.row.source.kind for r in built.rows if r.row.source is not None}
-    notes += [Note(PROTOCOL[k]) for k in ("zeroshot", "finetuned", "localization") if k in kinds]
-    if config.pretrain:
-        notes.append(Note(f"Our pretraining: {_fmt_settings(config.pretrain)}."))
-    notes += [Note(n) for n in table.notes]
-    return notes
 
 
 def build_table(table: Table, results: Path | str, config: Config) -> BuiltTable:

@@ -1,7 +1,9 @@
-"""Markdown, LaTeX (booktabs) and tidy CSV renderings of a built table; atomic file writes.
+"""Markdown, LaTeX (booktabs), tidy CSV and HTML (eao.tables.html_table) renderings of a built
+table; atomic file writes.
 
-A ★ row's number cell reads "paper / ours / chance" (chance of our own evaluation), other rows
-show the paper's number only. The CSV has one line per (table, row, dataset, metric).
+A ★ row's number cell reads "paper / ours / chance" (chance of our own evaluation; the cell
+texts are eao.tables.cells'), other rows show the paper's number only. The CSV has one line
+per (table, row, dataset, metric).
 """
 
 from __future__ import annotations
@@ -11,48 +13,23 @@ import io
 from pathlib import Path
 
 from eao.io.atomic import write_text_atomic
-from eao.tables.build import EXTRA_ROW, BuiltRow, BuiltTable, Cell, Note
+from eao.tables.build import EXTRA_ROW, BuiltTable, Note
+from eao.tables.cells import (  # noqa: F401 - cell_text and fmt: public here too
+    EXTRA_HEADERS,
+    EXTRA_INTRO,
+    cell_text,
+    extra_rows,
+    fmt,
+    headers,
+    row_cells,
+)
+from eao.tables.html_table import to_html
 
 CSV_COLUMNS = (
     "table", "row", "dataset", "metric", "paper", "ours", "chance",
     "reason", "variant", "provenance",
 )  # fmt: skip
-FORMATS = ("md", "tex", "csv")
-
-
-# --- cell text -----------------------------------------------------------------------------
-
-
-def fmt(value: float | None, metric: str, missing: str = "-") -> str:
-    """One decimal, as the paper prints; MedR without a trailing .0 (the paper prints 19, 29.5)."""
-    if value is None:
-        return missing
-    if metric == "MedR":
-        return f"{value:.1f}".removesuffix(".0")
-    return f"{value:.1f}"
-
-
-def cell_text(cell: Cell, star: bool) -> str:
-    paper = fmt(cell.paper, cell.metric)
-    if not star:
-        return paper
-    text = f"{paper} / {fmt(cell.ours, cell.metric, 'n/a')}"
-    if cell.ours is not None and cell.chance is not None:
-        text += f" / {fmt(cell.chance, cell.metric)}"
-    return text
-
-
-def headers(built: BuiltTable) -> list[str]:
-    t = built.table
-    metrics = [f"{d} {m.label}" if len(t.datasets) > 1 else m.label
-               for _, d in t.datasets for m in t.metrics]  # fmt: skip
-    return ["Method", *t.fields, *metrics, "> chance"]
-
-
-def row_cells(brow: BuiltRow) -> list[str]:
-    star = brow.row.star
-    label = f"★ {brow.key}" if star else brow.key
-    return [label, *brow.row.fields, *(cell_text(c, star) for c in brow.cells), brow.chance_summary]
+FORMATS = ("md", "tex", "csv", "html")
 
 
 # --- Markdown ------------------------------------------------------------------------------
@@ -69,20 +46,8 @@ def _md_note(note: Note) -> str:
 def extra_tasks_md(built: BuiltTable) -> list[str]:
     if not built.extra:
         return []
-    lines = [
-        "",
-        f"{EXTRA_ROW}: CrossTask task ids of our data that are not among the paper's 18 "
-        "(e.g. the demo world's tasks), recall pooled per task:",
-        "",
-        _md_line(["Task id", "Title", "Recall ours", "Chance", "> chance"]),
-        _md_line(["---"] * 5),
-    ]
-    for c in built.extra:
-        above = "" if c.above_chance is None else ("yes" if c.above_chance else "no")
-        title = built.task_titles.get(c.metric, "")
-        lines.append(_md_line([c.metric, title, fmt(c.ours, "recall", "n/a"),
-                               fmt(c.chance, "recall"), above]))  # fmt: skip
-    return lines
+    lines = ["", EXTRA_INTRO, "", _md_line(EXTRA_HEADERS), _md_line(["---"] * 5)]
+    return lines + [_md_line(row) for row in extra_rows(built)]
 
 
 def to_markdown(built: BuiltTable) -> str:
@@ -183,7 +148,7 @@ def to_csv(built: BuiltTable) -> str:
     return out.getvalue()
 
 
-RENDERERS = {"md": to_markdown, "tex": to_latex, "csv": to_csv}
+RENDERERS = {"md": to_markdown, "tex": to_latex, "csv": to_csv, "html": to_html}
 
 
 def filled(built: BuiltTable) -> tuple[int, int]:
@@ -207,7 +172,8 @@ def index_markdown(tables: list[BuiltTable]) -> str:
         t, (have, total) = built.table, filled(built)
         name = t.name
         lines.append(
-            f"- [{name}.md]({name}.md) ([tex]({name}.tex), [csv]({name}.csv)): {t.source}, "
+            f"- [{name}.md]({name}.md) ([tex]({name}.tex), [csv]({name}.csv), "
+            f"[html]({name}.html)): {t.source}, "
             f"{t.title}; ours in {have} of {total} ★ cells"
         )
     return "\n".join(lines) + "\n"

@@ -26,15 +26,11 @@ from eao.data.corpus import FeatureTables
 from eao.data.finetune import CLIP_KINDS, FinetuneDataset
 from eao.errors import ArgumentParser, BadInput, json_object, run
 from eao.evaluate.retrieval import split_videos
-from eao.train.loop import (
-    TrainConfig,
-    Trainer,
-    from_dict,
-    resume_from,
-    run_to_end,
-    start_process,
-)
+from eao.train.config import TrainConfig, from_dict
+from eao.train.distributed import start_process
+from eao.train.loop import resume_from, run_to_end
 from eao.train.loss import PAIRS
+from eao.train.trainer import Trainer
 
 log = logging.getLogger("eao.finetune")
 

@@ -2,7 +2,7 @@
 
 A checkpoint holds the model, optimizer, scheduler and grad-scaler states, the RNG states, the
 data position (the epoch and the next batch of that epoch) and both configs. Batches are a pure
-function of (seed, epoch, position) (eao.train.loop.epoch_batches), so the data position is two
+function of (seed, epoch, position) (eao.train.trainer.epoch_batches), so the data position is two
 integers and no sampler state needs saving. Files hold only tensors and plain containers and load
 with torch.load(weights_only=True). Writes are atomic (temp file, then rename).
 """
