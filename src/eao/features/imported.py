@@ -159,8 +159,10 @@ def import_pickles(
     if absent:
         raise BadInput(f"--only {', '.join(absent)}: no pickle given holds these features")
     feats: dict[str, dict[int, np.ndarray]] = {b: {} for b in source}
+    # a shard job converts only its backbone; the manifest needs every length (durations)
+    convert = [b for b in source if wanted(b) or wanted("manifest")]
     for i, (vid, item) in enumerate(zip(ids, items, strict=True)):
-        for backbone in source:
+        for backbone in convert:
             name = next(n for n, bbs in PICKLES.items() if backbone in bbs)
             holder = item if name == "resnet" else others[name][i]
             key = "audio" if backbone == "logmel" else VISUAL[backbone][0]
@@ -182,7 +184,7 @@ def import_pickles(
                    has_audio=bool(lengths.get("logmel")), error=None)  # fmt: skip
         videos.append(row)
         error = None
-        if drop and "resnet152" not in lengths:
+        if drop and _get(item, "2d", full) is None:
             key = "2d_full" if full else "2d"
             error = f"no {key} features in the released pickle (dropped, as the reference does)"
             probe_failures.append(dict(video_id=vid, path=row["path"], stage=STAGE, error=error))
