@@ -39,4 +39,4 @@ include: "workflow/rules/tables.smk"
 rule all:
     default_target: True
     input:
-        all_outputs(),
+        R.all_outputs(),

@@ -58,6 +58,7 @@ CHANGED = {
     ("finetune", "datasets", "youcook2", "test_split"): "training",
     ("pretrain", "gpus"): 2,
     ("pretrain", "runtime"): "1h",
+    ("finetune", "runtime"): "2h",
     ("features", "text", "word2vec", "weights"): "extra/tiny-vectors.bin",
     (*IMPORTED, "resnet"): "extra/released_b/youcook_val.pkl",
     (*IMPORTED, "s3d"): "extra/released_b/youcook_val_s3d.pkl",

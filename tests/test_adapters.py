@@ -1,4 +1,4 @@
-"""eao.data.annotations (public benchmark files) and the benchmark adapters of eao.data.manifest.
+"""eao.ingest (public benchmark files) and the benchmark adapters of eao.ingest.captions.
 
 Small files in each public format are written here, with the quirks real downloads have (BOM,
 CRLF, header-less CSVs, srt times with '.'), plus malformed ones whose error must name the file,
@@ -20,28 +20,24 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from eao.data.annotations import (
+from eao.demo import formats
+from eao.demo.world import DemoConfig, plan_world
+from eao.errors import run
+from eao.ingest.captions import CAPTION_FORMATS, read_captions
+from eao.ingest.crosstask import (
     CrossTaskTask,
     crosstask_annotations,
     crosstask_intervals_per_step,
     crosstask_test_videos,
     ground_truth,
-    mining_annotations,
-    mining_steps,
     read_crosstask_annotation,
     read_crosstask_tasks,
     read_crosstask_videos,
-    read_mining_videos,
-    read_msrvtt_test_list,
-    read_msrvtt_train_list,
-    read_srt,
-    read_youcook2_val_clips,
-    youcook2_splits,
 )
-from eao.data.manifest import CAPTION_FORMATS, ManifestError, build, main, read_captions
-from eao.demo import formats
-from eao.demo.world import DemoConfig, plan_world
-from eao.errors import run
+from eao.ingest.manifest import ManifestError, build, main
+from eao.ingest.mining_youtube import mining_annotations, mining_steps, read_mining_videos, read_srt
+from eao.ingest.msrvtt import read_msrvtt_test_list, read_msrvtt_train_list
+from eao.ingest.youcook2 import read_youcook2_val_clips, youcook2_splits
 from eao.io.parquet import CAPTIONS
 
 TINY = DemoConfig.from_config(

@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from eao.data import manifest, probe
 from eao.errors import run
 from eao.features import extract, text
+from eao.ingest import manifest, probe
 
 pytestmark = pytest.mark.slow
 

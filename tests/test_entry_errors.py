@@ -27,11 +27,11 @@ from entry_files import CFG, valid_files
 
 from eao import checkpoints, cli, doctor, info, own_videos
 from eao.backbones import word2vec
-from eao.data import failures, manifest, probe
 from eao.demo import __main__ as demo
 from eao.errors import BadInput, reading, run
 from eao.evaluate import localize, retrieval, search
 from eao.features import extract, imported, text
+from eao.ingest import failures, manifest, probe
 from eao.io.parquet import MANIFEST, table_from_rows, write_table
 from eao.report import __main__ as report
 from eao.tables import __main__ as tables

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from eao.data.corpus import FeatureTables
-from eao.data.finetune import FinetuneDataset
+from eao.data.pairs import FinetuneDataset
 from eao.train import finetune, loop
 from tests.test_train import MODEL, TRAIN, VIDEOS, corpus  # noqa: F401 (the corpus fixture)
 

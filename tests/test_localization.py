@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from eao.evaluate import localize
-from eao.evaluate.localization import (
+from eao.evaluate.alignment import (
     alignment_overlap,
     crosstask_dp,
     crosstask_recall,

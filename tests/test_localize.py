@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eao.data.annotations import ground_truth
 from eao.evaluate import localize
+from eao.ingest.crosstask import ground_truth
 
 
 def _video(task: str, intervals: list[tuple[float, float]], n_frames: int, noise: float, rng):

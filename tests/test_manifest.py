@@ -1,4 +1,4 @@
-"""eao.data.manifest: videos CSV adapter, sharding, root check, HowTo100M captions, main()."""
+"""eao.ingest.manifest: videos CSV adapter, sharding, root check, HowTo100M captions, main()."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from eao.data.manifest import (
+from eao.errors import run
+from eao.ingest.captions import read_howto_captions
+from eao.ingest.manifest import (
     ManifestError,
     count_csv_rows,
     main,
-    read_howto_captions,
     read_video_csv,
     shard_count,
 )
-from eao.errors import run
 from eao.io.parquet import CAPTIONS, FAILURES, MANIFEST
 
 

@@ -1,4 +1,4 @@
-"""eao.data.probe: one shard of a manifest probed with ffprobe; bad files become failures rows."""
+"""eao.ingest.probe: one shard of a manifest probed with ffprobe; bad files become failures rows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from eao.data.probe import main, probe_row, probe_shard
+from eao.ingest.probe import main, probe_row, probe_shard
 from eao.io.parquet import FAILURES, MANIFEST, table_from_rows, write_table
 
 GOOD = ["good", "good_faststart", "no_audio", "weird"]

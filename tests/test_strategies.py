@@ -29,7 +29,7 @@ from eao.data.benchmarks import (
     window_clips,
 )
 from eao.data.corpus import FeatureTables
-from eao.data.tokens import nearest_indices, pool_audio_tokens, video_tokens
+from eao.data.tokens import nearest_indices, video_tokens
 from eao.evaluate.embed import embed_batches
 from eao.evaluate.metrics import metrics_for_tasks, similarity_tasks
 from eao.evaluate.retrieval import (
@@ -39,6 +39,7 @@ from eao.evaluate.retrieval import (
     shard_provenance,
 )
 from eao.model import EverythingAtOnce, ModelConfig
+from eao.model.davenet import pool_audio_tokens
 
 DV = 4  # width of each visual half
 DT = 8

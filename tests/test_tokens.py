@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eao.data.tokens import (
-    audio_window,
-    frames_to_seconds,
-    nearest_indices,
-    row_range,
-    text_tokens,
-    time_to_frame,
-    video_tokens,
-)
+from eao.data.tokens import audio_window, nearest_indices, row_range, text_tokens, video_tokens
+from eao.timeline import frames_to_seconds, time_to_frame
 
 
 def one_hot(n: int, dim: int = 32, dtype=np.float16) -> np.ndarray:

@@ -1,5 +1,5 @@
 """`eao`: one command, a subcommand per stage. Each subcommand is the stage's own entry point
-(`eao probe ...` is `python -m eao.data.probe ...`), so rules and users call the same code.
+(`eao probe ...` is `python -m eao.ingest.probe ...`), so rules and users call the same code.
 
 A bad input file or argument is one line on stderr and exit status 2 (eao.errors);
 `eao --debug CMD ...` (or EAO_DEBUG=1) also prints the traceback.
@@ -19,9 +19,9 @@ from eao import errors
 # name -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo-world": ("eao.demo.__main__:main", "generate the demo world"),
-    "manifest": ("eao.data.manifest:main", "build a dataset's manifest and captions tables"),
-    "probe": ("eao.data.probe:main", "probe one shard of a manifest"),
-    "failures": ("eao.data.failures:main", "gather failures tables"),
+    "manifest": ("eao.ingest.manifest:main", "build a dataset's manifest and captions tables"),
+    "probe": ("eao.ingest.probe:main", "probe one shard of a manifest"),
+    "failures": ("eao.ingest.failures:main", "gather failures tables"),
     "train": ("eao.train.loop:main", "pretrain the fusion model on feature shards"),
     "import-checkpoint": ("eao.checkpoints:main", "convert a released EAO checkpoint to ours"),
     "import-features": ("eao.features.imported:main",

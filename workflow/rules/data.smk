@@ -15,8 +15,8 @@ rule demo_world:
         mining_youtube=f"{DEMO_DIR}/mining_youtube/videos.csv",
         mining_youtube_dict=f"{DEMO_DIR}/mining_youtube/weakYouTube_dict.txt",
     params:
-        demo=demo_json,
-        out=demo_out_dir,
+        demo=R.demo_json,
+        out=R.demo_out_dir,
     log:
         "logs/demo_world/demo_world.log",
     benchmark:
@@ -36,14 +36,14 @@ rule manifest:
     wildcard_constraints:
         dataset=one_of(VIDEO_DATASETS),
     input:
-        unpack(dataset_inputs),
+        unpack(R.dataset_inputs),
     output:
         manifest="results/manifest/{dataset}/videos.parquet",
         captions="results/manifest/{dataset}/captions.parquet",
         failures="results/manifest/{dataset}/failures.parquet",
     params:
-        root=dataset_root,
-        captions=captions_arg,
+        root=R.dataset_root,
+        captions=R.captions_arg,
         shard_size=config["shard_size"],
     log:
         "logs/manifest/{dataset}.log",
@@ -54,7 +54,7 @@ rule manifest:
     conda:
         "../../envs/eao.yaml"
     shell:
-        "python -m eao.data.manifest --dataset {wildcards.dataset} --videos {input.videos:q}"
+        "python -m eao.ingest.manifest --dataset {wildcards.dataset} --videos {input.videos:q}"
         " --root {params.root:q} {params.captions:q} --shard-size {params.shard_size}"
         " --out-manifest {output.manifest} --out-captions {output.captions}"
         " --out-failures {output.failures} > {log} 2>&1"
@@ -82,7 +82,7 @@ rule probe:
     conda:
         "../../envs/eao.yaml"
     shell:
-        "python -m eao.data.probe --manifest {input.manifest} --shard {wildcards.shard}"
+        "python -m eao.ingest.probe --manifest {input.manifest} --shard {wildcards.shard}"
         " {params.decode_check} --min-duration-s {params.min_duration_s}"
         " --out {output.probed} --out-failures {output.failures} > {log} 2>&1"
 
@@ -95,7 +95,7 @@ rule import_manifest:
     wildcard_constraints:
         dataset=one_of(IMPORTED_DATASETS),
     input:
-        unpack(import_pickle),
+        unpack(R.import_pickle),
     output:
         manifest="results/manifest/{dataset}/videos.parquet",
         captions="results/manifest/{dataset}/captions.parquet",
@@ -103,8 +103,8 @@ rule import_manifest:
         probed="results/probe/{dataset}/shard-00000.parquet",
         probe_failures="results/probe/{dataset}/failures-00000.parquet",
     params:
-        pickles=import_args,
-        split=lambda wildcards: imported(wildcards.dataset)["split"],
+        pickles=R.import_args,
+        split=R.import_split,
         code_version=EAO_VERSION,
     log:
         "logs/import/{dataset}/manifest.log",
@@ -125,12 +125,12 @@ rule import_features:
         dataset=one_of(IMPORTED_DATASETS),
         backbone=one_of(MEDIA_BACKBONES),
     input:
-        unpack(import_pickle),
+        unpack(R.import_pickle),
     output:
         features="results/features/{backbone}/{dataset}/shard-00000.parquet",
         failures="results/features/{backbone}/{dataset}/failures-00000.parquet",
     params:
-        pickles=import_args,
+        pickles=R.import_args,
         code_version=EAO_VERSION,
     log:
         "logs/import/{dataset}/{backbone}.log",
@@ -149,8 +149,8 @@ rule import_features:
 rule failures:
     input:
         manifest="results/manifest/{dataset}/failures.parquet",
-        probe=probe_failures,
-        extract=extract_failures,
+        probe=R.probe_failures,
+        extract=R.extract_failures,
     output:
         table="results/failures/{dataset}.parquet",
         tsv="results/failures/{dataset}.tsv",
@@ -164,5 +164,5 @@ rule failures:
     conda:
         "../../envs/eao.yaml"
     shell:
-        "python -m eao.data.failures --out {output.table} --out-tsv {output.tsv}"
+        "python -m eao.ingest.failures --out {output.table} --out-tsv {output.tsv}"
         " {input.manifest} {input.probe} {input.extract} > {log} 2>&1"

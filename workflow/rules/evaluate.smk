@@ -5,11 +5,11 @@
 
 rule evaluate_retrieval:
     input:
-        unpack(retrieval_inputs),
+        unpack(R.retrieval_inputs),
     output:
         metrics="results/evaluate/retrieval/{stage}/{variant}/{dataset}/{strategy}.json",
     params:
-        options=retrieval_options,
+        options=R.retrieval_options,
         code_version=EAO_VERSION,
     log:
         "logs/evaluate/retrieval/{stage}/{variant}/{dataset}/{strategy}.log",
@@ -28,11 +28,11 @@ rule evaluate_retrieval:
 
 rule evaluate_localization:
     input:
-        unpack(localization_inputs),
+        unpack(R.localization_inputs),
     output:
         metrics="results/evaluate/localization/{variant}/{dataset}.json",
     params:
-        options=localization_options,
+        options=R.localization_options,
         code_version=EAO_VERSION,
     log:
         "logs/evaluate/localization/{variant}/{dataset}.log",
@@ -53,11 +53,11 @@ rule evaluate_localization:
 # model; `eao search results/index/<dataset>.parquet "a query"` ranks them.
 rule index:
     input:
-        unpack(index_inputs),
+        unpack(R.index_inputs),
     output:
         index="results/index/{dataset}.parquet",
     params:
-        options=index_options,
+        options=R.index_options,
         code_version=EAO_VERSION,
     log:
         "logs/index/{dataset}.log",

@@ -6,7 +6,7 @@
 # Text features: one job per (encoder, dataset, shard).
 
 
-if enabled_backbones():
+if R.enabled_backbones():
 
     rule extract_media:
         wildcard_constraints:
@@ -14,11 +14,11 @@ if enabled_backbones():
         input:
             probed="results/probe/{dataset}/shard-{shard}.parquet",
         output:
-            **media_outputs(),
+            **R.media_outputs(),
         params:
-            settings=media_settings(),
-            args=media_args,
-            runtime=extract_runtime,
+            settings=R.media_settings(),
+            args=R.media_args,
+            runtime=R.extract_runtime,
             code_version=EAO_VERSION,
         log:
             "logs/extract/{dataset}/media-{shard}.log",
@@ -39,12 +39,12 @@ rule extract_text:
     input:
         probed="results/probe/{dataset}/shard-{shard}.parquet",
         captions="results/manifest/{dataset}/captions.parquet",
-        weights=text_weights_input,
+        weights=R.text_weights_input,
     output:
         features="results/features/text_{encoder}/{dataset}/shard-{shard}.parquet",
         failures="results/features/text_{encoder}/{dataset}/failures-{shard}.parquet",
     params:
-        options=text_options,
+        options=R.text_options,
         code_version=EAO_VERSION,
     log:
         "logs/extract/{dataset}/text_{encoder}-{shard}.log",
@@ -67,11 +67,11 @@ rule extract_text:
 # shards record the original file as their provenance.
 rule convert_word2vec:
     input:
-        source=lambda wildcards: word2vec_source() or [],
+        source=R.word2vec_input,
     output:
         directory("results/word2vec/{w2v}.kv"),
     params:
-        source=lambda wildcards: word2vec_source(),
+        source=R.word2vec_source,
         code_version=EAO_VERSION,
     log:
         "logs/word2vec/{w2v}.log",

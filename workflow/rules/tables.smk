@@ -9,7 +9,7 @@ TABLE_HTML_FILES = [f"results/tables/{name}.html" for name in PAPER_TABLES]
 
 rule tables:
     input:
-        evaluation_outputs(),
+        R.evaluation_outputs(),
     output:
         [f for f in TABLE_FILES if f not in TABLE_CSV_FILES],
         # each paper table as an HTML table (ours beside the paper's, the notes under it),
@@ -30,7 +30,7 @@ rule tables:
             for name in PAPER_TABLES
         ],
     params:
-        config=tables_config,
+        config=R.tables_config,
         code_version=EAO_VERSION,
     log:
         "logs/tables/tables.log",
@@ -50,7 +50,7 @@ rule tables:
 # of every pretrained variant, recall@K curves per retrieval benchmark.
 rule report_figures:
     input:
-        unpack(report_inputs),
+        unpack(R.report_inputs),
     output:
         training=report(
             "results/report/training.png", caption="../report/training.rst", category="Training"
@@ -61,7 +61,7 @@ rule report_figures:
                 caption="../report/recall.rst",
                 category="Retrieval",
             )
-            for d in retrieval_datasets()
+            for d in R.retrieval_datasets()
         ],
         attention=report(
             "results/report/attention.png", caption="../report/attention.rst", category="Analysis"
@@ -78,8 +78,8 @@ rule report_figures:
             else []
         ),
     params:
-        options=report_options,
-        index=report_index_args,
+        options=R.report_options,
+        index=R.report_index_args,
         code_version=EAO_VERSION,
     log:
         "logs/report/figures.log",

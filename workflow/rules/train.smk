@@ -6,20 +6,20 @@
 rule pretrain:
     wildcard_constraints:
         # with pretrain.checkpoint set, main is imported (rule import_checkpoint), not trained
-        variant=r"(?!main$)[A-Za-z0-9_]+" if imported_checkpoint() else r"[A-Za-z0-9_]+",
+        variant=r"(?!main$)[A-Za-z0-9_]+" if R.imported_checkpoint() else r"[A-Za-z0-9_]+",
     input:
-        unpack(pretrain_inputs),
+        unpack(R.pretrain_inputs),
     output:
         model="results/pretrain/{variant}/model.pt",
         metrics="results/pretrain/{variant}/metrics.jsonl",
     params:
-        model=model_config,
-        train=train_config,
-        processes=pretrain_processes,
-        runtime=train_runtime,
-        launcher=pretrain_launcher,
+        model=R.model_config,
+        train=R.train_config,
+        processes=R.pretrain_processes,
+        runtime=R.train_runtime,
+        launcher=R.pretrain_launcher,
         device=config["pretrain"]["device"],
-        out_dir=lambda wildcards, output: os.path.dirname(output.model),
+        out_dir=R.model_out_dir,
         code_version=EAO_VERSION,
     log:
         "logs/pretrain/{variant}.log",
@@ -43,15 +43,15 @@ rule pretrain:
 
 rule finetune:
     input:
-        unpack(finetune_inputs),
+        unpack(R.finetune_inputs),
     output:
         model="results/finetune/{variant}/{dataset}/model.pt",
         metrics="results/finetune/{variant}/{dataset}/metrics.jsonl",
     params:
-        train=finetune_config,
-        runtime=finetune_runtime,
-        options=finetune_options,
-        out_dir=lambda wildcards, output: os.path.dirname(output.model),
+        train=R.finetune_config,
+        runtime=R.finetune_runtime,
+        options=R.finetune_options,
+        out_dir=R.model_out_dir,
         code_version=EAO_VERSION,
     log:
         "logs/finetune/{variant}/{dataset}.log",
@@ -59,8 +59,8 @@ rule finetune:
         "benchmarks/finetune/{variant}/{dataset}.tsv"
     threads: config["finetune"]["threads"]
     resources:
-        mem_mb=config["pretrain"]["mem_mb"],
-        runtime="12h",
+        mem_mb=config["finetune"]["mem_mb"],
+        runtime=config["finetune"]["runtime"],
         gpu=1,
     conda:
         "../../envs/eao.yaml"
@@ -72,19 +72,17 @@ rule finetune:
 
 
 # With pretrain.checkpoint set, the main model is the released checkpoint, converted.
-if imported_checkpoint():
+if R.imported_checkpoint():
 
     rule import_checkpoint:
         input:
-            official=imported_checkpoint(),
+            official=R.imported_checkpoint(),
         output:
             model="results/pretrain/main/model.pt",
         params:
             # whether the import may unpickle objects, not what it writes: a function of
-            # threads, so snakemake does not record it (see common.smk)
-            trust=lambda wildcards, threads: (
-                "--trust-pickle" if config["pretrain"]["checkpoint_trust_pickle"] else ""
-            ),
+            # threads, so snakemake does not record it (eao.workflow.adapters)
+            trust=R.checkpoint_trust,
         log:
             "logs/pretrain/import_checkpoint.log",
         threads: 1

@@ -1,5 +1,5 @@
 """CLIP (EAO's "stronger backbone", supplement A.1): image and per-token text embeddings, both
-after the projection into CLIP's joint space (specs/extraction.md §8).
+after the projection into CLIP's joint space (docs/features.md).
 
 Images: 1 frame/s, shorter side 224 (bicubic) and centre crop 224 are done upstream by ffmpeg;
 here uint8 RGB -> /255 -> CLIP mean/std -> `encode_image` (CLS after ln_post, times the visual

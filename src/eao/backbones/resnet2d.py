@@ -1,7 +1,8 @@
 """2D stream: torchvision ResNet-152 (ImageNet), layer4 averaged over space -> 2048 per frame.
 
-Reference (HowTo100M extractor, specs/extraction.md §3): frames at 1 fps, shorter side 224, no
-crop; pixels /255 then ImageNet mean/std (std + 1e-8); the trunk up to layer4; mean over H, W.
+Reference (HowTo100M's extractor, github.com/antoine77340/video_feature_extractor;
+docs/features.md): frames at 1 fps, shorter side 224, no crop; pixels /255 then ImageNet
+mean/std (std + 1e-8); the trunk up to layer4; mean over H, W.
 The paper's weights are IMAGENET1K_V1 (what `pretrained=True` meant); V2 changes the features.
 """
 

@@ -3,7 +3,7 @@
 The network is the CVPR2018 definition of kenshohara/3D-ResNets-PyTorch (cardinality 32,
 shortcut B, bottleneck expansion 2), with the same module names so that the public
 `resnext-101-kinetics.pth` loads key for key. Preprocessing follows the HowTo100M extractor
-(specs/extraction.md §4): 24 fps, pixels 0..255 minus a Kinetics mean, non-overlapping clips.
+(docs/features.md): 24 fps, pixels 0..255 minus a Kinetics mean, non-overlapping clips.
 """
 
 from __future__ import annotations

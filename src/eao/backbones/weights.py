@@ -82,7 +82,7 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     when it is no such file (truncated, text, ...)."""
     import torch
 
-    from eao.checkpoints import read_checkpoint
+    from eao.io.torch_file import read_checkpoint
 
     if not os.path.isfile(path):
         raise WeightsNotFound(f"weights file not found: {path}")

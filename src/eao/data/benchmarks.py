@@ -1,5 +1,5 @@
-"""Evaluation clips for text-to-video retrieval (spec model.md 6.1-6.2) and the sliding
-windows and step queries of zero-shot step localization (spec benchmarks.md 2.3-2.4).
+"""Evaluation clips for text-to-video retrieval (docs/model.md) and the sliding
+windows and step queries of zero-shot step localization (docs/benchmarks.md).
 
 Two kinds of clip, both one caption <-> one clip:
 - YouCook2-style (`segment_rows`): every caption segment of a video is a clip, window
@@ -267,7 +267,7 @@ def _cut_into_clips(
     return out, [ids[c] for c in clip]
 
 
-# -- localization (spec benchmarks.md 2.3-2.4) -------------------------------------------------
+# -- localization (docs/benchmarks.md) -------------------------------------------------
 def video_seconds(tables: FeatureTables, video_id: str) -> int:
     """T, the number of 1-s frames of a video: ceil(rows / rate) of its 2D features (1/s: the
     row count, as MCN/EAO's label matrices), else of its 3D features (1.5/s: ceil(rows / 1.5));

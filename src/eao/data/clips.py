@@ -1,4 +1,4 @@
-"""HowTo100M-style training clips from feature shards (spec model.md 3.2-3.3).
+"""HowTo100M-style training clips from feature shards (docs/model.md).
 
 One item = one video -> n_clips clips drawn independently (duplicates possible). Per clip:
 start ~ U[0, max(0, D - min_time)), D = the video's duration in whole seconds; the ASR caption
@@ -48,7 +48,7 @@ class ClipPlan:
 
 
 def seed_caption(start: float, end: float, starts: np.ndarray, ends: np.ndarray) -> int | None:
-    """The caption covering `start`, else the one covering `end`, else None (spec 3.2 item 3):
+    """The caption covering `start`, else the one covering `end`, else None (docs/model.md):
     for each time the candidate is the last caption starting strictly before it."""
     if len(starts) == 0:
         return None

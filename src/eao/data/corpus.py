@@ -38,7 +38,8 @@ COLUMNS = {  # column projection of each kind's reads
     "captions": ("segment", "start_s", "end_s"),
 }
 DEFAULT_RATE = {"2d": 1.0, "3d": 1.5, "audio": 100.0}
-TABLES = {  # the `table` key of each kind's files (eao.features.extract / text, eao.data.manifest)
+# the `table` key of each kind's files (eao.features.extract / text, eao.ingest.manifest)
+TABLES = {
     "2d": ("features/resnet152", "features/clip"),
     "3d": ("features/resnext101", "features/s3d"),
     "audio": ("features/logmel",),

@@ -1,22 +1,13 @@
-"""Token helpers shared by training and evaluation (spec model.md 3.2 and 6.2): time <-> frame
-conversions, the video strategies ('clip', 'nearest', 'max_pool'), audio windows, the model-side
-audio-token pooling of the long-video configs, and text tokens. Pure numpy/torch.
+"""Token helpers shared by training and evaluation (docs/model.md): the video strategies
+('clip', 'nearest', 'max_pool'), audio windows and text tokens. Pure numpy/torch. The model-side
+audio-token pooling of the long-video configs is the model's (eao.model.davenet).
 
-Time -> log-mel frame. Our log-mel table has the reference spectrogram's layout: 100 frames/s,
-frame k centred at k*0.01 s (librosa center=True), 1 + N//160 frames for N samples. So the
-reference loaders' formula applies to it unchanged and gives the same indices:
-    reference: f(t) = floor((int(t*16000) - 200) // 160)        (librosa 0.8.1 time_to_frames)
-It subtracts n_fft//2 as if frames were not centred, so f(t) is the frame centred ~12.5 ms
-*before* t (negative for t < 12.5 ms; callers clamp at 0). It is the default because parity
-with the reference indices matters more than 12.5 ms on 8-s windows. The alternative
-    centre: f(t) = ceil(t*100), the first frame centred at or after t,
-makes a window [a, b) hold exactly the frames centred inside it (800 frames for 8 s).
-Frame count -> seconds: (n*160 + 200)/16000 (reference; used for a video's duration).
+Time <-> log-mel frame: eao.timeline (the reference mapping by default).
 
 Video borders ('clip' strategy) of a window [start, end] at `rate` features/s:
-    legacy: rows [int(start*rate), int(end*rate) + 1)   HowTo100M training (spec 3.2 item 8)
+    legacy: rows [int(start*rate), int(end*rate) + 1)   HowTo100M training (docs/model.md)
     exact:  rows [floor(start*rate), ceil(end*rate))    the features overlapping [start, end);
-            benchmark segments (spec 6.4's exact borders; at least one row).
+            benchmark segments (exact borders; at least one row).
 """
 
 from __future__ import annotations
@@ -29,33 +20,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# The log-mel recipe (mirrors eao.features.logmel, kept here so that data loading does not
-# import torchaudio).
-SAMPLE_RATE = 16000
-HOP = 160
-N_FFT = 400
-N_MELS = 40
-FRAMES_PER_SECOND = SAMPLE_RATE // HOP  # 100
+# Re-exported: the data modules read the log-mel layout from here.
+from eao.timeline import (  # noqa: F401
+    AUDIO_FRAMES_PER_TOKEN,
+    FRAMES_PER_SECOND,
+    MAPPINGS,
+    N_MELS,
+    frames_to_seconds,
+    time_to_frame,
+)
 
-MAPPINGS = ("reference", "centre")
 BORDERS = ("legacy", "exact")
 VIDEO_STRATEGIES = ("clip", "nearest", "max_pool")
-AUDIO_POOLING = ("none", "nearest", "max_pool")
-AUDIO_FRAMES_PER_TOKEN = 64  # DAVEnet v2 halves the time axis 6 times
-
-
-def time_to_frame(t: float, mapping: str = "reference") -> int:
-    """Log-mel frame index of time t (s); may be negative with the reference mapping."""
-    if mapping == "reference":
-        return (int(t * SAMPLE_RATE) - N_FFT // 2) // HOP  # int // int floors, like np.floor
-    if mapping == "centre":
-        return math.ceil(round(t * FRAMES_PER_SECOND, 6))  # round: 0.07*100 is 7.000000000000001
-    raise ValueError(f"unknown frame mapping {mapping!r}; expected one of {MAPPINGS}")
-
-
-def frames_to_seconds(n: int) -> float:
-    """Duration (s) the reference assigns to a spectrogram of n frames."""
-    return (n * HOP + N_FFT // 2) / SAMPLE_RATE
 
 
 def row_range(
@@ -109,7 +85,7 @@ def video_tokens(
     A None input is a half that is not used (2D-only / 3D-only models); an empty slice of a
     used half gives all zeros with an all-zero mask (the model then uses its masking token).
 
-    strategy (reference `create_video_features`, spec model.md 6.2):
+    strategy (reference `create_video_features`, docs/model.md):
     - "clip": the 2D rows repeated to the 3D rate by nearest interpolation, first n_tokens.
     - "nearest": each half resampled independently to n_tokens rows (F.interpolate nearest),
       mask all ones; a window of <= n_tokens steps falls back to "clip".
@@ -196,37 +172,6 @@ def audio_window(
     out[:, : len(crop)] = crop.T
     mask[: len(crop)] = 1.0
     return out, mask
-
-
-def pool_audio_tokens(
-    x: torch.Tensor,
-    mask: torch.Tensor | None,
-    n_frames: torch.Tensor,
-    n_tokens: int,
-    mode: str,
-    frames_per_token: int = AUDIO_FRAMES_PER_TOKEN,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Audio-token pooling of the model (reference `create_audio_tokens`, strategies
-    'nearest'/'max_pool' of the Table 6 configs): x (B, N, C) DAVEnet tokens, mask (B, N)
-    token mask or None, n_frames (B,) valid spectrogram frames. Only when N > n_tokens, per
-    item: n_valid = n_frames // frames_per_token tokens (truncating, as the reference); more
-    than n_tokens of them are resampled to n_tokens (nearest: F.interpolate; max_pool:
-    F.adaptive_max_pool1d), else the first n_tokens tokens are kept. The mask is the first
-    n_tokens entries in both cases."""
-    if mode not in AUDIO_POOLING:
-        raise ValueError(f"unknown audio pooling {mode!r}; expected one of {AUDIO_POOLING}")
-    if mode == "none" or x.shape[1] <= n_tokens:
-        return x, mask
-    out = x[:, :n_tokens].clone()
-    n_valid = torch.div(n_frames, frames_per_token, rounding_mode="floor").long()
-    for b in torch.nonzero(n_valid > n_tokens).flatten().tolist():
-        seq = x[b, : n_valid[b]].T.unsqueeze(0)  # (1, C, n_valid)
-        if mode == "nearest":
-            pooled = F.interpolate(seq, size=n_tokens, mode="nearest")
-        else:
-            pooled = F.adaptive_max_pool1d(seq, n_tokens)
-        out[b] = pooled.squeeze(0).T
-    return out, None if mask is None else mask[:, :n_tokens]
 
 
 def text_tokens(

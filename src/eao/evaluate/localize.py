@@ -15,7 +15,7 @@ occurrences for Mining YouTube), S = cosine similarities (T windows x K steps).
 - Segmentation (IoU / IoD, supplement Table 2): log softmax(S / temperature) over every step text
   of the dataset (`--softmax-over dataset`, the paper's "across all labels over all videos") or the
   video's own; the video's steps in their given order aligned to the frames (eao.evaluate.
-  localization.ordered_alignment), background frames scoring the uniform log-probability
+  alignment.ordered_alignment), background frames scoring the uniform log-probability
   log(1/C) (`--background uniform`) or none, C = the number of texts the softmax runs over
   (the dataset's step texts, or the video's K steps with `--softmax-over video`), so a frame
   is background when no step of the video beats chance; IoU/IoD per entry matched by position.
@@ -40,12 +40,10 @@ import torch
 
 import eao
 from eao.checkpoints import load_model
-from eao.data import annotations as ann
 from eao.data.benchmarks import query_rows, window_clips
 from eao.data.corpus import FeatureTables
 from eao.devices import resolve_device
-from eao.evaluate.embed import embed_batches
-from eao.evaluate.localization import (
+from eao.evaluate.alignment import (
     crosstask_dp,
     crosstask_recall,
     log_softmax,
@@ -53,8 +51,10 @@ from eao.evaluate.localization import (
     predict_steps,
     segmentation_scores,
 )
+from eao.evaluate.embed import embed_batches
 from eao.evaluate.metrics import cosine_similarity
 from eao.evaluate.retrieval import shard_provenance
+from eao.ingest import crosstask, mining_youtube
 from eao.io.atomic import write_text_atomic
 from eao.progress import progress
 
@@ -74,9 +74,11 @@ def test_items(
     intervals; `query` = the text-table segment of each step (the captions adapter's order)."""
     folder = os.path.dirname(annotations)
     if benchmark == "crosstask":
-        tasks = ann.read_crosstask_tasks(annotations)
-        videos = ann.crosstask_test_videos(folder, exclude_val=exclude_val, test_list=test_list)
-        found = ann.crosstask_annotations(folder, videos)
+        tasks = crosstask.read_crosstask_tasks(annotations)
+        videos = crosstask.crosstask_test_videos(
+            folder, exclude_val=exclude_val, test_list=test_list
+        )
+        found = crosstask.crosstask_annotations(folder, videos)
         items = []
         for task_id, vid in videos:
             if vid not in found:
@@ -95,14 +97,14 @@ def test_items(
                 )
             )
         return items
-    videos = ann.read_mining_videos(os.path.join(folder, "videos_test.txt"))
-    found = ann.mining_annotations(folder, videos)
+    videos = mining_youtube.read_mining_videos(os.path.join(folder, "videos_test.txt"))
+    found = mining_youtube.mining_annotations(folder, videos)
     items = []
     for vid in videos:
         if vid not in found:
             continue
         segments = found[vid]
-        texts, intervals = ann.mining_steps(segments, mode=steps)
+        texts, intervals = mining_youtube.mining_steps(segments, mode=steps)
         labels = [label for label, _, _ in segments]
         if steps == "unique":  # the first occurrence's segment carries each label's query
             query = [labels.index(label) for label in dict.fromkeys(labels)]
@@ -245,7 +247,7 @@ def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict
     domain_embed = torch.stack([texts[t] for t in domain])
     for v in videos:
         v["scores"] = cosine_similarity(v["windows"], v["queries"]).numpy().astype(np.float64)
-        v["truth"] = ann.ground_truth(v["intervals"], len(v["windows"]))
+        v["truth"] = crosstask.ground_truth(v["intervals"], len(v["windows"]))
         if args.softmax_over == "dataset":
             sim_all = cosine_similarity(v["windows"], domain_embed).numpy()
             v["log_probs"] = domain_log_probs(
@@ -269,8 +271,9 @@ def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = eao.errors.ArgumentParser(prog="eao localize", description=__doc__,
-                                   formatter_class=argparse.RawTextHelpFormatter)
+    ap = eao.errors.ArgumentParser(
+        prog="eao localize", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--benchmark", choices=BENCHMARKS, required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument(
@@ -329,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     result = evaluate(model, tables, items, args)
     if args.benchmark == "crosstask":
-        tasks = ann.read_crosstask_tasks(args.annotations)
+        tasks = crosstask.read_crosstask_tasks(args.annotations)
         result["task_titles"] = {t: tasks[t].title for t in result["per_task_pooled"]}
     result.update(
         model=args.model,

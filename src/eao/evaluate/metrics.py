@@ -1,4 +1,4 @@
-"""Retrieval metrics of the released code (`metric.py`, `trainer.eval`; spec model.md 6.3).
+"""Retrieval metrics of the released code (`metric.py`, `trainer.eval`; docs/model.md).
 
 A similarity matrix has queries as rows and gallery items as columns, the match of row i is
 column i. Ties are averaged: the rank of a row is the mean of every sorted position whose score
@@ -71,7 +71,7 @@ def ranks_to_metrics(ranks: np.ndarray, complete_size: int | None = None) -> dic
 
 
 def retrieval_metrics(sim: np.ndarray, complete_size: int | None = None) -> dict[str, float]:
-    """Metrics of a square query x gallery matrix with the matches on the diagonal (spec 6.3)."""
+    """Metrics of a square query x gallery matrix with the matches on the diagonal."""
     return ranks_to_metrics(diagonal_ranks(sim), complete_size)
 
 
@@ -118,7 +118,7 @@ def similarity_tasks(out: dict[str, np.ndarray | torch.Tensor]) -> dict[str, np.
     `<e>_embed` of `out` whose name lacks q's letter, skipping a pair whose reverse exists.
 
     With all nine embeddings this gives t2v, t2a, t2va, t2v+a, v2a, v2ta, v2t+a, a2tv, a2t+v in
-    that order. Rows with an empty modality are kept, as in the reference (spec 6.3 drops
+    that order. Rows with an empty modality are kept, as in the reference (it drops
     nothing; only the loss looks at the non-empty masks)."""
     # Normalised once per embedding type rather than once per pair: the same numbers.
     embeds = {

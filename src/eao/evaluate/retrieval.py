@@ -38,13 +38,13 @@ from eao.data.benchmarks import (
     video_rows,
 )
 from eao.data.corpus import FeatureTables
-from eao.data.tokens import AUDIO_POOLING as AUDIO_POOLING_MODES
 from eao.devices import resolve_device
-from eao.errors import ArgumentParser, BadInput, run
+from eao.errors import ArgumentParser, run
 from eao.evaluate.embed import embed_batches
 from eao.evaluate.metrics import chance_metrics, metrics_for_tasks, similarity_tasks
+from eao.ingest.manifest import split_videos
 from eao.io.atomic import write_text_atomic
-from eao.io.parquet import read_table
+from eao.model.davenet import AUDIO_POOLING as AUDIO_POOLING_MODES
 
 log = logging.getLogger("eao.retrieval")
 
@@ -56,18 +56,6 @@ PROVENANCE_KEYS = {
     b"weights_sha256": "sha256",
 }
 INPUT_KINDS = ("video_2d", "video_3d", "audio", "text")  # --video-2d ... --text
-
-
-def split_videos(manifest: str, split: str | None) -> list[str] | None:
-    """Video ids of the split (None: every video of the manifest is used)."""
-    if not split:
-        return None
-    table = read_table(manifest, ["video_id", "split"], kind="manifest").to_pylist()
-    ids = [r["video_id"] for r in table if r["split"] == split]
-    if not ids:
-        splits = sorted({str(r["split"]) for r in table})
-        raise BadInput(f"no video in split {split!r} (splits there: {', '.join(splits)})", manifest)
-    return ids
 
 
 def shard_provenance(paths: Sequence[str | os.PathLike]) -> dict | None:

@@ -36,17 +36,16 @@ import torch.nn.functional as F
 
 from eao import __version__
 from eao.backbones.weights import sha256_file
-from eao.data.tokens import frames_to_seconds, time_to_frame
 from eao.errors import ArgumentParser, BadInput, reading, run
 from eao.features.shards import write_shard
 from eao.io.parquet import CAPTIONS, FAILURES, MANIFEST, read_table, table_from_rows, write_table
 from eao.io.safe_pickle import load_dicts
+from eao.timeline import N_MELS, frames_to_seconds, time_to_frame
 
 # backbone -> (pickle key, feature dim, features per second)
 VISUAL = {"resnet152": ("2d", 2048, 1.0), "resnext101": ("3d", 2048, 1.5),
           "clip": ("clip", 512, 1.0), "s3d": ("s3d", 1024, 1.0)}  # fmt: skip
 PICKLES = {"resnet": ("resnet152", "resnext101", "logmel"), "clip": ("clip",), "s3d": ("s3d",)}
-N_MELS = 40
 STAGE = "import"
 NPY_NAMES = ("{}.npy", "{}.npz", "{}_3d.npz")
 
@@ -94,7 +93,7 @@ def _texts(item: dict, what: str, path: str) -> list[str]:
 
 def duration(lengths: dict[str, int]) -> float:
     """Seconds that cover every row of the item's features: the exact window [0, duration]
-    reads all of them (eao.data.tokens.row_range, audio_window)."""
+    reads all of them (eao.data.tokens.row_range and audio_window)."""
     d = max([n / VISUAL[b][2] for b, n in lengths.items() if b in VISUAL] + [0.0])
     frames = lengths.get("logmel", 0)
     if frames:

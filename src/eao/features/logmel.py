@@ -1,4 +1,4 @@
-"""The AVLnet/EAO log-mel spectrogram (specs/extraction.md section 6.1, steps 3-9) in torch.
+"""The AVLnet/EAO log-mel spectrogram (docs/features.md; AVLnet's and EAO's audio loaders) in torch.
 
 The reference computed it with librosa 0.8.1; this reproduces those numbers (within 0.01 dB,
 tested against librosa) without librosa: 16 kHz mono -> DC removal -> pre-emphasis 0.97 ->
@@ -14,18 +14,15 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
-SAMPLE_RATE = 16000
-N_FFT = 400  # 25 ms
-WIN = 400
-HOP = 160  # 10 ms
-N_MELS = 40
+from eao.timeline import FRAMES_PER_SECOND, HOP, N_FFT, N_MELS, SAMPLE_RATE  # noqa: F401
+
+WIN = 400  # 25 ms
 FMIN = 20.0
 FMAX = 8000.0  # sr / 2
 TOP_DB = 80.0
 AMIN = 1e-10  # power floor before the log, librosa's default
 PREEMPHASIS = 0.97
 EMPTY_SAMPLES = 200  # the reference replaces an empty file by this many zero samples
-FRAMES_PER_SECOND = SAMPLE_RATE // HOP  # 100
 
 
 @functools.cache

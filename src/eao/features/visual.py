@@ -25,7 +25,8 @@ class Visual:
     frames: FrameSpec
     step_s: float  # seconds per feature row
     dim: int
-    to_inputs: Callable[[np.ndarray], torch.Tensor]  # uint8 frames chunk -> model inputs
+    # uint8 frames chunk -> model inputs; None for a backbone whose inputs span chunks (windows)
+    to_inputs: Callable[[np.ndarray], torch.Tensor] | None
     model: Callable[[torch.Tensor], torch.Tensor]
     provenance: dict
     chunk: int = 64  # frames per decode chunk (a multiple of 16 for 3D clips)
@@ -138,16 +139,12 @@ def _build_s3d(weights: str, seed: int, device: str, settings: S3DSettings) -> V
         FrameSpec(recipe.fps, settings.size, settings.size),
         recipe.stride / recipe.fps,
         OUTPUTS[settings.output],
-        _no_chunk_inputs,
+        None,
         model.to(device),
         meta,
         chunk=max(64, recipe.window),
         windows=lambda: Windows(recipe),
     )
-
-
-def _no_chunk_inputs(frames: np.ndarray) -> torch.Tensor:
-    raise RuntimeError("S3D's inputs are windows across chunks: use Visual.windows")
 
 
 class Batcher:

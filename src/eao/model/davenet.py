@@ -1,9 +1,9 @@
-"""ResDAVEnet v2: the trainable audio CNN on log-mel spectrograms (spec section 2).
+"""ResDAVEnet v2: the trainable audio CNN on log-mel spectrograms (docs/model.md).
 
 (B, n_mels, F) -> (B, channels[-1], F / 2**len(blocks)). The first conv collapses the mel axis,
 then residual stages of (1, 9) convolutions each halve the time axis; with the default six
 stages one audio token covers 64 spectrogram frames (0.64 s). Module names and registration
-order follow the official code, so the state_dict keys are `davenet.*` of spec Appendix A.
+order follow the official code, so the state_dict keys are `davenet.*` of docs/model.md.
 
 CPU fast path for the wide stages (same parameters, same numbers within fp32 rounding): a stage
 whose input has >= IM2COL_MIN_CHANNELS channels runs in token layout (B, T, C), each (1, 9) conv
@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 KERNEL = 9  # time width of every residual conv
+FRAMES_PER_TOKEN = 2**6  # spectrogram frames per audio token with the default six stages
+AUDIO_POOLING = ("none", "nearest", "max_pool")  # audio-token pooling of the long-video configs
 # CPU: stages with this many input channels or more run as GEMMs (see module doc). 512-channel
 # convs over 96 frames measured faster in oneDNN (0.13 s against 0.32 s, 20 clips fwd + bwd).
 IM2COL_MIN_CHANNELS = 1024
@@ -140,3 +142,34 @@ class ResDavenet(nn.Module):
                 x = block.forward_tokens(x) if tokens else block(x)
         # token layout: a transposed view (the caller transposes it back for free)
         return x.transpose(1, 2) if tokens else x.squeeze(2)
+
+
+def pool_audio_tokens(
+    x: torch.Tensor,
+    mask: torch.Tensor | None,
+    n_frames: torch.Tensor,
+    n_tokens: int,
+    mode: str,
+    frames_per_token: int = FRAMES_PER_TOKEN,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Audio-token pooling of the model (reference `create_audio_tokens`, strategies
+    'nearest'/'max_pool' of the Table 6 configs): x (B, N, C) DAVEnet tokens, mask (B, N)
+    token mask or None, n_frames (B,) valid spectrogram frames. Only when N > n_tokens, per
+    item: n_valid = n_frames // frames_per_token tokens (truncating, as the reference); more
+    than n_tokens of them are resampled to n_tokens (nearest: F.interpolate; max_pool:
+    F.adaptive_max_pool1d), else the first n_tokens tokens are kept. The mask is the first
+    n_tokens entries in both cases."""
+    if mode not in AUDIO_POOLING:
+        raise ValueError(f"unknown audio pooling {mode!r}; expected one of {AUDIO_POOLING}")
+    if mode == "none" or x.shape[1] <= n_tokens:
+        return x, mask
+    out = x[:, :n_tokens].clone()
+    n_valid = torch.div(n_frames, frames_per_token, rounding_mode="floor").long()
+    for b in torch.nonzero(n_valid > n_tokens).flatten().tolist():
+        seq = x[b, : n_valid[b]].T.unsqueeze(0)  # (1, C, n_valid)
+        if mode == "nearest":
+            pooled = F.interpolate(seq, size=n_tokens, mode="nearest")
+        else:
+            pooled = F.adaptive_max_pool1d(seq, n_tokens)
+        out[b] = pooled.squeeze(0).T
+    return out, None if mask is None else mask[:, :n_tokens]

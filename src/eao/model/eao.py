@@ -1,9 +1,9 @@
 """Everything at Once: gated token projections, a DAVEnet audio CNN, one modality-agnostic
 fusion transformer over any subset of text/video/audio tokens, and gated final projections
-(spec sections 1-2; the paper's Sec. 3).
+(docs/model.md; the paper's Sec. 3).
 
 The default `ModelConfig` is the paper's main (tva) model; its state_dict has exactly the 188
-keys of spec Appendix A, so released checkpoints load strictly (see `eao.checkpoints`).
+keys of docs/model.md, so released checkpoints load strictly (see `eao.checkpoints`).
 The variants of the paper's ablations are options of the same config (not copies):
 
 - fusion="none": no transformer blocks (depth 0 keys, 176 entries); embeddings are projections
@@ -34,8 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from eao.data.tokens import AUDIO_POOLING, pool_audio_tokens
-from eao.model.davenet import ResDavenet
+from eao.model.davenet import AUDIO_POOLING, ResDavenet, pool_audio_tokens
 from eao.model.fusion import CLS, MODALITIES, FusionTransformer
 from eao.model.layers import GatedEmbeddingUnit
 
@@ -101,7 +100,7 @@ class EverythingAtOnce(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = cfg.width
-        # Registration order = official state_dict order (spec 1.2 / Appendix A).
+        # Registration order = official state_dict order (docs/model.md).
         self.fusion = self._transformer()
         self.video_norm_layer = nn.LayerNorm(w, eps=1e-6)
         self.text_norm_layer = nn.LayerNorm(w, eps=1e-6)
@@ -188,7 +187,7 @@ class EverythingAtOnce(nn.Module):
         return pool_audio_tokens(x, token_mask, valid_frames, n_tokens, mode, per_token)
 
     def _fill_empty(self, x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Samples with no valid token get the learned masking token at position 0 (spec 1.6).
+        """Samples with no valid token get the learned masking token at position 0 (docs/model.md).
         Returns new tensors (the caller's are not mutated), valid mask, nonempty (B,)."""
         if x.shape[1] == 0:  # a zero-length sequence: make room for the masking token
             x, valid = x.new_zeros(x.shape[0], 1, x.shape[2]), valid.new_zeros(x.shape[0], 1)

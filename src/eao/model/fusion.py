@@ -1,4 +1,4 @@
-"""The modality-agnostic fusion transformer (spec 1.5, 1.7) with a packed multi-pass fast path.
+"""The modality-agnostic fusion transformer (docs/model.md) with a packed multi-pass fast path.
 
 The official model calls the transformer once per pass (t, v, a, tv, ta, va: six calls). A pass
 concatenates the tokens of its modalities (order text, video, audio), runs the blocks with a key
@@ -260,7 +260,7 @@ class FusionTransformer(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # timm ViT init (spec 1.9): tokens and Linear weights trunc-normal std .02 (cut at +-2),
+        # timm ViT init: tokens and Linear weights trunc-normal std .02 (cut at +-2),
         # biases 0, LayerNorm 1/0.
         nn.init.trunc_normal_(self.masking_token, std=0.02)
         if self.cls_token is not None:

@@ -1,4 +1,4 @@
-"""Gated embedding unit (context gating), the token and final projections of EAO (spec 1.4)."""
+"""Gated embedding unit (context gating), the token and final projections of EAO (docs/model.md)."""
 
 from __future__ import annotations
 

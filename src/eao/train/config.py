@@ -19,7 +19,7 @@ def paper_weights() -> dict:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and sampling; defaults are the paper's pretraining (spec model.md 3, 5)."""
+    """Optimisation and sampling; defaults are the paper's pretraining (docs/model.md)."""
 
     epochs: int = 15
     batch_videos: int = 224  # global batch, over all ranks; each video gives n_clips clips

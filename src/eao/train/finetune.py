@@ -1,5 +1,5 @@
 """`eao finetune`: fine-tune a pretrained model on a retrieval benchmark's training split (rule
-finetune; spec benchmarks.md 1.9).
+finetune; docs/benchmarks.md).
 
     python -m eao.train.finetune --init results/pretrain/main/model.pt --clips segments \
         --manifest results/manifest/youcook2/videos.parquet --split training \
@@ -23,9 +23,9 @@ import torch
 
 from eao.checkpoints import load_model
 from eao.data.corpus import FeatureTables
-from eao.data.finetune import CLIP_KINDS, FinetuneDataset
+from eao.data.pairs import CLIP_KINDS, FinetuneDataset
 from eao.errors import ArgumentParser, BadInput, json_object, run
-from eao.evaluate.retrieval import split_videos
+from eao.ingest.manifest import split_videos
 from eao.train.config import TrainConfig, from_dict
 from eao.train.distributed import start_process
 from eao.train.loop import resume_from, run_to_end

@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 import eao
-from eao.checkpoints import read_checkpoint, save_atomic
+from eao.checkpoints import save_atomic
 from eao.errors import BadInput
+from eao.io.torch_file import read_checkpoint
 
 # What `Trainer.checkpoint` writes and `Trainer.restore` reads.
 KEYS = ("model", "model_config", "train_config", "optimizer", "scheduler", "scaler", "rng",

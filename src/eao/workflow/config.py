@@ -72,6 +72,27 @@ def coerce_cli_strings(value: Any, node: dict, schema: dict) -> Any:
     return value
 
 
+def validate_config(config: dict, schema: dict, schema_path: str) -> None:
+    """Validate `config` in place against the schema at `schema_path` (`schema`: its content),
+    filling the defaults; nested `--config` strings are typed first (coerce_cli_strings). An
+    invalid value stops the DAG as a WorkflowError naming the key, not dumping the schema."""
+    from snakemake.exceptions import WorkflowError  # imported here: the rest needs no snakemake
+    from snakemake.utils import validate
+
+    config.update(coerce_cli_strings(dict(config), schema, schema))
+    try:
+        validate(config, schema_path)
+    except WorkflowError as e:
+        cause = e.__context__  # snakemake raises while handling jsonschema's ValidationError
+        if not hasattr(cause, "absolute_path"):
+            raise
+        where = ".".join(str(p) for p in cause.absolute_path) or "the top level"
+        raise WorkflowError(
+            f"Invalid config at {where}: {cause.message}. "
+            "Keys and types: workflow/schemas/config.schema.yaml (README: Configuration)."
+        ) from None
+
+
 def _float(text: str) -> float | str:
     try:
         return float(text)

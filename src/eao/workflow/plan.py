@@ -12,10 +12,10 @@ from __future__ import annotations
 import itertools
 import os
 
-from eao.data.manifest import count_csv_rows, shard_count
 from eao.demo.world import DATASETS as DEMO_DATASETS
 from eao.demo.world import DemoConfig, plan_world
 from eao.features.extract import BACKBONES
+from eao.ingest.manifest import count_csv_rows, shard_count
 from eao.tables import TABLES
 from eao.workflow.variants import (
     finetune_variants,

@@ -5,7 +5,7 @@ duration, no video stream) gets `error` set in its manifest row and one row in t
 failures table; every other file of the shard is still probed. The job itself fails only on a
 problem with its own inputs or outputs.
 
-Entry point: `python -m eao.data.probe --help`.
+Entry point: `python -m eao.ingest.probe --help`.
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ def probe_shard(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = ArgumentParser(prog="eao probe", description=__doc__,
-                        formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(
+        prog="eao probe", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--manifest", required=True, help="the dataset's manifest Parquet")
     ap.add_argument("--shard", type=int, required=True)
     ap.add_argument("--no-decode-check", action="store_true", help="trust headers only")

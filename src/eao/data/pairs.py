@@ -1,4 +1,4 @@
-"""Fine-tuning items from a retrieval benchmark's training split (spec benchmarks.md 1.9).
+"""Fine-tuning items from a retrieval benchmark's training split (docs/benchmarks.md).
 
 One item = one (clip, caption) pair, with a leading clip axis of 1 so that the pretraining
 collate (`collate_clips`) and Trainer take it unchanged:

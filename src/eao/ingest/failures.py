@@ -1,6 +1,6 @@
 """Gather the failures tables of one dataset (every stage, every shard) into one table.
 
-Entry point: `python -m eao.data.failures --out OUT.parquet IN.parquet ...`; also writes a TSV
+Entry point: `python -m eao.ingest.failures --out OUT.parquet IN.parquet ...`; also writes a TSV
 beside the Parquet file for reading with less.
 """
 

@@ -1,0 +1,231 @@
+"""The names the workflow's rules call, as methods of one object built from the validated config.
+
+`Rules.checked` validates the config (eao.workflow.config) and checks it; the methods are thin
+adapters from Snakemake's calling convention (wildcards, and `input`, `output` or `threads`
+where a rule needs them) to the plain functions of eao.workflow.plan and .options, with the
+config, schema and shard plan passed along. A check's ValueError stops the DAG as a
+WorkflowError with the same message.
+
+Snakemake looks at a params function's parameter NAMES: a function of input, output, threads
+or resources is "derived" and not recorded, so changing what it returns reruns nothing. The
+`threads` parameters below are unused on purpose (runtime-only settings, see options.py); a
+bound method's signature has no `self`, so Snakemake sees the same names as a plain function.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import yaml
+from snakemake.exceptions import WorkflowError
+
+from eao.workflow import options as opt
+from eao.workflow import plan
+from eao.workflow.config import (
+    check_dataset,
+    check_dataset_references,
+    check_dataset_sources,
+    coerce_variant_overrides,
+    validate_config,
+)
+from eao.workflow.variants import check_variants, variant_section
+
+T = TypeVar("T")
+
+
+def workflow_error(check: Callable[..., T], *args: Any, prefix: str = "") -> T:
+    """Run a check of the config; its ValueError stops the DAG as a WorkflowError."""
+    try:
+        return check(*args)
+    except ValueError as e:
+        raise WorkflowError(f"{prefix}{e}") from None
+
+
+class Rules:
+    """The adapters of one run: `config` validated (the schema's defaults filled), `schema` the
+    config schema, `shards` each dataset's shard ids (plan.shards)."""
+
+    def __init__(self, config: dict, schema: dict, shards: plan.Shards) -> None:
+        self.config, self.schema, self.shards = config, schema, shards
+        self.video_datasets = plan.video_datasets(config)
+        self.imported_datasets = plan.imported_datasets(config)
+
+    @classmethod
+    def checked(cls, config: dict, schema_path: str) -> Rules:
+        """Validate `config` in place (nested --config strings typed, defaults filled), check
+        what the schema cannot (dataset sources, variants, dataset references) and build the
+        adapters; the first problem found stops the DAG as a WorkflowError naming the key."""
+        with open(schema_path) as f:
+            schema = yaml.safe_load(f)
+        given = json.loads(json.dumps(dict(config)))  # the user's config, before the defaults
+        validate_config(config, schema, schema_path)
+        workflow_error(check_dataset_sources, config)
+        coerce_variant_overrides(config, schema)
+        shards = workflow_error(plan.shards, config)
+        workflow_error(check_variants, config, schema)
+        workflow_error(check_dataset_references, config, given, prefix="Invalid config at ")
+        return cls(config, schema, shards)
+
+    def dataset(self, name: str, where: str = "target") -> dict:
+        """The settings of dataset `name`; an unknown name stops the DAG with the known ones."""
+        return workflow_error(check_dataset, self.config, name, where)
+
+    def dataset_name(self, wildcards) -> str:
+        """The job's dataset, checked: an unknown one stops the DAG naming the known ones."""
+        self.dataset(wildcards.dataset)
+        return wildcards.dataset
+
+    # -- evaluated when the rules are parsed --------------------------------------------------
+    def imported_checkpoint(self) -> str | None:
+        return plan.imported_checkpoint(self.config)
+
+    def enabled_backbones(self) -> list[str]:
+        return plan.enabled_backbones(self.config, self.schema)
+
+    def media_outputs(self) -> dict[str, str]:
+        return plan.media_outputs(self.config, self.schema)
+
+    def media_settings(self) -> dict:
+        return opt.media_settings(self.config, self.schema)
+
+    def retrieval_datasets(self) -> list[str]:
+        return plan.retrieval_datasets(self.config)
+
+    def evaluation_outputs(self) -> list[str]:
+        return plan.evaluation_outputs(self.config)
+
+    def report_outputs(self) -> list[str]:
+        return plan.report_outputs(self.config)
+
+    def all_outputs(self) -> list[str]:
+        return plan.all_outputs(self.config, self.schema, self.shards)
+
+    # -- data ---------------------------------------------------------------------------------
+    def demo_json(self, wildcards) -> str:
+        return opt.demo_json(self.config)
+
+    def demo_out_dir(self, wildcards, output) -> str:
+        return os.path.dirname(output.world)
+
+    def dataset_inputs(self, wildcards) -> dict[str, str]:
+        return opt.dataset_inputs(self.dataset(wildcards.dataset))
+
+    def dataset_root(self, wildcards) -> str:
+        return self.dataset(wildcards.dataset)["root"]
+
+    def captions_arg(self, wildcards) -> list[str]:
+        return opt.captions_arg(self.dataset(wildcards.dataset))
+
+    def probe_failures(self, wildcards) -> list[str]:
+        return plan.probe_failures(self.shards, self.dataset_name(wildcards))
+
+    def import_pickle(self, wildcards) -> dict[str, str]:
+        backbone = getattr(wildcards, "backbone", None)  # import_manifest has none
+        return opt.import_pickle(self.config, self.dataset_name(wildcards), backbone)
+
+    def import_args(self, wildcards, input) -> list[str]:
+        return opt.import_args(input)
+
+    def import_split(self, wildcards) -> str:
+        return plan.imported(self.config, wildcards.dataset)["split"]
+
+    # -- features -----------------------------------------------------------------------------
+    def extract_failures(self, wildcards) -> list[str]:
+        name = self.dataset_name(wildcards)
+        return plan.extract_failures(self.config, self.schema, self.shards, name)
+
+    def media_args(self, wildcards, output) -> list[str]:
+        return opt.media_args(self.config, self.schema, output)
+
+    def extract_runtime(self, wildcards, threads) -> list[str]:
+        return opt.extract_runtime(self.config)
+
+    def text_weights_input(self, wildcards) -> list[str]:
+        return opt.text_weights_input(self.config, self.schema, wildcards.encoder)
+
+    def text_options(self, wildcards) -> list[str]:
+        return opt.text_options(self.config, self.schema, wildcards.encoder)
+
+    def word2vec_input(self, wildcards) -> str | list[str]:
+        return opt.word2vec_source(self.config, self.schema) or []
+
+    def word2vec_source(self, wildcards) -> str | None:
+        return opt.word2vec_source(self.config, self.schema)
+
+    # -- training -----------------------------------------------------------------------------
+    def pretrain_inputs(self, wildcards) -> dict[str, list[str]]:
+        self.dataset(variant_section(self.config, wildcards.variant, "pretrain")["dataset"])
+        return plan.pretrain_inputs(self.config, self.shards, wildcards.variant)
+
+    def model_config(self, wildcards) -> str:
+        return opt.model_config(self.config, wildcards.variant)
+
+    def train_config(self, wildcards) -> str:
+        return opt.train_config(self.config, wildcards.variant)
+
+    def train_runtime(self, wildcards, threads) -> str:
+        return opt.train_config(self.config, wildcards.variant, runtime=True)
+
+    def pretrain_processes(self, wildcards) -> int:
+        return opt.pretrain_processes(self.config)
+
+    def pretrain_launcher(self, wildcards, threads) -> str:
+        return opt.pretrain_launcher(self.config)
+
+    def model_out_dir(self, wildcards, output) -> str:
+        return os.path.dirname(output.model)
+
+    def checkpoint_trust(self, wildcards, threads) -> str:
+        """Whether the import may unpickle objects, not what it writes: not recorded."""
+        return "--trust-pickle" if self.config["pretrain"]["checkpoint_trust_pickle"] else ""
+
+    def finetune_inputs(self, wildcards) -> dict:
+        name = self.dataset_name(wildcards)
+        return plan.finetune_inputs(self.config, self.shards, wildcards.variant, name)
+
+    def finetune_config(self, wildcards) -> str:
+        return opt.finetune_config(self.config, wildcards.variant, wildcards.dataset)
+
+    def finetune_runtime(self, wildcards, threads) -> str:
+        w = wildcards
+        return opt.finetune_config(self.config, w.variant, w.dataset, runtime=True)
+
+    def finetune_options(self, wildcards) -> list[str]:
+        return opt.finetune_options(self.config, wildcards.dataset)
+
+    # -- evaluation, index, report and tables -------------------------------------------------
+    def retrieval_inputs(self, wildcards) -> dict:
+        w, name = wildcards, self.dataset_name(wildcards)
+        return plan.retrieval_inputs(self.config, self.shards, w.stage, w.variant, name)
+
+    def retrieval_options(self, wildcards) -> list[str]:
+        w = wildcards
+        return opt.retrieval_options(self.config, w.stage, w.variant, w.dataset, w.strategy)
+
+    def localization_inputs(self, wildcards) -> dict:
+        name = self.dataset_name(wildcards)
+        return plan.localization_inputs(self.config, self.shards, wildcards.variant, name)
+
+    def localization_options(self, wildcards) -> list[str]:
+        return opt.localization_options(self.config, wildcards.variant, wildcards.dataset)
+
+    def index_inputs(self, wildcards) -> dict:
+        return plan.index_inputs(self.config, self.shards, self.dataset_name(wildcards))
+
+    def index_options(self, wildcards) -> list[str]:
+        return opt.index_options(self.config)
+
+    def report_inputs(self, wildcards) -> dict:
+        return plan.report_inputs(self.config, self.shards)
+
+    def report_options(self, wildcards) -> list[str]:
+        return opt.report_options(self.config)
+
+    def report_index_args(self, wildcards, input) -> list[str]:
+        return opt.report_index_args(self.config, input)
+
+    def tables_config(self, wildcards) -> str:
+        return opt.tables_config(self.config)

@@ -1,0 +1,230 @@
+"""The rules' adapters (eao.workflow.adapters) and the config validation, on plain dicts:
+wildcards as a SimpleNamespace, no DAG built. Snakemake decides from a params function's
+parameter names whether to record it, so those names are pinned here too."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.rules import Rule
+
+from eao.workflow import options as opt
+from eao.workflow import plan
+from eao.workflow.adapters import Rules, workflow_error
+from eao.workflow.config import validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA_PATH = str(REPO / "workflow/schemas/config.schema.yaml")
+SCHEMA = yaml.safe_load(Path(SCHEMA_PATH).read_text())
+TINY = yaml.safe_load((REPO / "tests/configs/tiny.yaml").read_text())
+W = SimpleNamespace
+
+# The params functions Snakemake must not record (functions of input, output or threads):
+# runtime-only settings and values derived from the job's files.
+DERIVED = {
+    "demo_out_dir": ["wildcards", "output"],
+    "import_args": ["wildcards", "input"],
+    "media_args": ["wildcards", "output"],
+    "extract_runtime": ["wildcards", "threads"],
+    "train_runtime": ["wildcards", "threads"],
+    "pretrain_launcher": ["wildcards", "threads"],
+    "model_out_dir": ["wildcards", "output"],
+    "checkpoint_trust": ["wildcards", "threads"],
+    "finetune_runtime": ["wildcards", "threads"],
+    "report_index_args": ["wildcards", "input"],
+}
+# Called when the rules are parsed, not per job.
+PARSE_TIME = {
+    "imported_checkpoint", "enabled_backbones", "media_outputs", "media_settings",
+    "retrieval_datasets", "evaluation_outputs", "report_outputs", "all_outputs",
+}  # fmt: skip
+
+
+class Named(dict):
+    """A job's input or output as the adapters get it: by key and as attributes."""
+
+    __getattr__ = dict.__getitem__
+
+
+@pytest.fixture
+def rules() -> Rules:
+    return Rules.checked(copy.deepcopy(TINY), SCHEMA_PATH)
+
+
+def test_the_rules_see_the_parameter_names_they_saw_as_plain_functions(rules):
+    methods = {
+        name: getattr(rules, name)
+        for name, member in vars(Rules).items()
+        if inspect.isfunction(member) and not name.startswith("_")
+    }
+    job_functions = {n: m for n, m in methods.items() if n not in PARSE_TIME | {"dataset"}}
+    derived = {n for n, m in job_functions.items() if Rule._is_deriving_function(m)}
+    assert derived == set(DERIVED)
+    for name, params in DERIVED.items():
+        assert list(inspect.signature(methods[name]).parameters) == params, name
+    for name in set(job_functions) - set(DERIVED):
+        assert list(inspect.signature(methods[name]).parameters) == ["wildcards"], name
+
+
+def test_checked_fills_the_defaults_in_place_and_plans_the_shards(rules):
+    config = copy.deepcopy(TINY)
+    checked = Rules.checked(config, SCHEMA_PATH)
+    assert checked.config is config and config["probe"]["min_duration_s"] == 1.0
+    assert checked.shards == plan.shards(config)
+    assert checked.video_datasets == plan.video_datasets(config)
+    assert checked.imported_datasets == ["released"]
+
+
+def test_nested_cli_strings_are_typed_before_validation():
+    config = copy.deepcopy(TINY)
+    config["features"] = {**config["features"], "batch_size": "5", "resnet152": {"seed": "3"}}
+    validate_config(config, SCHEMA, SCHEMA_PATH)
+    assert config["features"]["batch_size"] == 5 and config["features"]["resnet152"]["seed"] == 3
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"shard_sise": 3}, "Invalid config at the top level: Additional properties"),
+        ({"shard_size": "many"}, "Invalid config at shard_size: 'many' is not of type"),
+        ({"features": {"batch_size": "many"}}, "Invalid config at features.batch_size"),
+        ({"datasets": {"mine": {"videos": "v.csv"}}},
+         "Invalid config at datasets.mine: 'root' required"),
+        ({"ablations": {"run": ["nope"]}},
+         "Invalid config at ablations.run: nope not in ablations.variants"),
+        ({"index": {"datasets": ["youcok2"]}},
+         "Invalid config at index.datasets: unknown dataset 'youcok2' (the config's datasets: "
+         "crosstask, howto, mining_youtube, msrvtt, released, youcook2)"),
+    ],
+)  # fmt: skip
+def test_a_bad_config_is_a_workflow_error_naming_the_key(change, message):
+    config = copy.deepcopy(TINY)
+    for key, value in change.items():
+        config[key] = {**config[key], **value} if isinstance(config.get(key), dict) else value
+    with pytest.raises(WorkflowError) as error:
+        Rules.checked(config, SCHEMA_PATH)
+    assert message in str(error.value)
+
+
+def test_a_check_error_becomes_a_workflow_error_and_other_errors_pass():
+    def check(value):
+        if value < 0:
+            raise ValueError("negative")
+        return value * 2
+
+    assert workflow_error(check, 2) == 4
+    with pytest.raises(WorkflowError, match="^at x: negative$"):
+        workflow_error(check, -1, prefix="at x: ")
+    with pytest.raises(TypeError):
+        workflow_error(check, "a")
+
+
+def test_an_unknown_dataset_in_a_job_is_named_with_the_known_ones(rules):
+    known = "(the config's datasets: crosstask, howto, mining_youtube, msrvtt, released, youcook2)"
+    for adapter in (rules.dataset_inputs, rules.probe_failures, rules.index_inputs):
+        with pytest.raises(WorkflowError) as error:
+            adapter(W(dataset="youcok2"))
+        assert str(error.value) == f"target: unknown dataset 'youcok2' {known}"
+    assert rules.dataset_name(W(dataset="msrvtt")) == "msrvtt"
+
+
+def test_data_adapters(rules):
+    config, youcook2 = rules.config, W(dataset="youcook2")
+    assert rules.demo_json(W()) == opt.demo_json(config)
+    assert rules.demo_out_dir(W(), Named(world="results/demo_world/world.json")) == (
+        "results/demo_world"
+    )
+    assert rules.dataset_inputs(youcook2) == opt.dataset_inputs(config["datasets"]["youcook2"])
+    assert rules.dataset_root(youcook2) == "results/demo_world/youcook2"
+    assert rules.captions_arg(youcook2)[:2] == ["--captions", config["datasets"]["youcook2"]
+                                                ["captions"]]  # fmt: skip
+    assert rules.probe_failures(youcook2) == plan.probe_failures(rules.shards, "youcook2")
+    released = W(dataset="released")
+    assert rules.import_pickle(released) == opt.import_pickle(config, "released", None)
+    assert rules.import_pickle(W(dataset="released", backbone="s3d")) == opt.import_pickle(
+        config, "released", "s3d"
+    )
+    assert rules.import_split(released) == "validation"
+    pickles = Named(resnet="released/youcook_val.pkl")
+    assert rules.import_args(released, pickles) == opt.import_args(pickles)
+
+
+def test_feature_adapters(rules):
+    config, schema = rules.config, rules.schema
+    assert rules.enabled_backbones() == plan.enabled_backbones(config, schema)
+    assert rules.media_outputs() == plan.media_outputs(config, schema)
+    assert rules.media_settings() == opt.media_settings(config, schema)
+    assert rules.extract_failures(W(dataset="howto")) == plan.extract_failures(
+        config, schema, rules.shards, "howto"
+    )
+    outputs = Named({k: v.format(dataset="howto", shard="00000") for k, v in
+                     rules.media_outputs().items()})  # fmt: skip
+    assert rules.media_args(W(), outputs) == opt.media_args(config, schema, outputs)
+    assert rules.extract_runtime(W(), 2) == opt.extract_runtime(config)
+    clip = W(encoder="clip")
+    assert rules.text_weights_input(clip) == opt.text_weights_input(config, schema, "clip")
+    assert "--tokenizer" in rules.text_options(clip)
+    # word2vec `random`: no file to convert, an empty input and a None param as before
+    assert rules.word2vec_input(W(w2v="x")) == [] and rules.word2vec_source(W(w2v="x")) is None
+
+
+def test_training_adapters(rules):
+    config, tv = rules.config, W(variant="tv")
+    assert rules.pretrain_inputs(tv) == plan.pretrain_inputs(config, rules.shards, "tv")
+    assert rules.model_config(tv) == opt.model_config(config, "tv")
+    assert rules.train_config(tv) == opt.train_config(config, "tv")
+    assert rules.train_runtime(tv, 2) == opt.train_config(config, "tv", runtime=True)
+    assert rules.pretrain_processes(tv) == opt.pretrain_processes(config)
+    assert rules.pretrain_launcher(tv, 2) == opt.pretrain_launcher(config)
+    assert rules.model_out_dir(tv, Named(model="results/pretrain/tv/model.pt")) == (
+        "results/pretrain/tv"
+    )
+    ft = W(variant="main", dataset="youcook2")
+    assert rules.finetune_inputs(ft) == plan.finetune_inputs(config, rules.shards, "main",
+                                                             "youcook2")  # fmt: skip
+    assert rules.finetune_config(ft) == opt.finetune_config(config, "main", "youcook2")
+    assert rules.finetune_runtime(ft, 2) == opt.finetune_config(config, "main", "youcook2",
+                                                                runtime=True)  # fmt: skip
+    assert rules.finetune_options(ft) == opt.finetune_options(config, "youcook2")
+
+
+def test_an_unknown_pretraining_corpus_is_named(rules):
+    rules.config["pretrain"]["dataset"] = "hwoto"  # after the checks: as a target would
+    with pytest.raises(WorkflowError, match="target: unknown dataset 'hwoto'"):
+        rules.pretrain_inputs(W(variant="main"))
+
+
+def test_checkpoint_trust_is_a_flag_of_the_config(rules):
+    assert rules.imported_checkpoint() is None
+    assert rules.checkpoint_trust(W(), 1) == ""
+    rules.config["pretrain"]["checkpoint_trust_pickle"] = True
+    assert rules.checkpoint_trust(W(), 1) == "--trust-pickle"
+
+
+def test_evaluation_and_report_adapters(rules):
+    config, shards = rules.config, rules.shards
+    w = W(stage="zeroshot", variant="main", dataset="youcook2", strategy="uniform")
+    assert rules.retrieval_inputs(w) == plan.retrieval_inputs(config, shards, "zeroshot", "main",
+                                                              "youcook2")  # fmt: skip
+    assert rules.retrieval_options(w) == opt.retrieval_options(config, "zeroshot", "main",
+                                                               "youcook2", "uniform")  # fmt: skip
+    loc = W(variant="main", dataset="crosstask")
+    assert rules.localization_inputs(loc) == plan.localization_inputs(config, shards, "main",
+                                                                      "crosstask")  # fmt: skip
+    assert rules.localization_options(loc) == opt.localization_options(config, "main", "crosstask")
+    assert rules.index_inputs(W(dataset="youcook2")) == plan.index_inputs(config, shards,
+                                                                          "youcook2")  # fmt: skip
+    assert rules.index_options(W()) == opt.index_options(config)
+    assert rules.retrieval_datasets() == plan.retrieval_datasets(config)
+    assert rules.evaluation_outputs() == plan.evaluation_outputs(config)
+    assert rules.report_outputs() == plan.report_outputs(config)
+    assert rules.all_outputs() == plan.all_outputs(config, rules.schema, shards)
+    assert rules.report_inputs(W()) == plan.report_inputs(config, shards)
+    assert rules.report_options(W()) == opt.report_options(config)
+    assert rules.tables_config(W()) == opt.tables_config(config)
