@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test bench lint setup ffmpeg clean-results
+.PHONY: demo test test-cluster bench lint setup ffmpeg clean-results
 
 setup: $(STAMP) ffmpeg
 
@@ -29,6 +29,12 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The SLURM profile on a real one-node SLURM started for the test (root on Debian: installs
+# slurm-wlm and munge when missing; nothing under /etc). A few minutes; `make test` skips it.
+# `timeout` ends a hang; the test stops its daemons on that SIGTERM too.
+test-cluster: setup
+	EAO_TEST_CLUSTER=1 timeout 1800 $(BIN)/python -m pytest -q -rA -m cluster tests/test_cluster.py
 
 # Speed measurements (results/bench/*.json); BENCHMARKS.md records them as ratios.
 bench: setup

@@ -346,6 +346,12 @@ def test_slurm_profile_dry_run_gives_every_job_its_resources(tmp_path):
     assert "slurm_partition=cpu" in probe[0] and "gpu" not in probe[0]
     assert "runtime=4320" in pretrain[0] and "mem_mb=256000" in pretrain[0]
     assert all("runtime=" in r and "mem_mb=" in r for r, _ in jobs.values())
+    # sbatch --nodes=1 for every job (torchrun --standalone: one node), pretrain included
+    assert all("nodes=1" in r for r, _ in jobs.values()) and "nodes=1" in pretrain[0]
+    # finetune's memory and runtime are the config's (schema defaults 32000 MB, 12h), not the
+    # profile's
+    finetune = jobs["finetune"][0]
+    assert "mem_mb=32000" in finetune and "runtime=720" in finetune and "gpu=1" in finetune
 
 
 @pytest.mark.parametrize(
