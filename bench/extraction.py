@@ -100,6 +100,8 @@ def naive_inputs(name: str, frames: np.ndarray, src_fps: float, vis) -> torch.Te
         x0, y0 = (w - spec.crop) // 2, (h - spec.crop) // 2
         x = x[:, :, y0 : y0 + spec.crop, x0 : x0 + spec.crop]
     x = x.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    if vis.to_inputs is None:  # windows across chunks (S3D): no per-chunk naive path
+        raise ValueError(f"{name}: no naive per-chunk inputs (its inputs span decode chunks)")
     return vis.to_inputs(x)
 
 

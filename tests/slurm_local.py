@@ -1,5 +1,6 @@
 """A throwaway one-node SLURM for tests/test_cluster.py: munged, slurmctld and slurmd started as
-our own processes from a temp dir, no accounting, nothing written under /etc.
+our own processes from a temp dir, no accounting; the test writes nothing under /etc (the apt
+packages, when it installs them, bring their own files there).
 
 Also a command for trying the docs by hand (as root, on Debian):
 
@@ -28,18 +29,22 @@ APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 
 def missing_reason() -> str | None:
     """Why a local SLURM cannot be had here (None: it can): installs the packages when missing."""
+    # root first: the conf runs the daemons and the jobs as root (SlurmUser, SlurmdUser)
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "needs root (the test's slurmd runs jobs as root; apt-get for slurm-wlm, munge)"
     if all(shutil.which(c) for c in COMMANDS):
         return None
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "needs root to apt-get install slurm-wlm and munge (or have them installed)"
     if not shutil.which("apt-get"):
         return "slurm-wlm/munge are missing and there is no apt-get to install them"
     install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
     env = {**os.environ, **APT_ENV}
-    run = subprocess.run(install, env=env, capture_output=True, text=True, timeout=1200)
-    if run.returncode != 0:  # a stale package list: refresh it once
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=600)
+    try:
         run = subprocess.run(install, env=env, capture_output=True, text=True, timeout=1200)
+        if run.returncode != 0:  # a stale package list: refresh it once
+            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=600)
+            run = subprocess.run(install, env=env, capture_output=True, text=True, timeout=1200)
+    except subprocess.TimeoutExpired as e:
+        return f"apt-get did not finish within {e.timeout:.0f} s: {' '.join(e.cmd)}"
     if run.returncode != 0 or not all(shutil.which(c) for c in COMMANDS):
         return f"apt-get install {' '.join(PACKAGES)} failed:\n{run.stdout[-2000:]}{run.stderr}"
     return None
@@ -61,7 +66,7 @@ def node_size() -> tuple[int, int]:
     return cpus, int(total_kb / 1024 * 0.9)
 
 
-def slurm_conf(root: Path, host: str, cpus: int, mem_mb: int, min_job_age: int = 300) -> str:
+def slurm_conf(root: Path, host: str, cpus: int, mem_mb: int, min_job_age: int = 900) -> str:
     """One node in partitions cpu and gpu (no GPUs: the tiny config runs on CPU)."""
     return f"""\
 ClusterName=eaotest
@@ -177,12 +182,23 @@ class LocalSlurm:
             parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}")
         return "\n".join(parts)
 
+    def _wait_for_empty_queue(self, seconds: float) -> None:
+        """Until squeue lists no job (cancelled jobs pass through KillWait), at most `seconds`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not self.run("squeue", "-h", check=False).stdout.strip():
+                return
+            time.sleep(1)
+
     def stop(self) -> None:
         """Cancel our jobs (their slurmstepd left slurmd's process tree), then the daemons by
         PID, newest first: slurmd, slurmctld, munged."""
         if self.procs and self.procs[-1].poll() is None:
-            self.run("scancel", "--full", "--quiet", "--user", "root", check=False)
-            time.sleep(2)
+            try:
+                self.run("scancel", "--full", "--quiet", "--user", "root", check=False)
+                self._wait_for_empty_queue(60)
+            except subprocess.TimeoutExpired:
+                pass  # the daemons are stopped below all the same
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

@@ -75,7 +75,7 @@ def snakemake_slurm(
 
 
 def show_job(slurm: LocalSlurm, job_id: str) -> dict[str, str]:
-    """`scontrol show job` as {key: value}; slurmctld keeps a finished job MinJobAge (300) s."""
+    """`scontrol show job` as {key: value}; slurmctld keeps a finished job MinJobAge (900) s."""
     out = slurm.run("scontrol", "show", "job", "--oneliner", job_id).stdout
     return dict(item.split("=", 1) for item in out.split() if "=" in item)
 

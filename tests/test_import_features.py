@@ -20,10 +20,11 @@ from entry_files import FRAMES, NON_ASCII, released_items
 from eao.data.benchmarks import retrieval_clips, segment_rows, video_rows
 from eao.data.corpus import FeatureTables
 from eao.errors import BadInput, run
-from eao.evaluate.retrieval import evaluate, split_videos
+from eao.evaluate.retrieval import evaluate
 from eao.features import text as text_features
 from eao.features.imported import main
 from eao.features.shards import write_shard
+from eao.ingest.manifest import split_videos
 from eao.io.parquet import MANIFEST, read_table, table_from_rows, write_table
 from eao.io.safe_pickle import load_pickle
 from eao.model import EverythingAtOnce, ModelConfig

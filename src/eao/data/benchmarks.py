@@ -8,7 +8,7 @@ Two kinds of clip, both one caption <-> one clip:
   rows [floor(start*rate), ceil(end*rate)) = the feature steps overlapping the segment
   (e - s 2D rows for the integer-second annotations), rather than the training loader's
   legacy [int(start*rate), int(end*rate) + 1) that adds a row past the end. Audio: frames
-  [f(start), f(end)) (eao.data.tokens.time_to_frame, reference mapping by default).
+  [f(start), f(end)) (eao.timeline.time_to_frame, reference mapping by default).
 - MSR-VTT-style (`video_rows`): the whole video (its first n_video_tokens tokens and first
   audio_frames frames) with one caption: the lowest segment id, unless given.
 Video 'clip' strategy: 2D repeated to the 3D rate, halves L2-normalised, first n tokens.
@@ -124,7 +124,7 @@ def retrieval_clips(
     - "at_once": one row per clip, the first n_video_tokens tokens and audio_frames frames.
     - "uniform" / "max_pool": one row per clip, video resampled ('nearest') / max-pooled to
       strategy_tokens tokens; the audio stays audio_frames frames, as in the reference, whose
-      model then pools its audio tokens (`AUDIO_POOLING`, eao.data.tokens.pool_audio_tokens).
+      model then pools its audio tokens (`AUDIO_POOLING`, eao.model.davenet.pool_audio_tokens).
     - "clips": the clip cut into `clip_layout` consecutive sub-clips of clip_seconds (8 s:
       12 tokens / 768 frames; clip_frames: the training clip's frames), one row each;
       sub-clip i > 0 is kept only when more than 70 % of its audio frames are filled

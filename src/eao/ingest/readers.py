@@ -127,7 +127,9 @@ def load_json(path: str, keep_bad_bytes: bool = False):
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise ManifestError(f"{path}, line {e.lineno}: not a JSON file ({e.msg})") from None
+        raise ManifestError(
+            f"{path}, line {e.lineno}, column {e.colno}: not a JSON file ({e.msg})"
+        ) from None
 
 
 def beside(path: str, name: str) -> str:
