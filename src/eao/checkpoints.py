@@ -24,7 +24,7 @@ from torch import Tensor
 import eao
 from eao.errors import ArgumentParser, BadInput, reading, run
 from eao.io.atomic import atomic_path
-from eao.io.torch_file import PickledObjects, read_checkpoint  # noqa: F401 - public here too
+from eao.io.torch_file import PickledObjects, read_checkpoint
 from eao.model import EverythingAtOnce, ModelConfig
 
 

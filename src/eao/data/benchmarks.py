@@ -32,14 +32,8 @@ import numpy as np
 import torch
 
 from eao.data.corpus import FeatureTables
-from eao.data.tokens import (
-    AUDIO_FRAMES_PER_TOKEN,
-    FRAMES_PER_SECOND,
-    N_MELS,
-    audio_window,
-    text_tokens,
-    video_tokens,
-)
+from eao.data.tokens import audio_window, text_tokens, video_tokens
+from eao.timeline import AUDIO_FRAMES_PER_TOKEN, FRAMES_PER_SECOND, N_MELS
 
 log = logging.getLogger(__name__)
 

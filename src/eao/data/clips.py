@@ -24,13 +24,8 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 from eao.data.corpus import FeatureTables
-from eao.data.tokens import (
-    N_MELS,
-    audio_window,
-    frames_to_seconds,
-    text_tokens,
-    video_tokens,
-)
+from eao.data.tokens import audio_window, text_tokens, video_tokens
+from eao.timeline import N_MELS, frames_to_seconds
 
 AUDIO_SHIFTS = ("code", "paper", "none")
 BATCH_KEYS = ("text", "text_mask", "video", "video_mask", "audio", "audio_mask")

@@ -20,7 +20,8 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from eao.data.corpus import FeatureTables
-from eao.data.tokens import N_MELS, audio_window, text_tokens, video_tokens
+from eao.data.tokens import audio_window, text_tokens, video_tokens
+from eao.timeline import N_MELS
 
 log = logging.getLogger(__name__)
 

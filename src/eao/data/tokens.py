@@ -20,15 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# Re-exported: the data modules read the log-mel layout from here.
-from eao.timeline import (  # noqa: F401
-    AUDIO_FRAMES_PER_TOKEN,
-    FRAMES_PER_SECOND,
-    MAPPINGS,
-    N_MELS,
-    frames_to_seconds,
-    time_to_frame,
-)
+from eao.timeline import N_MELS, time_to_frame
 
 BORDERS = ("legacy", "exact")
 VIDEO_STRATEGIES = ("clip", "nearest", "max_pool")

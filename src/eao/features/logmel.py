@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
+# the recipe's layout (eao.timeline), also public here: the recipe in one module
 from eao.timeline import FRAMES_PER_SECOND, HOP, N_FFT, N_MELS, SAMPLE_RATE  # noqa: F401
 
 WIN = 400  # 25 ms

@@ -23,15 +23,17 @@ class ManifestError(BadInput):
     """Bad input that stops the run before any work: the message names the file and the row."""
 
 
-def read_text(path: str) -> str:
-    """The file's text (UTF-8, byte order mark dropped); ManifestError if unreadable."""
+def read_text(path: str, keep_bad_bytes: bool = False) -> str:
+    """The file's text (UTF-8, byte order mark dropped); ManifestError if unreadable.
+    `keep_bad_bytes`: undecodable bytes become lone surrogates (surrogateescape) instead of an
+    error, for readers that find and drop the bad entries themselves."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
         raise ManifestError(f"{path}: cannot read the file ({e.strerror or e})") from None
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig", errors="surrogateescape" if keep_bad_bytes else "strict")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
         raise ManifestError(
@@ -113,17 +115,9 @@ def header_rows(
 
 
 def load_json(path: str, keep_bad_bytes: bool = False):
-    """The parsed JSON file. `keep_bad_bytes`: undecodable bytes become lone surrogates
-    (surrogateescape) instead of an error, so that one bad caption of HowTo100M's caption.json
-    is found and dropped later instead of the whole file failing to load."""
-    if keep_bad_bytes:
-        try:
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8-sig", errors="surrogateescape")
-        except OSError as e:
-            raise ManifestError(f"{path}: cannot read the file ({e.strerror or e})") from None
-    else:
-        text = read_text(path)
+    """The parsed JSON file. `keep_bad_bytes` (read_text): one bad caption of HowTo100M's
+    caption.json is then found and dropped later instead of the whole file failing to load."""
+    text = read_text(path, keep_bad_bytes)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
