@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test test-cluster bench lint setup ffmpeg clean-results
+.PHONY: demo test test-cluster bench lint setup ffmpeg clean-results golden
 
 setup: $(STAMP) ffmpeg
 
@@ -35,6 +35,11 @@ test: setup
 # `timeout` ends a hang; the test stops its daemons on that SIGTERM too.
 test-cluster: setup
 	EAO_TEST_CLUSTER=1 timeout 1800 $(BIN)/python -m pytest -q -rA -m cluster tests/test_cluster.py
+
+# Records each stage's outputs on the tiny workflow beside its output version
+# (tests/golden/stages.json), after a deliberate change of outputs and a bump in src/eao/versions.py.
+golden: setup
+	EAO_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
 
 # Speed measurements (results/bench/*.json); BENCHMARKS.md records them as ratios.
 bench: setup

@@ -61,7 +61,7 @@ def synthetic_config(root: Path, n_videos: int, shard_size: int) -> Path:
         entry["captions"] = str(captions)
         if name != "howto":
             entry["captions_format"] = fmt
-        config["datasets"][name] = entry
+        config.setdefault("datasets", {})[name] = entry  # config.yaml has none (the demo's)
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -39,6 +39,7 @@ CHANGED = {
     ("datasets", "youcook2", "root"): "./results/demo_world/youcook2",
     ("datasets", "youcook2", "captions"): "extra/youcook2_annotations.json",
     ("pretrain", "dataset"): "youcook2",
+    ("pretrain", "video_2d"): None,  # clip: the imported `released` holds none (REFUSED)
     ("pretrain", "checkpoint"): "extra/latest_model.pth",
     ("model", "heads"): 4,
     ("model", "width"): 64,
@@ -63,6 +64,32 @@ CHANGED = {
     (*IMPORTED, "resnet"): "extra/released_b/youcook_val.pkl",
     (*IMPORTED, "s3d"): "extra/released_b/youcook_val_s3d.pkl",
     (*IMPORTED, "clip"): "extra/released_clip.pkl",
+}
+
+
+def switched_off(backbone: str, key: str, model: str = "the main model") -> str:
+    return (
+        f"Invalid config at {key}: {backbone} is not extracted (features.{backbone}.enabled is "
+        f"false), and {model} is pretrained on howto"
+    )
+
+
+# Keys whose changed value the workflow refuses for the tiny config (eao.workflow.checks): a
+# backbone or text encoder a variant of the run is trained on switched off, a released split
+# the benchmark is not evaluated on. The dry run must end in this line instead; what switching
+# an extractor off reruns is seen on those nothing uses (clip, the word2vec and clip text).
+REFUSED = {
+    ("features", "resnet152", "enabled"): switched_off("resnet152", "pretrain.video_2d"),
+    ("features", "resnext101", "enabled"): switched_off("resnext101", "pretrain.video_3d"),
+    ("features", "logmel", "enabled"): switched_off("logmel", "pretrain.audio"),
+    ("features", "s3d", "enabled"): switched_off(
+        "s3d", "ablations.variants.s3d.pretrain.video_3d", "the variant s3d"
+    ),
+    ("features", "text", "hf", "enabled"): "Invalid config at pretrain.text: text encoder hf is "
+    "not enabled (features.text.hf.enabled), and the main model is pretrained on howto",
+    (*IMPORTED, "split"): "Invalid config at evaluate.retrieval.released.split: validation, but "
+    "the released features of released are its validation_changed split "
+    "(datasets.released.imported.split): no clip to evaluate",
 }
 
 

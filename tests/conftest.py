@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +147,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole workflow run once on the tiny demo world (tests/configs/tiny.yaml); tests only
     dry-run against it or copy from it."""
     repo = Path(__file__).resolve().parents[1]
+    reuse = os.environ.get("EAO_TINY_RUN")  # a developer's finished tiny run, reused as it is
+    if reuse:
+        return Path(reuse)
     workdir = tmp_path_factory.mktemp("tiny_run")
     from entry_files import write_released
 
@@ -156,6 +161,35 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True, capture_output=True, text=True, timeout=1800,
     )
     return workdir
+
+
+@dataclass(frozen=True)
+class ShadowRun:
+    workdir: Path
+    returncode: int
+    output: str  # snakemake's stdout and stderr
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def shadow_run(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> ShadowRun:
+    """The whole tiny workflow run a second time, from scratch in a new folder, with every job
+    in a Snakemake shadow directory (EAO_SHADOW=minimal: a job sees only its declared inputs,
+    only its declared outputs come back). The released pickles are tiny_run's (write_released's
+    bytes differ from call to call). tests/test_shadow.py and the determinism test of
+    tests/test_workflow.py compare it with tiny_run; CI pays for it once."""
+    repo = Path(__file__).resolve().parents[1]
+    workdir = tmp_path_factory.mktemp("shadow_run")
+    shutil.copytree(tiny_run / "released", workdir / "released")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile")]
+    cmd += ["--directory", str(workdir), "--configfile", str(repo / "tests/configs/tiny.yaml")]
+    env = {**os.environ, "EAO_SHADOW": "minimal"}
+    start = time.monotonic()
+    proc = subprocess.run(
+        [*cmd, "--cores", "2"], env=env, capture_output=True, text=True, timeout=2400
+    )
+    seconds = time.monotonic() - start
+    return ShadowRun(workdir, proc.returncode, proc.stdout + proc.stderr, seconds)
 
 
 @pytest.fixture(scope="session")

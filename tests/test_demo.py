@@ -163,3 +163,20 @@ def test_benchmark_files_in_public_formats(two_worlds):
         assert srt.count(" --> ") == len(v.segments)
         gt = (root / "mining_youtube" / "groundTruth" / f"{v.video_id}.txt").read_text().split()
         assert len(gt) == round(v.duration * TINY.fps) and set(gt) <= set(labels)
+
+
+def test_the_world_writes_exactly_the_files_rule_demo_world_declares(two_worlds):
+    """demo_world's outputs (eao.workflow.demo_files) are every file it writes: a file left out
+    would be read by later jobs undeclared (and lost under shadow: tests/test_shadow.py)."""
+    from eao.workflow.demo_files import DEMO_DIR, outputs
+
+    root, _ = two_worlds
+    declared = [p.removeprefix(f"{DEMO_DIR}/") for p in outputs().values()]
+    folders = [p for p in declared if p.endswith("/")]
+    written = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+    in_folders = {w for w in written if any(w.startswith(f) for f in folders)}
+    assert written - in_folders == {p for p in declared if not p.endswith("/")}
+    assert all(any(w.startswith(f) for w in in_folders) for f in folders)  # none is empty
+    assert {w for w in in_folders if w.endswith(".mp4")} == {
+        f"{ds}/videos/{v.video_id}.mp4" for ds in DATASETS for v in plan_world(TINY).videos[ds]
+    }

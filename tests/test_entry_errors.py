@@ -154,7 +154,7 @@ ENTRIES = {
         "index", "manifest", "model", ()),
     "tables": Entry(
         "eao tables", tables.main,
-        lambda f, bad, out: ["--config-json", f"@{bad}", "--results", _out(out, "results"),
+        lambda f, bad, out: ["--config-json", f"@{bad}", "--evaluations",
                              "--out", _out(out, "tables")],
         "tables_config", "result_json", "manifest", ("tables",)),
     "report": Entry(

@@ -152,6 +152,17 @@ def test_finetune_from_a_checkpoint_and_resume(corpus, manifest, tmp_path):  # n
     for k, v in full["model"].items():
         assert torch.equal(resumed["model"][k], v), k
 
+    # the resumed history is the uninterrupted run's (not the pretraining's), every step once
+    def steps_and_losses(run):
+        lines = (tmp_path / run / "metrics.jsonl").read_text().splitlines()
+        return [(r["step"], r["loss"]) for r in map(json.loads, lines)]
+
+    assert steps_and_losses("part") == steps_and_losses("full")
+    assert [s for s, _ in steps_and_losses("full")] == list(range(1, full["step"] + 1))
+    last_epoch = torch.load(tmp_path / "part/checkpoints/epoch-002.pt", weights_only=True)
+    assert [r["step"] for r in last_epoch["history"]] == [s for s, _ in steps_and_losses("full")]
+    assert "history" not in resumed  # the model: its log is metrics.jsonl
+
 
 def test_features_that_do_not_fit_the_model_are_named(corpus, manifest, tmp_path):  # noqa: F811
     init = _pretrain(corpus, tmp_path / "pre")

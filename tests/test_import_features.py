@@ -163,7 +163,11 @@ def test_youcook2_round_trip_equals_direct_shards(tmp_path, capsys, model):
     assert np.array_equal(got, unit16(s3d[5]["s3d"])) and kv[b"weights"] == b"released"
 
     text = text_shard(results, "youcook2")
-    imported = FeatureTables.from_results(results, "youcook2", text="text_word2vec")
+    shard = "features/{}/youcook2/shard-00000.parquet"
+    kinds = {"video_2d": "resnet152", "video_3d": "resnext101", "audio": "logmel"}
+    imported = FeatureTables(
+        **{kind: [str(results / shard.format(b))] for kind, b in kinds.items()}, text=[text]
+    )
     direct = FeatureTables(**write_direct(tmp_path, items), text=[text])
     videos_of_split = split_videos(str(manifest), "validation")
     assert len(videos_of_split) == 6  # the dropped item is in the split: a miss, not a skip
@@ -237,6 +241,59 @@ def test_howto_s3d_files(tmp_path, capsys):
     assert np.array_equal(np.array(s0.column("features")[0].as_py(), np.float16), unit16(fa))
     s1 = pq.read_table(results / "features" / "s3d" / "howto" / "shard-00001.parquet")
     assert s1.column("video_id").to_pylist() == ["c"] and len(s1.column("features")[0]) == 4
+
+
+NAMED = {
+    "manifest": "m.parquet",
+    "captions": "c.parquet",
+    "failures": "f.parquet",
+    "probed": "p.parquet",
+    "probe_failures": "pf.parquet",
+    "logmel": "l.parquet",
+    "logmel_failures": "lf.parquet",
+}
+SAME_AS = {  # a table --out names -> the same table under --results
+    "c.parquet": "manifest/youcook2/captions.parquet",
+    "p.parquet": "probe/youcook2/shard-00000.parquet",
+    "l.parquet": "features/logmel/youcook2/shard-00000.parquet",
+}
+
+
+def test_the_rules_name_every_table_the_import_writes(tmp_path, capsys):
+    """--out TABLE=PATH (the workflow's rules): each table goes to the path named and nothing
+    else is written; the rows are those of the same table under --results (a shard's metadata
+    names the probe table written beside it); a part with a table left out, or an unknown
+    table, is refused before anything is written."""
+    items, _ = released_items()
+    pickles = ["--pickle", f"resnet={dump(items, tmp_path / 'youcook_val.pkl')}"]
+    base = ["--dataset", "youcook2", "--format", "eao-pickle", *pickles, "--split", "validation"]
+    results = tmp_path / "results"
+    assert import_cli([*base, "--results", results], capsys)[0] == 0
+    out = tmp_path / "named"
+    named = [arg for t, f in NAMED.items() for arg in ("--out", f"{t}={out / f}")]
+    assert import_cli([*base, *named], capsys)[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(NAMED.values())
+    for name, rel in SAME_AS.items():
+        assert pq.read_table(out / name).equals(pq.read_table(results / rel)), name
+    meta = pq.read_schema(out / "l.parquet").metadata
+    assert meta[b"probed"] == str(out / "p.parquet").encode()
+    # a backbone's job alone (rule import_features): its rows match the probe table named
+    alone = tmp_path / "alone"
+    shard = ["--out", f"logmel={alone / 'l.parquet'}", "--out", f"logmel_failures={alone / 'f'}"]
+    assert import_cli([*base, *shard, "--probed", str(out / "p.parquet")], capsys)[0] == 0
+    assert sorted(p.name for p in alone.iterdir()) == ["f", "l.parquet"]
+    assert pq.read_table(alone / "l.parquet").equals(pq.read_table(out / "l.parquet"))
+    assert pq.read_schema(alone / "l.parquet").metadata[b"probed"] == meta[b"probed"]
+    refused = tmp_path / "refused"
+    cases = {
+        "manifest": "manifest needs a path for each of",
+        "logmel": "logmel needs a path for each of",
+        "vggish": "--out vggish: expected one of",
+    }
+    for table, expect in cases.items():
+        status, err = import_cli([*base, "--out", f"{table}={refused / table}"], capsys)
+        assert status == 2 and expect in err, err
+    assert not refused.exists()
 
 
 # -- bad inputs: one line, exit 2, the file named -----------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "eao"
 
 # Small modules with no eao dependency of their own that any stage may use.
-LEAVES = {"eao", "errors", "timeline", "progress", "devices"}
+LEAVES = {"eao", "errors", "timeline", "progress", "devices", "versions"}
 
 # What each package (or top-level module) may import besides itself and LEAVES. A lower stage
 # never names a higher one: the model reads no file and knows nothing of data; data builds model

@@ -52,12 +52,16 @@ def test_path_only_csv_ids_from_stems_and_shards_in_csv_order(tmp_path, root):
     assert {r["split"] for r in rows} == {None}
 
 
-def test_relative_root_gives_absolute_paths(tmp_path, monkeypatch):
+def test_relative_root_gives_paths_relative_to_the_working_directory(tmp_path, monkeypatch):
+    """The workflow's jobs run in its folder (or in a shadow copy of it holding their declared
+    inputs): a relative root's paths stay relative, so the manifest does not depend on where
+    the folder is; an absolute path inside the root stays absolute."""
     (tmp_path / "data").mkdir()
     monkeypatch.chdir(tmp_path)
-    csv_path = write_csv(tmp_path / "videos.csv", ["path"], [["a.mp4"]])
-    [row] = read_video_csv(str(csv_path), "data", "demo", shard_size=1)
-    assert row["path"] == str(tmp_path / "data" / "a.mp4")
+    inside = str(tmp_path / "data" / "b.mp4")
+    csv_path = write_csv(tmp_path / "videos.csv", ["path"], [["./x/../a.mp4"], [inside]])
+    rows = read_video_csv(str(csv_path), "./data/", "demo", shard_size=1)
+    assert [r["path"] for r in rows] == [os.path.join("data", "a.mp4"), inside]
 
 
 def test_split_and_explicit_video_id_columns(tmp_path, root):

@@ -144,3 +144,16 @@ def test_a_name_taken_in_the_snakefiles_own_config_is_refused_under_configfile(t
         own_videos.prepare(args)
     args.name = "kitchen"
     assert own_videos.prepare(args)[0] == "kitchen"
+
+
+def test_a_name_of_the_demos_datasets_is_refused_while_the_demo_is_on(tmp_path, folder):
+    """The demo's datasets are not in config.yaml (eao.workflow.demo_config): a folder under
+    one of their names would replace that demo dataset."""
+    args = args_for(tmp_path, folder, name="youcook2")
+    (args.directory / "config.yaml").write_text(yaml.safe_dump({"demo": {"enabled": True}}))
+    with pytest.raises(ValueError, match="'youcook2' is a dataset of the demo world"):
+        own_videos.prepare(args)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"demo": {"enabled": False}}))
+    args.configfile = mine  # merged after config.yaml: the demo is off
+    assert own_videos.prepare(args)[0] == "youcook2"

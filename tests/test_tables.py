@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from eao.errors import BadInput
 from eao.tables.__main__ import main
-from eao.tables.build import Config, build_table, result_files
+from eao.tables.build import Config, build_table, given_results, result_keys
 from eao.tables.paper import TABLES
 from eao.tables.write import latex_escape, to_latex
 
@@ -87,9 +88,14 @@ def results(tmp_path: Path) -> Path:
     return res
 
 
+def given(results: Path) -> list[str]:
+    """Every result JSON under a folder: what rule tables passes (its inputs)."""
+    return sorted(str(p) for p in results.rglob("*.json"))
+
+
 def run_cli(results: Path, out: Path, config: dict = CONFIG) -> None:
-    args = ["--results", str(results), "--config-json", json.dumps(config), "--out", str(out)]
-    assert main(args) == 0
+    args = ["--config-json", json.dumps(config), "--out", str(out), "--evaluations"]
+    assert main([*args, *given(results)]) == 0
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -184,8 +190,10 @@ def test_reasons_for_missing_numbers(results: Path, tmp_path: Path):
 
     t6 = read_csv(out / "table6_long_videos.csv")
     uniform = find(t6, row="no positional emb. + uniform sampling", dataset="youcook2", metric="R5")
-    assert uniform["reason"].startswith("no result: ")
-    assert uniform["reason"].endswith("zeroshot/main/youcook2/uniform.json")
+    assert uniform["reason"] == (
+        "no result: evaluate/retrieval/zeroshot/main/youcook2/uniform.json (not among the "
+        "results given)"
+    )
 
 
 def test_crosstask_tasks_of_our_data_become_extra_rows(results: Path, tmp_path: Path):
@@ -228,17 +236,21 @@ def test_latex_escapes_special_characters(results: Path):
     assert latex_escape("t→v+a") == r"t$\rightarrow$v+a"
     by_name = {t.name: t for t in TABLES}
     tex = to_latex(
-        build_table(by_name["supp_table4_fusion_size"], results, Config.from_dict(CONFIG))
+        build_table(
+            by_name["supp_table4_fusion_size"],
+            given_results(given(results)),
+            Config.from_dict(CONFIG),
+        )
     )
     assert r"not run: add s4\_2blocks\_224x5 to ablations.run" in tex
     assert "224$\\times$10" in tex and "\\toprule" in tex and "\\bottomrule" in tex
 
 
 def test_result_files_and_config_errors(tmp_path: Path):
-    files = {str(p) for p in result_files(Config.from_dict(CONFIG), "results")}
-    assert "results/evaluate/retrieval/zeroshot/tv/youcook2/at_once.json" in files
-    assert "results/evaluate/retrieval/finetuned/main/msrvtt/at_once.json" in files
-    assert "results/evaluate/localization/main/crosstask.json" in files
+    files = set(result_keys(Config.from_dict(CONFIG)))
+    assert "evaluate/retrieval/zeroshot/tv/youcook2/at_once.json" in files
+    assert "evaluate/retrieval/finetuned/main/msrvtt/at_once.json" in files
+    assert "evaluate/localization/main/crosstask.json" in files
     assert not any("shared_proj" in f or "mining_youtube" in f for f in files)
     assert not any("finetuned/tv" in f for f in files)
     with pytest.raises(ValueError, match="unknown config-json keys"):
@@ -337,7 +349,8 @@ def test_html_table_holds_the_markdown_cells_and_notes(results: Path):
     from eao.tables.write import row_cells
 
     by_name = {t.name: t for t in TABLES}
-    built = build_table(by_name["table1_zeroshot_retrieval"], results, Config.from_dict(CONFIG))
+    table = by_name["table1_zeroshot_retrieval"]
+    built = build_table(table, given_results(given(results)), Config.from_dict(CONFIG))
     page = to_html(built)
 
     class Cells(HTMLParser):
@@ -372,3 +385,26 @@ def test_html_table_holds_the_markdown_cells_and_notes(results: Path):
     assert "<strong>WARNING: our numbers come from RANDOM backbone weights" in page
     assert 'colspan="4">YouCook2</th>' in page  # the dataset header over its metrics
     assert "t→v" in page and "&lt;" not in row_cells(built.rows[0])[0]
+
+
+def test_the_tables_read_only_the_results_given(results: Path, tmp_path: Path):
+    """A result that is there but not given is not read (its cells say so); a file that is no
+    evaluation result, or one no table reads, is refused before anything is written."""
+    zs = results / "evaluate/retrieval/zeroshot"
+    out = tmp_path / "tables"
+    args = ["--config-json", json.dumps(CONFIG), "--out", str(out), "--evaluations"]
+    left_out = str(zs / "main/youcook2/at_once.json")
+    assert main([*args, *(p for p in given(results) if p != left_out)]) == 0
+    t1 = read_csv(out / "table1_zeroshot_retrieval.csv")
+    cell = find(t1, row="Ours (t→va)", dataset="youcook2", metric="R1")
+    assert cell["ours"] == "" and "youcook2/at_once.json (not among the" in cell["reason"]
+    assert find(t1, row="Ours (t→va)", dataset="msrvtt", metric="R1")["ours"] != ""
+    unread = zs / "main/released/at_once.json"  # an imported benchmark no table has a column of
+    put(unread, retrieval_json(1.0))
+    refused = tmp_path / "refused"
+    cases = {unread: "no table reads this result", results / "x.json": "not an evaluation result"}
+    for bad, why in cases.items():
+        with pytest.raises(BadInput, match=why):
+            main(["--config-json", "{}", "--out", str(refused), "--evaluations", str(bad)])
+    assert not refused.exists()
+

@@ -101,15 +101,38 @@ def run(corpus, out_dir, *extra, train=TRAIN, audio=True):
     assert loop.main(argv) == 0
 
 
-@pytest.mark.parametrize("stop", [2, 3])
-def test_resume_after_a_kill_equals_the_uninterrupted_run(corpus, tmp_path, stop):
+def metrics(out_dir) -> list[dict]:
+    """metrics.jsonl's records without the wall-clock throughput."""
+    lines = (out_dir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "clips_per_s"} for line in lines]
+
+
+def tensorboard_steps(out_dir) -> list[int]:
+    """The steps of every loss/total event in OUT_DIR/tensorboard, in the order written."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out_dir / "tensorboard"))
+    events.Reload()
+    return [e.step for e in events.Scalars("loss/total")]
+
+
+@pytest.mark.parametrize(("stop", "every"), [(2, 1), (3, 1), (3, 4)])
+def test_resume_after_a_kill_equals_the_uninterrupted_run(corpus, tmp_path, stop, every):
     run(corpus, tmp_path / "straight")
     # Stopped after epoch 1's last step but before its end-of-epoch work (stop 2), or in the
-    # middle of epoch 2 (stop 3), then the same command again.
-    run(corpus, tmp_path / "killed", "--stop-after-steps", str(stop))
+    # middle of epoch 2 (stop 3), then the same command again. every 4: the last checkpoint is
+    # epoch 1's end, so step 3 was logged before the kill and is done again after it.
+    train = {**TRAIN, "checkpoint_every_steps": every}
+    run(corpus, tmp_path / "killed", "--stop-after-steps", str(stop), train=train)
     assert not (tmp_path / "killed" / "model.pt").exists()
-    assert state.load(tmp_path / "killed" / "checkpoints" / "last.pt")["step"] == stop
-    run(corpus, tmp_path / "killed")
+    last = state.load(tmp_path / "killed" / "checkpoints.partial" / "last.pt")
+    assert last["step"] == (stop if every == 1 else 2)
+    run(corpus, tmp_path / "killed", train=train)
+    # the history: every step exactly once, the same records (throughput is wall-clock)
+    assert metrics(tmp_path / "killed") == metrics(tmp_path / "straight")
+    assert [r["step"] for r in metrics(tmp_path / "killed")] == [1, 2, 3, 4]
+    assert tensorboard_steps(tmp_path / "killed") == [1, 2, 3, 4]
+    assert not (tmp_path / "killed" / "checkpoints.partial").exists()
     a, b = (
         state.load(tmp_path / "straight" / "model.pt"),
         state.load(tmp_path / "killed" / "model.pt"),
@@ -138,6 +161,26 @@ def test_outputs_of_a_finished_run(corpus, tmp_path):
     assert records[2]["lr"] == pytest.approx(1e-3 * 0.9)
     assert all(np.isfinite(r["loss"]) and r["clips_per_s"] > 0 for r in records)
     assert list((tmp_path / "tensorboard").iterdir())
+
+
+def test_a_fresh_start_replaces_the_metrics_and_checkpoints_of_an_old_run(corpus, tmp_path):
+    """Outside Snakemake nothing deletes an old run's files: a run that starts over (no
+    checkpoint to resume) must replace metrics.jsonl and the TensorBoard events, not append,
+    and keep no epoch file of the old run among its checkpoints."""
+    run(corpus, tmp_path / "straight")
+    out = tmp_path / "again"
+    run(corpus, out, train={**TRAIN, "lr": 2e-3})  # another run finished in the folder
+    stale = out / "checkpoints.partial" / "epoch-007.pt"  # and one killed, of another config
+    stale.parent.mkdir()
+    stale.write_bytes(b"an old run's")
+    run(corpus, out, "--resume", "no")
+    assert metrics(out) == metrics(tmp_path / "straight")
+    assert tensorboard_steps(out) == [1, 2, 3, 4]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "epoch-001.pt",
+        "epoch-002.pt",
+    ]
+    assert not (out / "checkpoints.partial").exists()
 
 
 def test_a_checkpoint_of_another_config_is_not_resumed(corpus, tmp_path, caplog):
@@ -206,7 +249,7 @@ def test_a_nan_loss_stops_before_the_update_naming_step_videos_and_checkpoint(
         run(corpus, tmp_path)
     message = str(err.value)
     assert "loss is nan (terms va) at step 3 (epoch 2, batch 1)" in message
-    ckpt = tmp_path / "checkpoints" / "last.pt"
+    ckpt = tmp_path / "checkpoints.partial" / "last.pt"
     assert f"last good checkpoint: {ckpt} (step 2)" in message
     videos = message.split("videos: ")[1].split(";")[0].split(", ")
     assert len(videos) == TRAIN["batch_videos"] and set(videos) <= set(VIDEOS)

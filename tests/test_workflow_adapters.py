@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 import inspect
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.io import is_flagged
 from snakemake.rules import Rule
 
 from eao.workflow import options as opt
@@ -29,12 +31,14 @@ W = SimpleNamespace
 # runtime-only settings and values derived from the job's files.
 DERIVED = {
     "demo_out_dir": ["wildcards", "output"],
+    "out_dir": ["wildcards", "output"],
     "import_args": ["wildcards", "input"],
     "media_args": ["wildcards", "output"],
     "extract_runtime": ["wildcards", "threads"],
     "train_runtime": ["wildcards", "threads"],
     "pretrain_launcher": ["wildcards", "threads"],
     "model_out_dir": ["wildcards", "output"],
+    "resume_dir": ["wildcards", "output"],
     "checkpoint_trust": ["wildcards", "threads"],
     "finetune_runtime": ["wildcards", "threads"],
     "report_index_args": ["wildcards", "input"],
@@ -42,7 +46,8 @@ DERIVED = {
 # Called when the rules are parsed, not per job.
 PARSE_TIME = {
     "imported_checkpoint", "enabled_backbones", "media_outputs", "media_settings",
-    "retrieval_datasets", "evaluation_outputs", "report_outputs", "all_outputs",
+    "retrieval_datasets", "evaluation_outputs", "report_outputs", "all_outputs", "version",
+    "media_versions", "demo_outputs", "table_inputs",
 }  # fmt: skip
 
 
@@ -140,7 +145,19 @@ def test_data_adapters(rules):
     assert rules.demo_out_dir(W(), Named(world="results/demo_world/world.json")) == (
         "results/demo_world"
     )
-    assert rules.dataset_inputs(youcook2) == opt.dataset_inputs(config["datasets"]["youcook2"])
+    # the demo's release files read beside the captions, its rendered videos (a directory())
+    release = {"release": ["results/demo_world/youcook2/val_clips.csv"]}
+    assert rules.dataset_inputs(youcook2) == {
+        **opt.dataset_inputs(config["datasets"]["youcook2"]),
+        **release,
+    }
+    assert rules.dataset_videos(youcook2) == ["results/demo_world/youcook2/videos"]
+    assert rules.dataset_videos(W(dataset="released")) == []
+    outputs = rules.demo_outputs()
+    assert is_flagged(outputs["youcook2_videos"], "directory")
+    assert not is_flagged(outputs["youcook2_videos_csv"], "directory")
+    assert outputs["world"] == "results/demo_world/world.json"
+    assert rules.out_dir(W(), ["results/tables/t.md", "results/tables/t.csv"]) == "results/tables"
     assert rules.dataset_root(youcook2) == "results/demo_world/youcook2"
     assert rules.captions_arg(youcook2)[:2] == ["--captions", config["datasets"]["youcook2"]
                                                 ["captions"]]  # fmt: skip
@@ -223,8 +240,37 @@ def test_evaluation_and_report_adapters(rules):
     assert rules.index_options(W()) == opt.index_options(config)
     assert rules.retrieval_datasets() == plan.retrieval_datasets(config)
     assert rules.evaluation_outputs() == plan.evaluation_outputs(config)
+    assert rules.table_inputs() == opt.table_inputs(config)
     assert rules.report_outputs() == plan.report_outputs(config)
     assert rules.all_outputs() == plan.all_outputs(config, rules.schema, shards)
     assert rules.report_inputs(W()) == plan.report_inputs(config, shards)
     assert rules.report_options(W()) == opt.report_options(config)
     assert rules.tables_config(W()) == opt.tables_config(config)
+
+
+def test_for_the_snakefile_a_bad_config_is_its_line_on_stderr_and_status_1(capsys):
+    config = copy.deepcopy(TINY)
+    config["ablations"]["variants"]["tv"]["pretrain"]["video_3d"] = "i3d"
+    with pytest.raises(SystemExit) as stop:
+        Rules.for_snakefile(config, SCHEMA_PATH)
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == (
+        "Invalid config at ablations.variants.tv.pretrain.video_3d: "
+        "'i3d' is not one of ['resnext101', 's3d', None]\n"
+    )
+    rules = Rules.for_snakefile(copy.deepcopy(TINY), SCHEMA_PATH)
+    assert rules.pretrainable_variants == ["main", "tv", "s3d"]
+
+
+def test_each_stage_records_its_output_version(rules):
+    from eao.versions import OUTPUT_VERSIONS
+
+    assert rules.media_versions() == {
+        b: OUTPUT_VERSIONS[f"features.{b}"] for b in sorted(plan.MEDIA_BACKBONES)
+    }
+    assert rules.text_version(Named(encoder="clip")) == OUTPUT_VERSIONS["text.clip"]
+    # every rule records its stage's version: a rule added without one reruns on no upgrade
+    for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
+        for rule in re.split(r"\n\s*rule ", smk.read_text())[1:]:
+            recorded = re.search(r"\bversions?=R\.(version|media_versions|text_version)\b", rule)
+            assert recorded, f"{smk.name}: rule {rule.split(':')[0]} records no output version"

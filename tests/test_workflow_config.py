@@ -1,13 +1,17 @@
-"""The workflow's config checks, on plain dicts (eao.workflow.config)."""
+"""The workflow's config checks and the demo's part of a config, on plain dicts
+(eao.workflow.config, eao.workflow.demo_config)."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from eao.demo.formats import RELEASE_FILES
+from eao.demo.world import DATASETS as DEMO_DATASETS
 from eao.workflow.config import (
     UnknownDataset,
     check_dataset,
@@ -16,6 +20,7 @@ from eao.workflow.config import (
     coerce_cli_strings,
     coerce_variant_overrides,
 )
+from eao.workflow.demo_config import DEMO_DIR, apply_demo, demo_dataset
 
 SCHEMA = yaml.safe_load(
     (Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text()
@@ -97,3 +102,61 @@ def test_a_dataset_has_videos_or_imported_features_not_both():
     with pytest.raises(ValueError, match=r"datasets\.b: imported replaces .*remove videos, root"):
         check_dataset_sources({"datasets": {"b": {"imported": {"resnet": "x.pkl"},
                                                   "videos": "v.csv", "root": "r"}}})  # fmt: skip
+
+
+def demo_run(**named) -> dict:
+    """A config naming `named` with the demo on, the demo's part added (apply_demo)."""
+    config = {"demo": {"enabled": True}, **copy.deepcopy(named)}
+    apply_demo(config, SCHEMA)
+    return config
+
+
+def test_the_demo_adds_its_datasets_and_their_settings():
+    config = demo_run()
+    assert list(config["datasets"]) == DEMO_DATASETS
+    assert config["datasets"]["youcook2"] == {
+        "videos": "results/demo_world/youcook2/videos.csv",
+        "root": "results/demo_world/youcook2",
+        "captions": "results/demo_world/youcook2/youcookii_annotations_trainval.json",
+        "captions_format": "youcook2",
+    }
+    assert config["evaluate"]["retrieval"]["youcook2"]["video_tokens"] == 6
+    crosstask = config["evaluate"]["localization"]["crosstask"]
+    assert crosstask == {"video_tokens": 5, "audio_frames": 320}
+    assert config["finetune"]["datasets"]["msrvtt"]["batch_videos"] == 8
+    assert config["index"]["datasets"] == ["youcook2"]
+    Draft202012Validator(SCHEMA).validate(config)
+    check_dataset_sources(config)
+
+
+def test_the_demos_captions_are_files_the_demo_world_writes():
+    for name in DEMO_DATASETS:
+        settings = demo_dataset(name)
+        assert settings["root"] == f"{DEMO_DIR}/{name}"
+        assert settings["captions"].removeprefix(f"{DEMO_DIR}/{name}/") in RELEASE_FILES[name]
+
+
+def test_a_dataset_the_config_names_replaces_the_demos_with_its_settings():
+    imported = {"imported": {"resnet": "youcook_val.pkl", "split": "validation"}}
+    config = demo_run(datasets={"youcook2": imported})
+    assert config["datasets"]["youcook2"] == imported  # no videos, root or captions beside it
+    check_dataset_sources(config)
+    paper = SCHEMA["properties"]["evaluate"]["properties"]["retrieval"]["default"]
+    assert config["evaluate"]["retrieval"]["youcook2"] == paper["youcook2"]
+    assert config["evaluate"]["retrieval"]["msrvtt"]["video_tokens"] == 6  # still the demo's
+    assert config["finetune"]["datasets"]["youcook2"]["epochs"] == 5  # the schema's default
+    assert config["index"]["datasets"] == []  # the demo indexes only its own youcook2
+
+
+def test_entries_the_config_names_win_and_no_demo_adds_nothing():
+    mine = {"split": "test", "clips": "videos", "video_tokens": 2, "audio_frames": 128}
+    config = demo_run(evaluate={"retrieval": {"msrvtt": mine}}, index={"datasets": ["msrvtt"]})
+    assert config["evaluate"]["retrieval"]["msrvtt"] == mine
+    assert config["evaluate"]["retrieval"]["youcook2"]["video_tokens"] == 6
+    assert config["index"]["datasets"] == ["msrvtt"]
+    own = {"demo": {"enabled": False}, "datasets": {"own": {"videos": "v.csv", "root": "."}}}
+    config = copy.deepcopy(own)
+    apply_demo(config, SCHEMA)
+    assert config == own
+    with pytest.raises(ValueError, match="^Invalid config at datasets: no dataset"):
+        check_dataset_sources({"datasets": {}})

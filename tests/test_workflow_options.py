@@ -14,6 +14,8 @@ import yaml
 from snakemake.utils import validate
 
 from eao.model import ModelConfig
+from eao.tables.build import Config as TablesConfig
+from eao.tables.build import given_results, result_keys
 from eao.train.config import TrainConfig, from_dict
 from eao.workflow import options as opt
 from eao.workflow import plan
@@ -262,8 +264,7 @@ def test_report_options(tiny):
         "--datasets",
         *plan.retrieval_datasets(tiny),
     ]
-    backbones = options[options.index("--backbones") + 1 : options.index("--video-tokens")]
-    assert backbones == ["resnet152", "resnext101", "logmel", "text_hf"]
+    assert "--backbones" not in options  # the attention's shards are inputs, named by path
     inputs = Named(index="i.parquet", captions="c.parquet")
     assert opt.report_index_args(tiny, inputs) == [
         "--index",
@@ -285,3 +286,21 @@ def test_tables_config_is_sorted_json(tiny):
     reordered = copy.deepcopy(tiny)
     reordered["ablations"]["run"] = list(reversed(tiny["ablations"]["run"]))
     assert opt.tables_config(reordered) == text
+
+
+@pytest.mark.parametrize("name", ["tiny", "default"])
+def test_rule_tables_gets_exactly_the_results_its_tool_reads(name, request):
+    """Every result the tables read under the repository's configs is made by an evaluation
+    rule (eao.tables and the plan agree on each path) and is an input of rule tables; the run's
+    other results (the imported `released` benchmark's: no table has its column) are not, and
+    the tool takes every input (it refuses a result no table reads)."""
+    config = request.getfixturevalue(name)
+    tables = TablesConfig.from_dict(json.loads(opt.tables_config(config)))
+    read = sorted(f"results/{key}" for key in result_keys(tables))
+    inputs = opt.table_inputs(config)
+    assert sorted(inputs) == read and set(read) <= set(plan.evaluation_outputs(config))
+    assert len(given_results(inputs)) == len(inputs)
+    if name == "tiny":
+        assert len(read) < len(plan.evaluation_outputs(config))  # released is evaluated
+        assert not [p for p in inputs if "/released/" in p]
+

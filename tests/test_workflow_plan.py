@@ -14,7 +14,7 @@ from snakemake.utils import validate
 from eao.demo.world import DemoConfig, plan_world
 from eao.features.extract import BACKBONES
 from eao.tables import TABLES
-from eao.workflow import plan
+from eao.workflow import demo_files, plan
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO / "workflow/schemas/config.schema.yaml"
@@ -155,6 +155,10 @@ def test_feature_inputs_follow_the_variant(tiny):
     )
     loc = plan.localization_inputs(tiny, shards, "main", "crosstask")
     assert loc["annotations"] == tiny["datasets"]["crosstask"]["captions"]
+    # the reader finds the annotations folder and video lists beside tasks_primary.txt
+    release = "results/demo_world/crosstask/crosstask_release"
+    files = ("videos.csv", "videos_val.csv", "annotations")
+    assert loc["release"] == [f"{release}/{f}" for f in files]
 
 
 def test_failures_gather_every_extraction_of_a_dataset(tiny):
@@ -216,6 +220,10 @@ def test_report_inputs(tiny):
     ]
     assert all(p.endswith("at_once.json") for p in inputs["retrieval"])
     assert plan.attention_dataset(tiny) == "youcook2"
+    # the attention's shards by kind, as the tool takes them; the grid's thumbnails' videos
+    attention = plan.feature_inputs(tiny, shards, "main", "youcook2")
+    assert {k: inputs[k] for k in attention} == attention
+    assert inputs["videos"] == ["results/demo_world/youcook2/videos"]
     imported = copy.deepcopy(tiny)
     imported["pretrain"]["checkpoint"] = "released/model.pth"
     assert (
@@ -225,3 +233,24 @@ def test_report_inputs(tiny):
     no_index["index"]["datasets"] = []
     assert "index" not in plan.report_inputs(no_index, shards)
     assert "results/report/retrieval_grid.png" not in plan.report_outputs(no_index)
+
+
+def test_the_demos_files_are_inputs_only_of_demo_datasets(tiny, tmp_path):
+    """A dataset made of the demo world's files declares its videos folder and release files,
+    the demo switched on or off (its rule makes them either way: switching it off reruns
+    nothing); one of your own reads external data through its CSV: none."""
+    assert demo_files.videos(tiny, "howto") == ["results/demo_world/howto/videos"]
+    assert demo_files.release_files(tiny, "msrvtt") == [
+        "results/demo_world/msrvtt/MSRVTT_train.7k.csv",
+        "results/demo_world/msrvtt/MSRVTT_JSFUSION_test.csv",
+    ]
+    off = copy.deepcopy(tiny)
+    off["demo"]["enabled"] = False
+    assert demo_files.videos(off, "howto") == demo_files.videos(tiny, "howto")
+    own = own_videos(tmp_path)
+    for config, name in [(own, "own"), (tiny, "released")]:
+        assert demo_files.videos(config, name) == demo_files.release_files(config, name) == []
+    outputs = demo_files.outputs()
+    assert outputs["youcook2_videos"] == "results/demo_world/youcook2/videos/"
+    assert len(set(outputs.values())) == len(outputs)
+

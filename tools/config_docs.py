@@ -41,6 +41,35 @@ the demo's small model and the text encoders it turns on); "—" is no default. 
 `<dataset>` and `<variant>` stand for keys you choose (a dataset's or a variant's name).
 "reruns" lists the rules whose jobs a change of the key reruns (and, through them, what depends
 on their outputs); "none": it changes no output.
+
+## How a config file of yours combines with the defaults
+
+`snakemake --configfile mine.yaml`, run in the repository, reads `config.yaml` (the demo run)
+and merges your file into it key by key, nested keys too: a key your file sets wins, any other
+keeps config.yaml's value, else the schema's default below (so `ablations.variants.tv.pretrain`
+in your file changes only those overrides of config.yaml's `tv`). A list (`ablations.run`,
+`index.datasets`, ...) is replaced, not extended. `--config key=value` merges the same way,
+after the files. What your file names about datasets is the whole truth:
+
+- The demo world's datasets are not in config.yaml. With `demo.enabled` the workflow adds its
+  five (`howto`, `youcook2`, `msrvtt`, `crosstask`, `mining_youtube`, under
+  `results/demo_world`) and the demo's settings for them: their `evaluate.retrieval`,
+  `evaluate.localization` and `finetune.datasets` entries and `index.datasets: [youcook2]`
+  (`eao.workflow.demo_config`). `demo: {{enabled: false}}` leaves all of them out.
+- A `datasets.<name>` entry of yours replaces the demo's dataset of that name as a whole (an
+  `imported:` entry alone replaces its videos, root and captions), and the demo's settings for
+  that name go with it: the dataset gets the schema's defaults (the paper's protocols) unless
+  your file names its entries.
+- In the per-dataset maps (`evaluate.retrieval`, `evaluate.localization`, `finetune.datasets`),
+  with the demo on, an entry you name replaces the demo's or the default's entry of that name
+  and the others stay; with it off, a map you name replaces the default map, as any key does.
+
+The whole config is then checked before any job runs, including what the schema cannot see (a
+variant's overrides get the checks of the keys they override; every variant's features are
+extracted, or held by the released features of an imported dataset, for each dataset it is
+trained or evaluated on; a corpus exists where something is pretrained; ...). A problem is one
+line, `Invalid config at <key>: <why>`, the last one snakemake prints, and exit status 1
+(`eao.workflow.checks`; docs/reliability.md, "Configuration").
 """
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
+from eao.demo.world import DATASETS as DEMO_DATASETS
 from eao.errors import ArgumentParser, BadInput, run
 from eao.io.atomic import write_text_atomic
 from eao.io.config import read_config
@@ -186,13 +187,17 @@ def prepare(args: argparse.Namespace) -> tuple[str, Path, Path]:
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
         raise BadInput("use letters, digits and underscores", f"--name {name!r}")
     # The Snakefile's own `configfile:` (DIRECTORY/config.yaml) is loaded too, under --configfile:
-    # a name taken in either would merge the folder into that dataset.
-    imported = None
+    # a name taken in either would merge the folder into that dataset; with the demo on (the
+    # later file deciding), one of the demo's would replace that demo dataset.
+    imported, demo = None, False
     for path in dict.fromkeys([args.directory / "config.yaml", base]):
         config = read_config(path) if path.is_file() else {}
         if name in (config.get("datasets") or {}):
             raise BadInput(f"{path} already has a dataset {name!r}: pass another --name")
         imported = (config.get("pretrain") or {}).get("checkpoint") or imported
+        demo = (config.get("demo") or {}).get("enabled", demo)
+    if demo and name in DEMO_DATASETS:
+        raise BadInput(f"{name!r} is a dataset of the demo world (demo.enabled): another --name")
     model = args.directory / MODEL
     if not (model.is_file() or imported or args.allow_training):
         raise BadInput(

@@ -6,13 +6,19 @@
 import os
 import sys
 
-import eao
 from eao.workflow.adapters import Rules
-from eao.workflow.plan import DEMO_DIR, MEDIA_BACKBONES, TABLE_FILES, one_of
+from eao.workflow.plan import MEDIA_BACKBONES, TABLE_FILES, one_of
 
-R = Rules.checked(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
-EAO_VERSION = eao.__version__
+# A config problem ends the run here, its one line last on the screen (no traceback after it).
+R = Rules.for_snakefile(
+    config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+)
 VIDEO_DATASETS, IMPORTED_DATASETS = R.video_datasets, R.imported_datasets
+# Every rule has `shadow: SHADOW`, None unless EAO_SHADOW is set: jobs run in the working
+# directory. Tests set EAO_SHADOW=minimal (tests/test_shadow.py): each job then runs in
+# .snakemake/shadow/<tmp>/ holding only its declared inputs (symlinks), and only its declared
+# outputs and log come back: a file a job reads undeclared is missing, one it writes is lost.
+SHADOW = os.environ.get("EAO_SHADOW") or None
 
 
 # Jobs call `python -m eao...`: put the interpreter running snakemake (the project's venv) first

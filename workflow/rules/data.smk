@@ -1,27 +1,24 @@
 # Data stage: the demo world, manifests, probing, the failures table.
 
 
+# Every file the demo world writes is an output (eao.workflow.demo_files): each dataset's
+# videos.csv, its release files and its rendered mp4 files as a directory(); the jobs that read
+# the videos (probe, extract_media, report_figures) or the files beside a dataset's captions
+# (manifest, evaluate_localization) declare them as inputs.
 rule demo_world:
     output:
-        world=f"{DEMO_DIR}/world.json",
-        howto=f"{DEMO_DIR}/howto/videos.csv",
-        howto_captions=f"{DEMO_DIR}/howto/caption.json",
-        youcook2=f"{DEMO_DIR}/youcook2/videos.csv",
-        youcook2_annotations=f"{DEMO_DIR}/youcook2/youcookii_annotations_trainval.json",
-        msrvtt=f"{DEMO_DIR}/msrvtt/videos.csv",
-        msrvtt_data=f"{DEMO_DIR}/msrvtt/MSRVTT_data.json",
-        crosstask=f"{DEMO_DIR}/crosstask/videos.csv",
-        crosstask_tasks=f"{DEMO_DIR}/crosstask/crosstask_release/tasks_primary.txt",
-        mining_youtube=f"{DEMO_DIR}/mining_youtube/videos.csv",
-        mining_youtube_dict=f"{DEMO_DIR}/mining_youtube/weakYouTube_dict.txt",
+        **R.demo_outputs(),
     params:
         demo=R.demo_json,
         out=R.demo_out_dir,
+        version=R.version("demo"),
     log:
         "logs/demo_world/demo_world.log",
     benchmark:
         "benchmarks/demo_world/demo_world.tsv"
     threads: 2
+    shadow:
+        SHADOW
     resources:
         mem_mb=2000,
         runtime="30m",
@@ -36,6 +33,7 @@ rule manifest:
     wildcard_constraints:
         dataset=one_of(VIDEO_DATASETS),
     input:
+        # videos CSV, captions and (demo) the release files their readers find beside them
         unpack(R.dataset_inputs),
     output:
         manifest="results/manifest/{dataset}/videos.parquet",
@@ -45,9 +43,12 @@ rule manifest:
         root=R.dataset_root,
         captions=R.captions_arg,
         shard_size=config["shard_size"],
+        version=R.version("manifest"),
     log:
         "logs/manifest/{dataset}.log",
     threads: 1
+    shadow:
+        SHADOW
     resources:
         mem_mb=4000,
         runtime="30m",
@@ -65,17 +66,22 @@ rule probe:
         dataset=one_of(VIDEO_DATASETS),
     input:
         manifest="results/manifest/{dataset}/videos.parquet",
+        # the videos the manifest names, when rule demo_world rendered them
+        videos=R.dataset_videos,
     output:
         probed="results/probe/{dataset}/shard-{shard}.parquet",
         failures="results/probe/{dataset}/failures-{shard}.parquet",
     params:
         decode_check="" if config["probe"]["decode_check"] else "--no-decode-check",
         min_duration_s=config["probe"]["min_duration_s"],
+        version=R.version("probe"),
     log:
         "logs/probe/{dataset}/shard-{shard}.log",
     benchmark:
         "benchmarks/probe/{dataset}/shard-{shard}.tsv"
     threads: 1
+    shadow:
+        SHADOW
     resources:
         mem_mb=2000,
         runtime="2h",
@@ -89,8 +95,9 @@ rule probe:
 
 # A benchmark given as its released evaluation features (datasets.<name>.imported): the pickles'
 # clips become the manifest, its captions and one probed shard (import_manifest); each backbone's
-# shard comes from its pickle (import_features; the paths are those of --results results). Probe
-# and extraction do not run for it.
+# shard comes from its pickle (import_features, its rows those of the probed shard, computed
+# from the same pickle). The tool writes each table to the path --out names. Probe and
+# extraction do not run for it.
 rule import_manifest:
     wildcard_constraints:
         dataset=one_of(IMPORTED_DATASETS),
@@ -105,10 +112,12 @@ rule import_manifest:
     params:
         pickles=R.import_args,
         split=R.import_split,
-        code_version=EAO_VERSION,
+        version=R.version("import"),
     log:
         "logs/import/{dataset}/manifest.log",
     threads: 1
+    shadow:
+        SHADOW
     resources:
         mem_mb=16000,
         runtime="1h",
@@ -116,7 +125,9 @@ rule import_manifest:
         "../../envs/eao.yaml"
     shell:
         "python -m eao.features.imported --format eao-pickle --dataset {wildcards.dataset}"
-        " {params.pickles:q} --split {params.split:q} --only manifest --results results"
+        " {params.pickles:q} --split {params.split:q} --out manifest={output.manifest}"
+        " --out captions={output.captions} --out failures={output.failures}"
+        " --out probed={output.probed} --out probe_failures={output.probe_failures}"
         " > {log} 2>&1"
 
 
@@ -131,10 +142,14 @@ rule import_features:
         failures="results/features/{backbone}/{dataset}/failures-00000.parquet",
     params:
         pickles=R.import_args,
-        code_version=EAO_VERSION,
+        # the probe table (import_manifest's) its rows match: recorded in its metadata, not read
+        probed="results/probe/{dataset}/shard-00000.parquet",
+        version=R.version("import"),
     log:
         "logs/import/{dataset}/{backbone}.log",
     threads: 1
+    shadow:
+        SHADOW
     resources:
         mem_mb=16000,
         runtime="1h",
@@ -142,8 +157,8 @@ rule import_features:
         "../../envs/eao.yaml"
     shell:
         "python -m eao.features.imported --format eao-pickle --dataset {wildcards.dataset}"
-        " {params.pickles:q} --only {wildcards.backbone}"
-        " --results results > {log} 2>&1"
+        " {params.pickles:q} --probed {params.probed} --out {wildcards.backbone}={output.features}"
+        " --out {wildcards.backbone}_failures={output.failures} > {log} 2>&1"
 
 
 rule failures:
@@ -154,9 +169,13 @@ rule failures:
     output:
         table="results/failures/{dataset}.parquet",
         tsv="results/failures/{dataset}.tsv",
+    params:
+        version=R.version("failures"),
     log:
         "logs/failures/{dataset}.log",
     threads: 1
+    shadow:
+        SHADOW
     resources:
         mem_mb=2000,
         runtime="10m",

@@ -10,10 +10,12 @@ rule evaluate_retrieval:
         metrics="results/evaluate/retrieval/{stage}/{variant}/{dataset}/{strategy}.json",
     params:
         options=R.retrieval_options,
-        code_version=EAO_VERSION,
+        version=R.version("retrieval"),
     log:
         "logs/evaluate/retrieval/{stage}/{variant}/{dataset}/{strategy}.log",
     threads: 1
+    shadow:
+        SHADOW
     resources:
         mem_mb=8000,
         runtime="2h",
@@ -28,15 +30,18 @@ rule evaluate_retrieval:
 
 rule evaluate_localization:
     input:
+        # the model, its shards, the annotations and (demo) the release files beside them
         unpack(R.localization_inputs),
     output:
         metrics="results/evaluate/localization/{variant}/{dataset}.json",
     params:
         options=R.localization_options,
-        code_version=EAO_VERSION,
+        version=R.version("localization"),
     log:
         "logs/evaluate/localization/{variant}/{dataset}.log",
     threads: 1
+    shadow:
+        SHADOW
     resources:
         mem_mb=8000,
         runtime="2h",
@@ -58,10 +63,12 @@ rule index:
         index="results/index/{dataset}.parquet",
     params:
         options=R.index_options,
-        code_version=EAO_VERSION,
+        version=R.version("index"),
     log:
         "logs/index/{dataset}.log",
     threads: 1
+    shadow:
+        SHADOW
     resources:
         mem_mb=8000,
         runtime="2h",

@@ -13,18 +13,22 @@ if R.enabled_backbones():
             dataset=one_of(VIDEO_DATASETS),
         input:
             probed="results/probe/{dataset}/shard-{shard}.parquet",
+            # the videos the probed shard names, when rule demo_world rendered them
+            videos=R.dataset_videos,
         output:
             **R.media_outputs(),
         params:
             settings=R.media_settings(),
             args=R.media_args,
             runtime=R.extract_runtime,
-            code_version=EAO_VERSION,
+            versions=R.media_versions(),
         log:
             "logs/extract/{dataset}/media-{shard}.log",
         benchmark:
             "benchmarks/extract/{dataset}/media-{shard}.tsv"
         threads: 2
+        shadow:
+            SHADOW
         resources:
             mem_mb=12000,
             runtime="4h",
@@ -45,12 +49,14 @@ rule extract_text:
         failures="results/features/text_{encoder}/{dataset}/failures-{shard}.parquet",
     params:
         options=R.text_options,
-        code_version=EAO_VERSION,
+        version=R.text_version,
     log:
         "logs/extract/{dataset}/text_{encoder}-{shard}.log",
     benchmark:
         "benchmarks/extract/{dataset}/text_{encoder}-{shard}.tsv"
     threads: 2
+    shadow:
+        SHADOW
     resources:
         mem_mb=8000,
         runtime="2h",
@@ -72,11 +78,13 @@ rule convert_word2vec:
         directory("results/word2vec/{w2v}.kv"),
     params:
         source=R.word2vec_source,
-        code_version=EAO_VERSION,
+        version=R.version("word2vec"),
     log:
         "logs/word2vec/{w2v}.log",
     benchmark:
         "benchmarks/word2vec/{w2v}.tsv"
+    shadow:
+        SHADOW
     resources:
         mem_mb=12000,
         runtime="1h",

@@ -6,18 +6,20 @@ reads the whole row group(s) holding the rows, memory-mapped and projected to th
 columns, through a small per-process LRU cache. Files are opened lazily in each process, so a
 FeatureTables pickles cheaply into DataLoader workers (and is reopened after a fork).
 
-    tables = FeatureTables.from_results("results", "howto", text="text_hf")
+    tables = FeatureTables(video_2d=["results/features/resnet152/howto/shard-00000.parquet"],
+                           text=["results/features/text_hf/howto/shard-00000.parquet"])
     tables.visual("2d", tables.video_ids()[0])   # (T2, 2048) float16, read-only
+
+The shard files are always given: nothing here looks for files, so a job reads exactly the
+shards the workflow declares as its inputs.
 """
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -86,7 +88,7 @@ class _Shards:
         self.kind, self.paths = kind, [str(p) for p in paths]
         self.columns = list(COLUMNS[kind])
         self.cache_groups, self.max_open = cache_groups, max_open
-        # BadInput naming a file of another kind, e.g. a failures-NNNNN.parquet caught by a glob
+        # BadInput naming a file of another kind, e.g. a failures-NNNNN.parquet given as a shard
         columns = ["video_id", *self.columns]
         metas = [check_table(p, TABLES[kind], columns, what=kind) for p in self.paths]
         self.group_starts = [
@@ -187,21 +189,6 @@ class FeatureTables:
         if not self._shards:
             raise BadInput("no feature shards given (none of any kind)")
         self._build_index()
-
-    @classmethod
-    def from_results(cls, root: str | os.PathLike, dataset: str,
-                     video_2d: str | None = "resnet152", video_3d: str | None = "resnext101",
-                     audio: str | None = "logmel", text: str | None = "text_hf",
-                     captions: bool = False, cache_groups: int = 2) -> FeatureTables:
-        """Tables of the workflow's layout: ROOT/features/<backbone>/<dataset>/shard-*.parquet
-        (None skips a kind) and, with captions=True, ROOT/manifest/<dataset>/captions.parquet."""
-        def shards(backbone: str | None) -> list[str]:
-            pattern = Path(root) / "features" / str(backbone) / dataset / "shard-*.parquet"
-            return sorted(glob.glob(str(pattern))) if backbone else []
-
-        caps = [str(Path(root) / "manifest" / dataset / "captions.parquet")] if captions else []
-        return cls(shards(video_2d), shards(video_3d), shards(audio), shards(text), caps,
-                   cache_groups=cache_groups)
 
     def _build_index(self) -> None:
         located = {k: s.index() for k, s in self._shards.items()}

@@ -21,6 +21,31 @@ import os
 from eao.demo.world import Task, Video, World
 from eao.io.atomic import atomic_open
 
+# Everything the writers below put in a dataset's folder besides videos.csv and the rendered
+# videos/ (a trailing "/": a folder of per-video files). The workflow declares each as an output
+# of rule demo_world and as an input of the jobs that read a dataset's files beside its captions
+# (eao.workflow.demo_files); tests/test_demo.py checks that nothing else is written.
+RELEASE_FILES = {
+    "howto": ["caption.json"],
+    "youcook2": ["youcookii_annotations_trainval.json", "val_clips.csv"],
+    "msrvtt": ["MSRVTT_data.json", "MSRVTT_train.7k.csv", "MSRVTT_JSFUSION_test.csv"],
+    "crosstask": [
+        "crosstask_release/tasks_primary.txt",
+        "crosstask_release/videos.csv",
+        "crosstask_release/videos_val.csv",
+        "crosstask_release/annotations/",
+    ],
+    "mining_youtube": [
+        "weakYouTube_dict.txt",
+        "videos_test.txt",
+        "videos_val.txt",
+        "annotations/",
+        "groundTruth/",
+        "transcript/",
+    ],
+}
+VIDEOS_DIR = "videos/"  # the rendered mp4 files of a dataset (video_path)
+
 
 def _write_text(path: str, text: str) -> None:
     with atomic_open(path, "w", encoding="utf-8", newline="") as f:
@@ -41,7 +66,7 @@ def write_json(path: str, obj) -> None:
 
 def video_path(video: Video) -> str:
     """Path of a video file relative to its dataset folder."""
-    return f"videos/{video.video_id}.mp4"
+    return f"{VIDEOS_DIR}{video.video_id}.mp4"
 
 
 def write_videos_csv(folder: str, videos: list[Video]) -> None:

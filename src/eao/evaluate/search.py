@@ -115,8 +115,9 @@ def index_main(argv: list[str] | None = None) -> int:
     text = text_provenance(args.text)  # before the embedding: a wrong shard is named at once
     table = build_index(args)
     # the model's path relative to the index: the index moves with its results folder, and
-    # two runs in different folders write the same bytes
-    model = os.path.relpath(Path(args.model).resolve(), Path(args.out).resolve().parent)
+    # two runs in different folders write the same bytes. Lexical, not through symlinks: in a
+    # shadow directory (tests/test_shadow.py) the model is a symlink to the real results folder
+    model = os.path.relpath(os.path.abspath(args.model), os.path.dirname(os.path.abspath(args.out)))
     meta = {"table": "index", "model": model,
             "max_words": str(args.max_words), "window_s": str(args.window_s),
             "stride_s": str(args.stride_s), **text}  # fmt: skip

@@ -39,14 +39,18 @@ def count_csv_rows(csv_path: str) -> int:
 
 
 def resolve_in_root(path: str, root: str) -> str:
-    """The absolute, normalised path of `path` under `root`; refuses paths that leave the root.
+    """The normalised path of `path` under `root`; refuses paths that leave the root.
 
-    The check is lexical (after normalising '..'), not through symlinks: a data root made of
+    Relative when both are (to the working directory: the workflow's folder, where its jobs
+    run): a job run in a shadow directory (tests/test_shadow.py) then finds a video only when
+    it is a declared input, and the results do not depend on where the run's folder is. The
+    check is lexical (after normalising '..'), not through symlinks: a data root made of
     symlinks to video storage is a normal setup and must keep working.
     """
-    root_abs = os.path.normpath(os.path.abspath(root))
-    full = os.path.normpath(os.path.join(root_abs, path))
-    if os.path.commonpath([root_abs, full]) != root_abs:
+    root_n = os.path.normpath(root)
+    full = os.path.normpath(os.path.join(root_n, path))
+    root_abs = os.path.abspath(root_n)
+    if os.path.commonpath([root_abs, os.path.abspath(full)]) != root_abs:
         raise ManifestError(f"path {path!r} is outside the data root {root_abs}")
     return full
 

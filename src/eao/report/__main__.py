@@ -3,6 +3,9 @@
     python -m eao.report --metrics results/pretrain/*/metrics.jsonl \
         --retrieval results/evaluate/retrieval/*/*/*/at_once.json --out-dir results/report
 
+Every file it reads is named on the command line (rule report_figures passes its inputs): the
+attention analysis reads exactly the feature shards given by --video-2d/--video-3d/--audio/--text.
+
 - training.png: per pretrained variant, the total loss and each of the six loss terms, the
   learning rate and the throughput (clips/s, a moving median over CLIPS_WINDOW logged steps:
   the raw rate is noise) against the step;
@@ -10,7 +13,8 @@
   text->v+a (late fusion) for every evaluated model of the benchmark (strategy at_once), with
   the chance level;
 - attention.png (with --model): the main model's attention between query and key modalities,
-  per head and for 4 heads as 3x3 matrices (paper Fig. 3), over a benchmark's clips;
+  per head and for 4 heads as 3x3 matrices (paper Fig. 3), over the caption clips of the
+  benchmark whose feature shards are given (its name: --attention-dataset);
 - retrieval_grid.png (with --index): for a few captions, the top-5 windows of the search index
   as frame thumbnails, the caption's own window marked (supplement Fig. 1).
 Plots with matplotlib's Agg backend (no display)."""
@@ -39,6 +43,7 @@ TASKS = {
     "t2v+a": "text → v + a (late fusion)",
 }
 KS = ["R1", "R5", "R10", "R50"]
+SHARD_KINDS = ("video_2d", "video_3d", "audio", "text")  # the attention's shards (FeatureTables)
 CLIPS_WINDOW = 21  # logged steps of the clips/s panel's moving median
 
 
@@ -156,19 +161,24 @@ def recall_figures(results: dict[str, dict], out_dir: str) -> list[str]:
     return written
 
 
-def attention(model_path: str, results: str, dataset: str, backbones: list[str],
-              video_tokens: int, audio_frames: int, max_words: int,
-              n_clips: int = 128) -> tuple[np.ndarray, int]:  # fmt: skip
-    """(H, 3, 3) attention shares over up to n_clips caption clips of `dataset`
-    (eao.report.analysis), and the number of clips."""
+def attention(
+    model_path: str,
+    shards: dict[str, list[str]],
+    video_tokens: int,
+    audio_frames: int,
+    max_words: int,
+    n_clips: int = 128,
+) -> tuple[np.ndarray, int]:
+    """(H, 3, 3) attention shares over up to n_clips caption clips of the benchmark whose
+    feature shards are given (eao.report.analysis), and the number of clips; shards: the
+    FeatureTables keywords (video_2d, video_3d, audio, text) -> shard paths."""
     from eao.checkpoints import load_model
     from eao.data.benchmarks import retrieval_clips, segment_rows
     from eao.data.corpus import FeatureTables
     from eao.report.analysis import modality_attention
 
-    v2d, v3d, audio, text = (b or None for b in backbones)
     model, _ = load_model(model_path)
-    tables = FeatureTables.from_results(results, dataset, v2d, v3d, audio, text)
+    tables = FeatureTables(**shards)
     rows = segment_rows(tables)[:n_clips]
     batch, _ = retrieval_clips(tables, rows, video_tokens, audio_frames, max_words)
     return modality_attention(model, batch), len(rows)
@@ -269,12 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retrieval", nargs="+", required=True, help="retrieval result JSONs")
     ap.add_argument("--datasets", nargs="*", help="write recall_<d>.png for exactly these")
     ap.add_argument("--model", help="the main model: draw attention.png")
-    ap.add_argument("--results", default="results", help="results folder (feature shards)")
-    ap.add_argument("--attention-dataset", default="youcook2")
-    ap.add_argument("--backbones", nargs=4,
-                    default=["resnet152", "resnext101", "logmel", "text_hf"],
-                    metavar=("VIDEO_2D", "VIDEO_3D", "AUDIO", "TEXT"),
-                    help="the model's feature tables ('' for none)")  # fmt: skip
+    for kind in SHARD_KINDS:
+        flag = "--" + kind.replace("_", "-")
+        ap.add_argument(flag, nargs="*", default=[], help="attention: the model's shards")
+    ap.add_argument("--attention-dataset", default="youcook2", help="their benchmark's name")
     ap.add_argument("--video-tokens", type=int, default=12)
     ap.add_argument("--audio-frames", type=int, default=768)
     ap.add_argument("--max-words", type=int, default=20)
@@ -289,8 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     missing = [d for d in args.datasets or [] if d not in evaluated]
     if missing:
         raise BadInput(f"no retrieval results for {', '.join(missing)}", "--datasets")
-    att = attention(args.model, args.results, args.attention_dataset, args.backbones,
-                    args.video_tokens, args.audio_frames, args.max_words) if args.model else None
+    att = None
+    if args.model:
+        shards = {kind: getattr(args, kind) for kind in SHARD_KINDS}
+        att = attention(args.model, shards, args.video_tokens, args.audio_frames, args.max_words)
     grid = grid_inputs(args.index, args.captions) if args.index else None
     os.makedirs(args.out_dir, exist_ok=True)
     training_figure(runs, os.path.join(args.out_dir, "training.png"))

@@ -1,11 +1,12 @@
 """`python -m eao.tables`: every table of the paper and supplement, paper numbers beside ours.
 
-    python -m eao.tables --results results --config-json '<json>' --out results/tables
+    python -m eao.tables --config-json '<json>' --out results/tables --evaluations \
+        results/evaluate/retrieval/zeroshot/main/youcook2/at_once.json ...
 
-Writes <out>/<table>.{md,tex,csv,html} for the 12 tables (eao.tables.paper.TABLES) and
-<out>/index.md; the .html is the table as an HTML page with its notes (for the report).
-`--list-inputs` prints the result files the tables read under this config, one per line, and
-writes nothing (for workflow rule inputs).
+Reads exactly the result JSONs named by --evaluations (rule tables passes its inputs, the
+results the tables read under its config); a file no table reads is refused. Writes
+<out>/<table>.{md,tex,csv,html} for the 12 tables (eao.tables.paper.TABLES) and <out>/index.md;
+the .html is the table as an HTML page with its notes (for the report).
 
 --config-json is a JSON object (or @path to a file holding one); every key is optional:
 
@@ -23,8 +24,9 @@ writes nothing (for workflow rule inputs).
     }
 
 A cell without our number says why: "dataset <d> not in config datasets", "not run: add <v>
-to ablations.run", "not fine-tuned: add <v> to finetune.variants", "no result: <path>", or
-the fixed reason of a row this pipeline cannot reproduce (Row.cannot).
+to ablations.run", "not fine-tuned: add <v> to finetune.variants", "no result: <key> (not
+among the results given)" (e.g. a long-video strategy this run leaves out), "no result: <path>",
+or the fixed reason of a row this pipeline cannot reproduce (Row.cannot).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import logging
 from pathlib import Path
 
 from eao.errors import ArgumentParser, BadInput, reading, run
-from eao.tables.build import Config, build_all, result_files
+from eao.tables.build import Config, build_all, given_results
 from eao.tables.write import filled, write_all
 
 log = logging.getLogger("eao.tables")
@@ -55,20 +57,17 @@ def parse_config(text: str) -> Config:
 def main(argv: list[str] | None = None) -> int:
     ap = ArgumentParser(prog="eao tables", description=__doc__,
                         formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--results", default="results", help="the workflow's results folder")
+    ap.add_argument(
+        "--evaluations", nargs="*", required=True, metavar="JSON", help="the results to read"
+    )
     ap.add_argument("--config-json", default="{}", help="JSON object or @file (see above)")
-    ap.add_argument("--out", default="results/tables")
-    ap.add_argument("--list-inputs", action="store_true", help="print the files read, then exit")
+    ap.add_argument("--out", required=True, help="the folder the tables are written to")
     args = ap.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = parse_config(args.config_json)
-    if args.list_inputs:
-        for path in result_files(config, args.results):
-            print(path)
-        return 0
-    tables = build_all(args.results, config)
+    tables = build_all(given_results(args.evaluations), config)
     write_all(tables, args.out)
     for built in tables:
         have, total = filled(built)

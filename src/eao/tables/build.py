@@ -1,12 +1,15 @@
 """Fill the paper's tables with our numbers: one Cell per (row, dataset, metric).
 
-A ★ row's number comes from its result JSON (paths below, contract of issue #5); when there is
-none the cell carries the reason instead, checked in this order: the row cannot be reproduced
-here (Row.cannot), the benchmark is not configured, the variant was not run (or not fine-tuned),
-the file is missing, the file lacks the task or metric.
+A ★ row's number comes from its result JSON, one of the files given (`given_results`: the
+workflow passes its declared inputs; nothing here looks for files), found by its key, the path's
+tail in the evaluation rules' layout (contract of issue #5):
 
-    results/evaluate/retrieval/{zeroshot|finetuned}/{variant}/{dataset}/{strategy}.json
-    results/evaluate/localization/{variant}/{dataset}.json
+    .../evaluate/retrieval/{zeroshot|finetuned}/{variant}/{dataset}/{strategy}.json
+    .../evaluate/localization/{variant}/{dataset}.json
+
+When there is none the cell carries the reason instead, checked in this order: the row cannot
+be reproduced here (Row.cannot), the benchmark is not configured, the variant was not run (or
+not fine-tuned), the file was not given or is missing, the file lacks the task or metric.
 
 The notes under each table (what is common to its rows, one line per ★ row) come from
 eao.tables.notes.
@@ -15,9 +18,11 @@ eao.tables.notes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eao.errors import BadInput
 from eao.tables.notes import (  # noqa: F401 - Note and the provenance helpers: public here too
     MAIN,
     Note,
@@ -133,16 +138,52 @@ class BuiltTable:
         return [c for r in self.rows for c in r.cells] + self.extra
 
 
-# --- where results live, and why one is missing --------------------------------------------
+# --- which result a cell reads, and why one is missing --------------------------------------
+
+Results = dict[str, Path]  # result key -> the file given for it
+LAYOUT = (
+    ".../evaluate/retrieval/<stage>/<variant>/<dataset>/<strategy>.json or "
+    ".../evaluate/localization/<variant>/<dataset>.json"
+)
 
 
-def result_path(results: Path, source: Source, dataset: str) -> Path:
+def result_key(source: Source, dataset: str) -> str:
+    """The key of the result a ★ row reads for a benchmark: its path in a results folder."""
     if source.kind == "localization":
-        return results / "evaluate" / "localization" / source.variant / f"{dataset}.json"
-    return (
-        results / "evaluate" / "retrieval" / source.kind / source.variant / dataset
-        / f"{source.strategy}.json"
-    )  # fmt: skip
+        return f"evaluate/localization/{source.variant}/{dataset}.json"
+    return f"evaluate/retrieval/{source.kind}/{source.variant}/{dataset}/{source.strategy}.json"
+
+
+def key_of(path: str | Path) -> str | None:
+    """A result file's key: its path from `evaluate/` on; None when not in that layout."""
+    parts = Path(path).parts
+    for n, kind in ((6, "retrieval"), (4, "localization")):
+        if len(parts) >= n and parts[-n] == "evaluate" and parts[-n + 1] == kind:
+            return "/".join(parts[-n:])
+    return None
+
+
+def given_results(paths: Iterable[str | Path]) -> Results:
+    """The result files given, by key; BadInput naming one that is not an evaluation result,
+    one no table reads (the caller and the tables disagree), or one given twice."""
+    known = {
+        result_key(row.source, dataset)
+        for table in TABLES
+        for row in table.rows
+        if row.source is not None
+        for dataset, _ in table.datasets
+    }
+    out: Results = {}
+    for path in paths:
+        key = key_of(path)
+        if key is None:
+            raise BadInput(f"not an evaluation result ({LAYOUT})", str(path))
+        if key not in known:
+            raise BadInput("no table reads this result", str(path))
+        if key in out and out[key] != Path(path):
+            raise BadInput(f"a second file for {key} (the first: {out[key]})", str(path))
+        out[key] = Path(path)
+    return out
 
 
 def not_configured(source: Source, dataset: str, config: Config) -> str:
@@ -160,11 +201,14 @@ def not_configured(source: Source, dataset: str, config: Config) -> str:
     return ""
 
 
-def load_evaluation(results: Path, source: Source, dataset: str, config: Config) -> Evaluation:
-    path = result_path(results, source, dataset)
+def load_evaluation(results: Results, source: Source, dataset: str, config: Config) -> Evaluation:
+    key = result_key(source, dataset)
+    path = results.get(key, Path(key))
     reason = not_configured(source, dataset, config)
     if reason:
         return Evaluation(path, reason=reason)
+    if key not in results:
+        return Evaluation(path, reason=f"no result: {key} (not among the results given)")
     if not path.is_file():
         return Evaluation(path, reason=f"no result: {path}")
     try:
@@ -173,17 +217,18 @@ def load_evaluation(results: Path, source: Source, dataset: str, config: Config)
         return Evaluation(path, reason=f"unreadable result: {path}: {err}")
 
 
-def result_files(config: Config, results: Path | str = "results") -> list[Path]:
-    """Every result file the tables would read under this config (for workflow inputs)."""
-    paths = {
-        load_evaluation(Path(results), row.source, dataset, config).path
+def result_keys(config: Config) -> list[str]:
+    """The keys of every result the tables read under this config (the workflow's inputs of
+    rule tables: eao.workflow.options.table_inputs)."""
+    keys = {
+        result_key(row.source, dataset)
         for table in TABLES
         for row in table.rows
         if row.source is not None
         for dataset, _ in table.datasets
         if not not_configured(row.source, dataset, config)
     }
-    return sorted(paths)
+    return sorted(keys)
 
 
 # --- numbers -------------------------------------------------------------------------------
@@ -222,7 +267,7 @@ def our_value(
     return _number(ours), _number(chance.get(metric.key)), reason
 
 
-def build_row(table: Table, row: Row, key: str, results: Path, config: Config) -> BuiltRow:
+def build_row(table: Table, row: Row, key: str, results: Results, config: Config) -> BuiltRow:
     built = BuiltRow(row, key, [])
     for dataset, _ in table.datasets:
         values = row.paper.get(dataset, (None,) * len(table.metrics))
@@ -270,8 +315,7 @@ def extra_tasks(table: Table, built: BuiltTable) -> None:
                     cell.reason += f" (our task ids differ from the paper's: see '{EXTRA_ROW}')"
 
 
-def build_table(table: Table, results: Path | str, config: Config) -> BuiltTable:
-    results = Path(results)
+def build_table(table: Table, results: Results, config: Config) -> BuiltTable:
     rows = [build_row(table, row, row.label, results, config) for row in table.rows]
     built = BuiltTable(table, rows, [])
     if table.name == "supp_table3_crosstask_per_task":
@@ -280,5 +324,5 @@ def build_table(table: Table, results: Path | str, config: Config) -> BuiltTable
     return built
 
 
-def build_all(results: Path | str, config: Config) -> list[BuiltTable]:
+def build_all(results: Results, config: Config) -> list[BuiltTable]:
     return [build_table(table, results, config) for table in TABLES]

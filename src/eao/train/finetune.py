@@ -9,14 +9,16 @@ The paper's protocol: model weights only from the pretrained checkpoint (a fresh
 all six loss weights 1, Adam with exponential decay 0.9 per epoch, the model in eval mode while
 training (`use_eval_mode_always`), the last epoch kept. YouCook2: 5 epochs, lr 1e-5, batch 256,
 72 tokens / 4608 frames; MSR-VTT: 25 epochs, lr 5e-5, batch 128, 48 / 3072, a random caption of
-the video each time. The same Trainer as pretraining: checkpoints, resume, metrics.jsonl.
+the video each time. The same Trainer as pretraining: checkpoints (OUT_DIR/checkpoints.partial
+while unfinished, then OUT_DIR/checkpoints), resume, metrics.jsonl and TensorBoard rebuilt from
+the checkpoint on a resume (eao.train.loop, eao.train.metrics).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -28,9 +30,8 @@ from eao.errors import ArgumentParser, BadInput, json_object, run
 from eao.ingest.manifest import split_videos
 from eao.train.config import TrainConfig, from_dict
 from eao.train.distributed import start_process
-from eao.train.loop import resume_from, run_to_end
+from eao.train.loop import add_resume_dir, run_to_end, start_trainer
 from eao.train.loss import PAIRS
-from eao.train.trainer import Trainer
 
 log = logging.getLogger("eao.finetune")
 
@@ -79,6 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--resume", default="auto", help="auto | no | a checkpoint path")
+    add_resume_dir(ap)
     ap.add_argument("--stop-after-steps", type=int, help="stop (as if killed) after N steps")
     ap.add_argument("--out-dir", required=True)
     return ap.parse_args(argv)
@@ -109,12 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("%d clips < batch %d: the batch is all clips", len(dataset), cfg.batch_videos)
         cfg = replace(cfg, batch_videos=len(dataset) - len(dataset) % world.size)
     check_dims(model, dataset.dims(), args.init)
-    # every input read before the output folder is made: a bad one leaves nothing behind
-    resumed = resume_from(args, out_dir, asdict(model.cfg), asdict(cfg))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(model, dataset, cfg, out_dir, device, world)
-    if resumed is not None:
-        trainer.restore(resumed)
+    # the metrics history starts here: the pretrained model's own is not fine-tuning's
+    trainer = start_trainer(args, model, dataset, cfg, device, world)
     log.info(
         "fine-tuning %s (pretrained %s steps) on %d clips, batch %d, %d epochs, lr %g",
         args.init,

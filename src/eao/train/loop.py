@@ -5,27 +5,32 @@
 
 One process per device; under torchrun every rank takes its slice of each global batch and the
 loss is computed over the gathered global batch (eao.train.distributed). Checkpoints: every epoch
-and every `checkpoint_every_steps` steps to OUT_DIR/checkpoints/last.pt (epoch ends are also kept
-as epoch-NNN.pt); a run finds last.pt and continues from it (`--resume auto`). The finished model
-is OUT_DIR/model.pt; metrics are JSON lines in OUT_DIR/metrics.jsonl and TensorBoard events in
-OUT_DIR/tensorboard.
+and every `checkpoint_every_steps` steps to last.pt in the resume folder (--resume-dir, default
+OUT_DIR/checkpoints.partial; epoch ends are also kept as epoch-NNN.pt); a run finds last.pt and
+continues from it (`--resume auto`). The finished model is OUT_DIR/model.pt, and the resume folder
+becomes OUT_DIR/checkpoints (without last.pt). Metrics are JSON lines in OUT_DIR/metrics.jsonl and
+TensorBoard events in OUT_DIR/tensorboard, both rewritten from the checkpoint on a resume and
+replaced on a fresh start (eao.train.metrics).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from torch.utils.data import Dataset
 
 from eao.data.clips import ClipDataset
 from eao.data.corpus import FeatureTables
 from eao.errors import ArgumentParser, BadInput, json_object, run
+from eao.model import EverythingAtOnce
 from eao.train import state
 from eao.train.config import TrainConfig, from_dict
-from eao.train.distributed import start_process
+from eao.train.distributed import World, start_process
 from eao.train.trainer import Trainer, TrainingDiverged, build_model, epoch_batches
 
 # The training loop's names, for `from eao.train import loop` callers (loop.Trainer, ...).
@@ -39,6 +44,7 @@ __all__ = [
     "parse_args",
     "resume_from",
     "run_to_end",
+    "start_trainer",
 ]
 
 log = logging.getLogger("eao.train")
@@ -62,9 +68,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--resume",
         default="auto",
-        help="auto: continue from OUT_DIR/checkpoints/last.pt if "
+        help="auto: continue from RESUME_DIR/last.pt if "
         "its configs match; no: start over; or a checkpoint path",
     )
+    add_resume_dir(ap)
     ap.add_argument(
         "--stop-after-steps", type=int, help="stop (as if killed) after this many steps"
     )
@@ -72,12 +79,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def add_resume_dir(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument(
+        "--resume-dir",
+        help="where the unfinished run keeps its checkpoints (default OUT_DIR/checkpoints.partial; "
+        "OUT_DIR/checkpoints when the run is finished)",
+    )
+
+
+def resume_dir(args: argparse.Namespace) -> Path:
+    return Path(args.resume_dir or Path(args.out_dir) / state.RESUME_DIR)
+
+
 def resume_from(
-    args: argparse.Namespace, out_dir: Path, model_cfg: dict, train_cfg: dict
+    args: argparse.Namespace, folder: Path, model_cfg: dict, train_cfg: dict
 ) -> dict | None:
+    """The checkpoint to continue from (--resume; `folder`/last.pt for auto), or None."""
     if args.resume == "no":
         return None
-    path = out_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)
+    path = folder / "last.pt" if args.resume == "auto" else Path(args.resume)
     if not path.exists():
         if args.resume != "auto":
             raise BadInput("no such checkpoint (--resume)", path)
@@ -125,12 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts them)
     model = build_model(args.model_config, dataset)
-    # every input read before the output folder is made: a bad one leaves nothing behind
-    ckpt = resume_from(args, out_dir, asdict(model.cfg), asdict(cfg))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(model, dataset, cfg, out_dir, device, world)
-    if ckpt is not None:
-        trainer.restore(ckpt)
+    trainer = start_trainer(args, model, dataset, cfg, device, world)
     log.info(
         "model: %s parameters, %s; %d videos, %d clips per step on %d rank(s), device %s",
         f"{sum(p.numel() for p in model.parameters()):,}",
@@ -144,15 +159,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def start_trainer(
+    args: argparse.Namespace,
+    model: EverythingAtOnce,
+    dataset: Dataset,
+    cfg: TrainConfig,
+    device: str,
+    world: World,
+) -> Trainer:
+    """The Trainer of --out-dir, restored from the resume folder's last.pt when it matches
+    (--resume); shared by pretraining and fine-tuning. A fresh start empties the resume folder:
+    epoch files of another run must not end up among this run's checkpoints."""
+    out_dir, folder = Path(args.out_dir), resume_dir(args)
+    ckpt = resume_from(args, folder, asdict(model.cfg), asdict(cfg))
+    # every input read before the output folder is made: a bad one leaves nothing behind
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(model, dataset, cfg, out_dir, device, world, ckpt_dir=folder)
+    if ckpt is not None:
+        trainer.restore(ckpt)
+    elif world.is_main:
+        # after Trainer(): DDP's first broadcast waits for every rank, so none still reads it
+        shutil.rmtree(folder, ignore_errors=True)
+    return trainer
+
+
 def run_to_end(trainer: Trainer, out_dir: Path, stop_after_steps: int | None = None) -> None:
-    """Train, then write OUT_DIR/model.pt (main rank) and leave the process group; shared by
-    pretraining and fine-tuning."""
+    """Train, then write OUT_DIR/model.pt and OUT_DIR/checkpoints (main rank) and leave the
+    process group; shared by pretraining and fine-tuning."""
     finished = trainer.run(stop_after_steps=stop_after_steps)
     trainer.metrics.close()
     if finished and trainer.world.is_main:
-        trainer.checkpoint(out_dir / "model.pt")
-        # A finished run must not be 'resumed' by the next forced rerun of the rule.
-        (out_dir / "checkpoints" / "last.pt").unlink(missing_ok=True)
+        trainer.checkpoint(out_dir / "model.pt", history=False)
+        state.keep_checkpoints(trainer.ckpt_dir, out_dir / "checkpoints")
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 

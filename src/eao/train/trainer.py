@@ -1,11 +1,10 @@
 """The training loop: Trainer (model, optimizer, data and position; one step, gradient
-accumulation, checkpoints, an epoch's batches) and MetricsLog. The command line that builds a
-Trainer is eao.train.loop (pretraining) and eao.train.finetune."""
+accumulation, checkpoints, an epoch's batches); its metrics are eao.train.metrics. The command
+line that builds a Trainer is eao.train.loop (pretraining) and eao.train.finetune."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 import warnings
@@ -24,6 +23,7 @@ from eao.train import state
 from eao.train.config import TrainConfig, from_dict
 from eao.train.distributed import World, gather_outputs
 from eao.train.loss import combinatorial_loss
+from eao.train.metrics import MetricsLog
 from eao.train.optim import make_optimizer
 
 log = logging.getLogger("eao.train")
@@ -90,39 +90,6 @@ class TrainingDiverged(RuntimeError):
     and the last good checkpoint (resume from it with a lower lr, or drop the videos)."""
 
 
-class MetricsLog:
-    """JSON lines (always) and TensorBoard (when installed) on the main rank."""
-
-    def __init__(self, out_dir: Path, enabled: bool):
-        self.enabled = enabled
-        self.path = out_dir / "metrics.jsonl"
-        self.tb = None
-        if enabled:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # tensorboard is a pinned dependency; only a broken env lacks it
-                log.warning("tensorboard is not installed: metrics go to metrics.jsonl only")
-            else:
-                self.tb = SummaryWriter(str(out_dir / "tensorboard"))
-
-    def write(self, record: dict) -> None:
-        if not self.enabled:
-            return
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.tb is not None and "loss" in record:
-            step = record["step"]
-            self.tb.add_scalar("loss/total", record["loss"], step)
-            for name, value in record.get("parts", {}).items():
-                self.tb.add_scalar(f"loss/{name}", value, step)
-            self.tb.add_scalar("lr", record["lr"], step)
-            self.tb.add_scalar("clips_per_s", record["clips_per_s"], step)
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-
-
 class Trainer:
     """One training run: model, optimizer, data and position; `run()` trains to the end."""
 
@@ -134,9 +101,12 @@ class Trainer:
         out_dir: Path,
         device: str = "cpu",
         world: World | None = None,
+        ckpt_dir: Path | None = None,
     ):
         world = world or World()
         self.cfg, self.dataset, self.out_dir = cfg, dataset, out_dir
+        # last.pt and epoch-NNN.pt while the run is unfinished (eao.train.loop: --resume-dir)
+        self.ckpt_dir = ckpt_dir or out_dir / state.RESUME_DIR
         self.device, self.world = device, world
         self.model = model.to(device)
         self.module = model  # the unwrapped model: its state_dict has no `module.` prefix
@@ -158,10 +128,16 @@ class Trainer:
         self.last_checkpoint: tuple[Path, int] | None = None
 
     # -- checkpoints ---------------------------------------------------------------------------
-    def checkpoint(self, path: Path, train_config: dict | None = None) -> None:
+    def checkpoint(
+        self, path: Path, train_config: dict | None = None, history: bool = True
+    ) -> None:
+        """The whole training state at `path`; with `history`, also the metrics logged so far,
+        which a run resumed from it needs (the finished model.pt goes without: nothing resumes
+        from it, and its bytes stay free of wall-clock figures)."""
         self.last_checkpoint = (path, self.pos.step)
         if not self.world.is_main:
             return
+        extra = {"history": self.metrics.history} if history else {}
         state.save(
             path,
             model=self.module.state_dict(),
@@ -175,6 +151,7 @@ class Trainer:
             batch=self.pos.batch,
             step=self.pos.step,
             world_size=self.world.size,
+            **extra,
         )
 
     def restore(self, ckpt: dict) -> None:
@@ -186,6 +163,7 @@ class Trainer:
         self.scaler.load_state_dict(ckpt["scaler"])
         state.set_rng_state(ckpt["rng"])
         self.pos = state.Position(ckpt["epoch"], ckpt["batch"], ckpt["step"])
+        self.metrics.resume(ckpt.get("history"), ckpt["step"])
 
     # -- training ------------------------------------------------------------------------------
     def loader(self, batches: list[list[tuple]]) -> DataLoader:
@@ -267,10 +245,11 @@ class Trainer:
                 torch.stack([(out[k] * g[i]).sum() for k, g in grads.items()]).sum().backward()
         return loss, parts
 
-    def run(self, stop_after_steps: int | None = None, ckpt_dir: Path | None = None) -> bool:
+    def run(self, stop_after_steps: int | None = None) -> bool:
         """Train to the last epoch; returns False when stopped early by stop_after_steps
         (the tests' stand-in for a killed job)."""
-        ckpt_dir = ckpt_dir or self.out_dir / "checkpoints"
+        ckpt_dir = self.ckpt_dir
+        self.metrics.start()  # the history so far (none on a fresh start), then live
         clips_per_step = self.cfg.batch_videos * self.cfg.n_clips
         while self.pos.epoch < self.cfg.epochs:
             epoch = self.pos.epoch

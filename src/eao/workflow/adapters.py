@@ -16,21 +16,28 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.io import directory
 
+from eao.train.state import RESUME_DIR
+from eao.versions import output_version, output_versions
+from eao.workflow import demo_files, plan
 from eao.workflow import options as opt
-from eao.workflow import plan
+from eao.workflow.checks import run_problems
 from eao.workflow.config import (
     check_dataset,
     check_dataset_references,
     check_dataset_sources,
+    coerce_cli_strings,
     coerce_variant_overrides,
     validate_config,
 )
+from eao.workflow.demo_config import apply_demo
 from eao.workflow.variants import check_variants, variant_section
 
 T = TypeVar("T")
@@ -52,22 +59,41 @@ class Rules:
         self.config, self.schema, self.shards = config, schema, shards
         self.video_datasets = plan.video_datasets(config)
         self.imported_datasets = plan.imported_datasets(config)
+        self.pretrainable_variants = plan.pretrainable_variants(config)
 
     @classmethod
     def checked(cls, config: dict, schema_path: str) -> Rules:
-        """Validate `config` in place (nested --config strings typed, defaults filled), check
-        what the schema cannot (dataset sources, variants, dataset references) and build the
-        adapters; the first problem found stops the DAG as a WorkflowError naming the key."""
+        """Complete `config` in place (nested --config strings typed, the demo's datasets and
+        settings added under what it names, the schema's defaults filled), check what the
+        schema cannot (dataset sources, variants, dataset references, what the run schedules:
+        eao.workflow.checks) and build the adapters. A problem stops the DAG as a WorkflowError
+        naming the key: the first one found, or every problem of the run checks, one a line."""
         with open(schema_path) as f:
             schema = yaml.safe_load(f)
-        given = json.loads(json.dumps(dict(config)))  # the user's config, before the defaults
+        given = json.loads(json.dumps(dict(config)))  # as named: config.yaml and the user's files
+        config.update(coerce_cli_strings(dict(config), schema, schema))  # demo.enabled typed
+        apply_demo(config, schema)
         validate_config(config, schema, schema_path)
         workflow_error(check_dataset_sources, config)
         coerce_variant_overrides(config, schema)
-        shards = workflow_error(plan.shards, config)
         workflow_error(check_variants, config, schema)
         workflow_error(check_dataset_references, config, given, prefix="Invalid config at ")
+        problems = run_problems(config, schema, given)
+        if problems:
+            raise WorkflowError("\n".join(problems))
+        shards = workflow_error(plan.shards, config)
         return cls(config, schema, shards)
+
+    @classmethod
+    def for_snakefile(cls, config: dict, schema_path: str) -> Rules:
+        """`checked`, for the Snakefile: a config problem ends snakemake with its line(s) on
+        stderr and exit status 1. Raised, it would come with Snakemake's traceback lines after
+        it, and the message must be the last thing the user reads."""
+        try:
+            return cls.checked(config, schema_path)
+        except WorkflowError as e:
+            print(e, file=sys.stderr)
+            raise SystemExit(1) from None
 
     def dataset(self, name: str, where: str = "target") -> dict:
         """The settings of dataset `name`; an unknown name stops the DAG with the known ones."""
@@ -79,8 +105,24 @@ class Rules:
         return wildcards.dataset
 
     # -- evaluated when the rules are parsed --------------------------------------------------
+    def version(self, key: str) -> int:
+        """The output version of a stage (eao.versions), a value param: bumping it reruns."""
+        return output_version(key)
+
+    def media_versions(self) -> dict[str, int]:
+        """extract_media's versions: every media backbone's, enabled or not, as its settings
+        (options.media_settings): switching a backbone off reruns nothing."""
+        return output_versions("features", plan.MEDIA_BACKBONES)
+
     def imported_checkpoint(self) -> str | None:
         return plan.imported_checkpoint(self.config)
+
+    def demo_outputs(self) -> dict:
+        """demo_world's outputs (eao.workflow.demo_files), a folder as a directory()."""
+        return {
+            name: directory(path.rstrip("/")) if path.endswith("/") else path
+            for name, path in demo_files.outputs().items()
+        }
 
     def enabled_backbones(self) -> list[str]:
         return plan.enabled_backbones(self.config, self.schema)
@@ -97,6 +139,9 @@ class Rules:
     def evaluation_outputs(self) -> list[str]:
         return plan.evaluation_outputs(self.config)
 
+    def table_inputs(self) -> list[str]:
+        return opt.table_inputs(self.config)
+
     def report_outputs(self) -> list[str]:
         return plan.report_outputs(self.config)
 
@@ -110,8 +155,20 @@ class Rules:
     def demo_out_dir(self, wildcards, output) -> str:
         return os.path.dirname(output.world)
 
-    def dataset_inputs(self, wildcards) -> dict[str, str]:
-        return opt.dataset_inputs(self.dataset(wildcards.dataset))
+    def out_dir(self, wildcards, output) -> str:
+        """The folder of the job's first output, for a tool that names its files itself
+        (eao.tables, eao.report): every file it writes there is a declared output."""
+        return os.path.dirname(output[0])
+
+    def dataset_inputs(self, wildcards) -> dict[str, str | list[str]]:
+        """The videos CSV, the captions and, for the demo's files, the release files that the
+        captions' readers find beside them."""
+        release = demo_files.release_files(self.config, self.dataset_name(wildcards))
+        return {**opt.dataset_inputs(self.dataset(wildcards.dataset)), "release": release}
+
+    def dataset_videos(self, wildcards) -> list[str]:
+        """The demo's rendered videos folder of the dataset ([] for external videos)."""
+        return demo_files.videos(self.config, self.dataset_name(wildcards))
 
     def dataset_root(self, wildcards) -> str:
         return self.dataset(wildcards.dataset)["root"]
@@ -146,6 +203,10 @@ class Rules:
     def text_weights_input(self, wildcards) -> list[str]:
         return opt.text_weights_input(self.config, self.schema, wildcards.encoder)
 
+    def text_version(self, wildcards) -> int:
+        """A function of wildcards only, so recorded: the encoder's output version."""
+        return output_version(f"text.{wildcards.encoder}")
+
     def text_options(self, wildcards) -> list[str]:
         return opt.text_options(self.config, self.schema, wildcards.encoder)
 
@@ -177,6 +238,12 @@ class Rules:
 
     def model_out_dir(self, wildcards, output) -> str:
         return os.path.dirname(output.model)
+
+    def resume_dir(self, wildcards, output) -> str:
+        """An unfinished training job's checkpoints (workflow/rules/train.smk): absolute, so a
+        job run in a shadow directory keeps them where its rerun looks; where the working
+        directory is changes no output, and a function of output is not recorded."""
+        return os.path.abspath(os.path.join(os.path.dirname(output.model), RESUME_DIR))
 
     def checkpoint_trust(self, wildcards, threads) -> str:
         """Whether the import may unpickle objects, not what it writes: not recorded."""

@@ -111,7 +111,12 @@ def check_dataset(config: dict, name: str, where: str) -> dict:
 
 def check_dataset_sources(config: dict) -> None:
     """Every dataset has videos (`videos` and `root`) or imported features (`imported`), not
-    both: ValueError naming the dataset and what is missing or extra."""
+    both: ValueError naming the dataset and what is missing or extra; a run needs one."""
+    if not config["datasets"]:
+        raise ValueError(
+            "Invalid config at datasets: no dataset (name yours under datasets:, "
+            "or set demo.enabled: true for the demo world's)"
+        )
     for name, ds in config["datasets"].items():
         where = f"Invalid config at datasets.{name}"
         if ds.get("imported"):

@@ -17,6 +17,8 @@ import json
 import os
 from dataclasses import fields
 
+from eao.tables.build import Config as TablesConfig
+from eao.tables.build import result_keys
 from eao.train.config import TrainConfig
 from eao.workflow.plan import (
     VISUAL_BACKBONES,
@@ -24,6 +26,7 @@ from eao.workflow.plan import (
     backbone_config,
     enabled_backbones,
     encoder_config,
+    evaluation_outputs,
     imported,
     retrieval_datasets,
 )
@@ -336,11 +339,6 @@ def report_options(config: dict) -> list[str]:
         *retrieval_datasets(config),
         "--attention-dataset",
         name,
-        "--backbones",
-        p["video_2d"] or "",
-        p["video_3d"] or "",
-        p["audio"] or "",
-        f"text_{p['text']}",
         "--video-tokens",
         str(e["video_tokens"]),
         "--audio-frames",
@@ -355,6 +353,17 @@ def report_index_args(config: dict, inputs) -> list[str]:
     if not config["index"]["datasets"]:
         return []
     return ["--index", inputs.index, "--captions", inputs.captions]
+
+
+def table_inputs(config: dict) -> list[str]:
+    """Rule tables' inputs: the evaluation results of this run that the tables read
+    (eao.tables.result_keys, the tool's own list), in the plan's order. A result the tables
+    read that this config does not make (a long-video strategy left out) is not an input: its
+    cells say it was not given; tests/test_workflow_options.py checks that the repository's
+    configs make every one."""
+    tables = TablesConfig.from_dict(json.loads(tables_config(config)))
+    read = {f"results/{key}" for key in result_keys(tables)}
+    return [path for path in evaluation_outputs(config) if path in read]
 
 
 def tables_config(config: dict) -> str:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import itertools
 import os
 
-from eao.demo.world import DATASETS as DEMO_DATASETS
 from eao.demo.world import DemoConfig, plan_world
 from eao.features.extract import BACKBONES
 from eao.ingest.manifest import count_csv_rows, shard_count
 from eao.tables import TABLES
+from eao.workflow import demo_files
 from eao.workflow.variants import (
     finetune_variants,
     localization_variants,
@@ -26,7 +26,6 @@ from eao.workflow.variants import (
     variant_section,
 )
 
-DEMO_DIR = "results/demo_world"
 MEDIA_BACKBONES = list(BACKBONES)  # all from rule extract_media
 VISUAL_BACKBONES = [b for b in MEDIA_BACKBONES if b != "logmel"]
 TEXT_ENCODERS = ["hf", "word2vec", "clip"]
@@ -82,12 +81,10 @@ def imported_datasets(config: dict) -> list[str]:
 
 def demo_planned_count(config: dict, videos_csv: str) -> int | None:
     """Videos the demo world will write to `videos_csv`, or None if it is not a demo file."""
-    if not config["demo"]["enabled"]:
+    name = demo_files.demo_dataset(videos_csv)
+    if name is None or not config["demo"]["enabled"]:
         return None
-    for name in DEMO_DATASETS:
-        if os.path.normpath(videos_csv) == os.path.join(DEMO_DIR, name, "videos.csv"):
-            return len(plan_world(DemoConfig.from_config(config["demo"])).videos[name])
-    return None
+    return len(plan_world(DemoConfig.from_config(config["demo"])).videos[name])
 
 
 def video_count(config: dict, name: str) -> int:
@@ -240,6 +237,8 @@ def localization_inputs(config: dict, shards: Shards, variant: str, name: str) -
         "model": f"results/pretrain/{variant}/model.pt",
         "manifest": manifest(name),
         "annotations": config["datasets"][name]["captions"],
+        # the files the benchmark's reader finds beside the annotations (the demo's)
+        "release": demo_files.release_files(config, name),
         **feature_inputs(config, shards, variant, name),
     }
 
@@ -265,6 +264,18 @@ def can_pretrain(config: dict) -> bool:
     return bool(imported_checkpoint(config) or (corpus and corpus.get("captions")))
 
 
+def pretrainable_variants(config: dict) -> list[str]:
+    """The variants rule pretrain may train (its wildcard's values): main unless imported, and
+    every variant defined, each when its corpus is a dataset of the config. Snakemake calls a
+    rule's input function for every output it might make, so a name outside these would print
+    an exception it then ignores (main under an imported checkpoint, a corpus left out)."""
+    names = ["main", *config["ablations"]["variants"]]
+    if imported_checkpoint(config):
+        names.remove("main")
+    corpora = {v: variant_section(config, v, "pretrain")["dataset"] for v in names}
+    return [v for v in names if corpora[v] in config["datasets"]]
+
+
 def retrieval_datasets(config: dict) -> list[str]:
     """Retrieval benchmarks of the config that are among the datasets and have captions, sorted
     (params are compared as text: a config rewritten in another key order must not rerun)."""
@@ -272,7 +283,10 @@ def retrieval_datasets(config: dict) -> list[str]:
 
 
 def finetune_datasets(config: dict) -> list[str]:
-    return [name for name in retrieval_datasets(config) if name in config["finetune"]["datasets"]]
+    """The retrieval benchmarks with fine-tuning settings, but released features (imported):
+    they hold an evaluation split only (a config naming one is refused: eao.workflow.checks)."""
+    settings = config["finetune"]["datasets"]
+    return [n for n in retrieval_datasets(config) if n in settings and not imported(config, n)]
 
 
 def localization_datasets(config: dict) -> list[str]:
@@ -352,21 +366,22 @@ def attention_dataset(config: dict) -> str:
 def report_inputs(config: dict, shards: Shards) -> dict:
     """The figures' inputs: metrics.jsonl of every variant trained in this run (an imported main
     has none), the retrieval results of every model with all tokens at once, the main model and
-    its features of the attention benchmark, and the first search index with its captions."""
+    its features of the attention benchmark (video_2d, video_3d, audio, text), and the first
+    search index with its captions and the videos its thumbnails are cut from (the demo's)."""
     trained = [
         v for v in pretrained_variants(config) if not (v == "main" and imported_checkpoint(config))
     ]
-    attention = feature_inputs(config, shards, "main", attention_dataset(config))
     inputs = {
         "metrics": [f"results/pretrain/{v}/metrics.jsonl" for v in trained],
         "retrieval": [
             p for p in evaluation_outputs(config) if os.path.basename(p) == "at_once.json"
         ],
         "model": "results/pretrain/main/model.pt",
-        "attention_features": sum(attention.values(), []),
+        **feature_inputs(config, shards, "main", attention_dataset(config)),
     }
     if config["index"]["datasets"]:
         name = config["index"]["datasets"][0]
         inputs["index"] = f"results/index/{name}.parquet"
         inputs["captions"] = f"results/manifest/{name}/captions.parquet"
+        inputs["videos"] = demo_files.videos(config, name)
     return inputs

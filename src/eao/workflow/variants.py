@@ -4,6 +4,8 @@ variant is main with the overrides of `ablations.variants.<name>` (run when list
 
 from __future__ import annotations
 
+from jsonschema import Draft202012Validator
+
 SECTIONS = ("model", "pretrain")
 
 
@@ -38,11 +40,30 @@ def check_variants(config: dict, schema: dict) -> None:
                     f"Invalid config at ablations.variants.{name}.{section}: unknown keys "
                     f"{', '.join(extra)} (keys of the {section} section only)"
                 )
+    check_variant_values(config, schema)
     bad = [v for v in config["finetune"]["variants"] if v != "main" and v not in variants]
     if bad:
         raise ValueError(
             f"Invalid config at finetune.variants: {', '.join(bad)} not in ablations.variants"
         )
+
+
+def check_variant_values(config: dict, schema: dict) -> None:
+    """ValueError ("Invalid config at ablations.variants.<name>.<section>.<key>: ...") for the
+    first variant whose merged section (main's with its overrides) the schema's definition of
+    that section refuses: an override gets the checks of the key it overrides (choices, types,
+    bounds), which the schema, typing overrides only as objects, does not apply."""
+    for name, spec in config["ablations"]["variants"].items():
+        for section in SECTIONS:
+            if not spec[section]:
+                continue
+            node = {**schema["properties"][section], "$defs": schema.get("$defs", {})}
+            merged = variant_section(config, name, section)
+            errors = Draft202012Validator(node).iter_errors(merged)
+            error = min(errors, key=lambda e: [str(p) for p in e.path], default=None)
+            if error:
+                where = ".".join(str(p) for p in (name, section, *error.absolute_path))
+                raise ValueError(f"Invalid config at ablations.variants.{where}: {error.message}")
 
 
 def variant_section(config: dict, variant: str, section: str) -> dict:

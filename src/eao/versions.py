@@ -1,0 +1,63 @@
+"""Each stage's output version: what decides, after an upgrade, which finished outputs rerun.
+
+Snakemake reruns a job when one of its recorded params changes; it does not look into the
+Python code a job runs. So every rule records the version of the stage it runs (a param, see
+workflow/rules/*.smk), and a version is bumped when, and only when, the stage's OUTPUT changes:
+a fix that moves a feature value, a metric or a table cell. A refactor, a docstring, a faster
+kernel that gives the same values bumps nothing and reruns nothing; at HowTo100M scale a needless
+extraction rerun costs hundreds of node-days, a missed one leaves stale numbers in the tables.
+
+tests/test_golden.py keeps the two in step: it pins a fingerprint of each stage's outputs on the
+tiny workflow beside the version below, and a change of outputs without a bump fails naming the
+key to bump. Bumping a key reruns that stage's jobs and everything downstream of them
+(tests/test_versions.py), e.g. "features.resnet152" reruns the extraction pass, the models
+trained on its features, their evaluations, the tables and the report.
+
+Keys: a stage, or "features.<backbone>" / "text.<encoder>" where one rule runs several
+extractors whose outputs change independently. Pure Python: any module may import it.
+"""
+
+from __future__ import annotations
+
+OUTPUT_VERSIONS: dict[str, int] = {
+    "demo": 1,  # the generated demo world (videos, captions, annotations)
+    # videos/captions/failures tables of a dataset; 2: paths under a relative root stay relative
+    "manifest": 2,
+    "probe": 1,  # probed shards and their failures
+    "import": 2,  # released features as manifest and shards; 2: a row's path is <pickle>#<item>
+    "failures": 1,  # the gathered failures table
+    "features.resnet152": 1,
+    "features.resnext101": 1,
+    "features.clip": 1,
+    "features.s3d": 1,
+    "features.logmel": 1,
+    "word2vec": 1,  # a word2vec file converted for memory-mapped loading
+    "text.hf": 1,
+    "text.word2vec": 1,
+    "text.clip": 1,
+    "pretrain": 1,  # the trained model and its metrics
+    "import_checkpoint": 1,  # a released checkpoint converted
+    "finetune": 1,
+    "retrieval": 1,  # text-to-video retrieval metrics
+    "localization": 1,  # step localization metrics
+    "index": 2,  # the search index's window embeddings; 2: the model's path as given
+    "tables": 1,
+    "report": 1,  # the report's figures
+}
+
+
+def output_version(key: str) -> int:
+    """The output version of `key`; KeyError names the known keys (a rule asked for a stage that
+    has no version: add it above)."""
+    try:
+        return OUTPUT_VERSIONS[key]
+    except KeyError:
+        raise KeyError(
+            f"no output version for {key!r}; known: {', '.join(OUTPUT_VERSIONS)}"
+        ) from None
+
+
+def output_versions(prefix: str, names: list[str]) -> dict[str, int]:
+    """The versions of `prefix.<name>` for each name, sorted by name (a recorded param is
+    compared as text: the order must not depend on the config's)."""
+    return {name: output_version(f"{prefix}.{name}") for name in sorted(names)}
