@@ -64,6 +64,7 @@ CHANGED = {
     (*IMPORTED, "resnet"): "extra/released_b/youcook_val.pkl",
     (*IMPORTED, "s3d"): "extra/released_b/youcook_val_s3d.pkl",
     (*IMPORTED, "clip"): "extra/released_clip.pkl",
+    ("evaluate", "localization", "crosstask", "test_list"): "extra/crosstask_test.csv",
 }
 
 
@@ -179,6 +180,7 @@ def prepare_files(workdir: Path) -> None:
         (world / "youcookii_annotations_trainval.json").read_bytes()
     )
     (extra / "latest_model.pth").write_bytes(b"a stand-in: a dry run does not read it")
+    (extra / "crosstask_test.csv").write_text("a stand-in: a dry run does not read it\n")
     write_word2vec(extra / "tiny-vectors.bin", ["cut", "the", "tomato", "eggs"])
     write_released(extra / "released_b", seed=1)
     items, _ = released_items()  # a CLIP pickle aligned with the tiny run's released pickle

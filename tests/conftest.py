@@ -147,7 +147,11 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole workflow run once on the tiny demo world (tests/configs/tiny.yaml); tests only
     dry-run against it or copy from it."""
     repo = Path(__file__).resolve().parents[1]
-    reuse = os.environ.get("EAO_TINY_RUN")  # a developer's finished tiny run, reused as it is
+    # A developer's finished tiny run of the current code, reused as it is (saves a run while
+    # iterating on tests that only read it); never when recording goldens or in CI.
+    reuse = os.environ.get("EAO_TINY_RUN")
+    if reuse and (os.environ.get("EAO_UPDATE_GOLDEN") == "1" or os.environ.get("CI")):
+        raise pytest.UsageError("EAO_TINY_RUN: not with EAO_UPDATE_GOLDEN=1 or in CI (a fresh run)")
     if reuse:
         return Path(reuse)
     workdir = tmp_path_factory.mktemp("tiny_run")

@@ -41,13 +41,16 @@ LAYERS = [
     ["tables", "report"],
 ]
 SKIPPED_PARTS = {"checkpoints", "tensorboard"}  # a training run's own scratch, not its result
+# its clips/s panel is wall-clock throughput (tests/test_shadow.py leaves it out for that too)
+SKIPPED_FILES = {"training.png"}
 
 
 def stage_of(rel: Path, imported: set[str]) -> str | None:
     """The stage (an OUTPUT_VERSIONS key) that writes results/<rel>; None for what is no
     stage's output (bench results, hidden files)."""
     parts = rel.parts
-    if rel.name.startswith(".") or SKIPPED_PARTS & set(parts) or parts[0] == "bench":
+    skipped = SKIPPED_PARTS & set(parts) or rel.name in SKIPPED_FILES
+    if rel.name.startswith(".") or skipped or parts[0] == "bench":
         return None
     top, rest = parts[0], parts[1:]
     if top in ("manifest", "probe"):

@@ -181,6 +181,7 @@ def test_a_fresh_start_replaces_the_metrics_and_checkpoints_of_an_old_run(corpus
         "epoch-002.pt",
     ]
     assert not (out / "checkpoints.partial").exists()
+    assert (out / "checkpoints.partial.previous" / "epoch-007.pt").read_bytes() == b"an old run's"
 
 
 def test_a_checkpoint_of_another_config_is_not_resumed(corpus, tmp_path, caplog):
@@ -188,6 +189,8 @@ def test_a_checkpoint_of_another_config_is_not_resumed(corpus, tmp_path, caplog)
     run(corpus, tmp_path, train={**TRAIN, "lr": 2e-3})
     assert "different train config: starting over" in caplog.text
     assert state.load(tmp_path / "model.pt")["step"] == 4
+    # kept aside, not deleted: the run it belongs to may be resumed with its own config
+    assert state.load(tmp_path / "checkpoints.partial.previous" / "last.pt")["step"] == 1
 
 
 def test_accumulated_micro_batches_give_the_whole_batch_update(corpus, tmp_path):

@@ -39,6 +39,7 @@ DERIVED = {
     "pretrain_launcher": ["wildcards", "threads"],
     "model_out_dir": ["wildcards", "output"],
     "resume_dir": ["wildcards", "output"],
+    "test_list_arg": ["wildcards", "input"],
     "checkpoint_trust": ["wildcards", "threads"],
     "finetune_runtime": ["wildcards", "threads"],
     "report_index_args": ["wildcards", "input"],
@@ -47,6 +48,7 @@ DERIVED = {
 PARSE_TIME = {
     "imported_checkpoint", "enabled_backbones", "media_outputs", "media_settings",
     "retrieval_datasets", "evaluation_outputs", "report_outputs", "all_outputs", "version",
+    "media_weights_inputs",
     "media_versions", "demo_outputs", "table_inputs",
 }  # fmt: skip
 

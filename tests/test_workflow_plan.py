@@ -155,6 +155,12 @@ def test_feature_inputs_follow_the_variant(tiny):
     )
     loc = plan.localization_inputs(tiny, shards, "main", "crosstask")
     assert loc["annotations"] == tiny["datasets"]["crosstask"]["captions"]
+    assert loc["test_list"] == []  # none given: every annotated video
+    listed = copy.deepcopy(tiny)
+    listed["evaluate"]["localization"]["crosstask"]["test_list"] = "lists/test.csv"
+    assert plan.localization_inputs(listed, shards, "main", "crosstask")["test_list"] == [
+        "lists/test.csv"
+    ]
     # the reader finds the annotations folder and video lists beside tasks_primary.txt
     release = "results/demo_world/crosstask/crosstask_release"
     files = ("videos.csv", "videos_val.csv", "annotations")

@@ -36,6 +36,7 @@ rule evaluate_localization:
         metrics="results/evaluate/localization/{variant}/{dataset}.json",
     params:
         options=R.localization_options,
+        test_list=R.test_list_arg,
         version=R.version("localization"),
     log:
         "logs/evaluate/localization/{variant}/{dataset}.log",
@@ -50,8 +51,8 @@ rule evaluate_localization:
     shell:
         "python -m eao.evaluate.localize --model {input.model} --manifest {input.manifest}"
         " --annotations {input.annotations:q} --video-2d {input.video_2d} --video-3d {input.video_3d}"
-        " --audio {input.audio} --text {input.text} {params.options:q} --threads {threads}"
-        " --out {output.metrics} > {log} 2>&1"
+        " --audio {input.audio} --text {input.text} {params.options:q} {params.test_list:q}"
+        " --threads {threads} --out {output.metrics} > {log} 2>&1"
 
 
 # Search index of a dataset's videos (config index.datasets): every window embedded by the main

@@ -1,7 +1,8 @@
 # Feature stage: one job per (dataset, shard) decodes each video once for every enabled media
 # backbone (eao.features.extract, eao.io.fused) and writes each backbone's Parquet shard and
-# failures table. Recorded params: every backbone's output-affecting settings (media_settings);
-# the command's flags are derived from the outputs, so disabling a backbone reruns nothing.
+# failures table. Recorded params: every backbone's output-affecting settings (media_settings)
+# and output version (versions); the command's flags are derived from the outputs, so disabling a
+# backbone reruns nothing.
 # Changing one backbone's settings reruns the shard's whole pass (docs/features.md says why).
 # Text features: one job per (encoder, dataset, shard).
 
@@ -13,6 +14,8 @@ if R.enabled_backbones():
             dataset=one_of(VIDEO_DATASETS),
         input:
             probed="results/probe/{dataset}/shard-{shard}.parquet",
+            # local weights files (not `random` or a library name): replacing one reruns
+            weights=R.media_weights_inputs(),
             # the videos the probed shard names, when rule demo_world rendered them
             videos=R.dataset_videos,
         output:

@@ -22,7 +22,9 @@ def pickle_args(values: list[str], ap: argparse.ArgumentParser) -> dict[str, str
     return out
 
 
-def import_outputs(args: argparse.Namespace, pickles: dict[str, str], ap) -> Outputs:
+def import_outputs(
+    args: argparse.Namespace, pickles: dict[str, str], ap: argparse.ArgumentParser
+) -> Outputs:
     """eao-pickle's tables: those --out names (the workflow's rules), or the parts of --only
     (default: every part) under --results's layout (by hand)."""
     if args.out:

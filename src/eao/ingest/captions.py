@@ -33,6 +33,16 @@ from collections.abc import Iterable
 from eao.ingest import crosstask, mining_youtube, msrvtt, youcook2
 from eao.ingest.readers import ManifestError, beside, load_json
 
+# The files each layout's readers open beside its captions file (a trailing "/": a folder of
+# per-video files): the annotation splits above, CrossTask's task of each video and its step
+# annotations, Mining YouTube's test list and srt files. The workflow declares those present as
+# inputs of the jobs that read them (eao.workflow.demo_files.release_files).
+READ_BESIDE: dict[str, list[str]] = {
+    "msrvtt": ["MSRVTT_JSFUSION_test.csv", "MSRVTT_train.7k.csv"],
+    "crosstask": ["videos.csv", "videos_val.csv", "annotations/"],
+    "mining_youtube": ["videos_test.txt", "videos_val.txt", "annotations/"],
+}
+
 CAPTION_FORMATS = ("howto", "youcook2", "msrvtt", "crosstask", "mining_youtube")
 
 

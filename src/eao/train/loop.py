@@ -168,8 +168,10 @@ def start_trainer(
     world: World,
 ) -> Trainer:
     """The Trainer of --out-dir, restored from the resume folder's last.pt when it matches
-    (--resume); shared by pretraining and fine-tuning. A fresh start empties the resume folder:
-    epoch files of another run must not end up among this run's checkpoints."""
+    (--resume); shared by pretraining and fine-tuning. A fresh start moves the resume folder to
+    <folder>.previous (replacing an older one): epoch files of another run must not end up among
+    this run's checkpoints, and a run restarted with another config (a lower lr after a NaN)
+    must not lose the checkpoint it may want to go back to."""
     out_dir, folder = Path(args.out_dir), resume_dir(args)
     ckpt = resume_from(args, folder, asdict(model.cfg), asdict(cfg))
     # every input read before the output folder is made: a bad one leaves nothing behind
@@ -177,9 +179,12 @@ def start_trainer(
     trainer = Trainer(model, dataset, cfg, out_dir, device, world, ckpt_dir=folder)
     if ckpt is not None:
         trainer.restore(ckpt)
-    elif world.is_main:
+    elif world.is_main and folder.exists():
         # after Trainer(): DDP's first broadcast waits for every rank, so none still reads it
-        shutil.rmtree(folder, ignore_errors=True)
+        previous = folder.with_name(f"{folder.name}.previous")
+        shutil.rmtree(previous, ignore_errors=True)
+        folder.rename(previous)
+        log.warning("fresh start: the unfinished run's checkpoints moved to %s", previous)
     return trainer
 
 

@@ -111,7 +111,9 @@ class Rules:
 
     def media_versions(self) -> dict[str, int]:
         """extract_media's versions: every media backbone's, enabled or not, as its settings
-        (options.media_settings): switching a backbone off reruns nothing."""
+        (options.media_settings): switching a backbone off reruns nothing. The price: bumping a
+        backbone's version reruns the whole one-pass extraction, also of runs without it (one
+        job writes every backbone's shard; separate passes per backbone would avoid it)."""
         return output_versions("features", plan.MEDIA_BACKBONES)
 
     def imported_checkpoint(self) -> str | None:
@@ -129,6 +131,9 @@ class Rules:
 
     def media_outputs(self) -> dict[str, str]:
         return plan.media_outputs(self.config, self.schema)
+
+    def media_weights_inputs(self) -> list[str]:
+        return opt.media_weights_inputs(self.config, self.schema)
 
     def media_settings(self) -> dict:
         return opt.media_settings(self.config, self.schema)
@@ -278,6 +283,10 @@ class Rules:
 
     def localization_options(self, wildcards) -> list[str]:
         return opt.localization_options(self.config, wildcards.variant, wildcards.dataset)
+
+    def test_list_arg(self, wildcards, input) -> list[str]:
+        """--test-list from the input of that name (its path and times are what reruns)."""
+        return ["--test-list", *input.test_list] if input.test_list else []
 
     def index_inputs(self, wildcards) -> dict:
         return plan.index_inputs(self.config, self.shards, self.dataset_name(wildcards))

@@ -5,8 +5,8 @@ release files (eao.demo.formats.RELEASE_FILES) and its rendered videos as a `dir
 dataset made of those files reads them through its manifest and captions, so its jobs declare
 them too: probe, extraction and the report's thumbnails the videos folder (`videos`), the
 manifest and localization the release files found beside the captions file (`release_files`).
-A dataset of your own has neither: its videos and release files are external data, read through
-its videos CSV and captions file.
+A dataset of your own has no videos folder of a rule: its videos are external data, read through
+its videos CSV; the release files its readers open beside its captions file are inputs too.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import re
 
 from eao.demo.formats import RELEASE_FILES, VIDEOS_DIR
 from eao.demo.world import DATASETS
+from eao.ingest.captions import READ_BESIDE
 
 DEMO_DIR = "results/demo_world"
 
@@ -52,12 +53,17 @@ def videos(config: dict, dataset: str) -> list[str]:
 
 
 def release_files(config: dict, dataset: str) -> list[str]:
-    """The release files of a dataset made of demo files, its captions file left out (an input
-    of its own); [] for any other dataset."""
+    """The release files a dataset's readers open beside its captions file, the captions file
+    left out (an input of its own): all that rule demo_world writes for a demo dataset; for any
+    other, those of its layout (eao.ingest.captions.READ_BESIDE) that exist when the DAG is
+    built (some are optional: the MSR-VTT split lists, CrossTask's videos_val.csv)."""
     settings = config["datasets"][dataset]
     name = demo_dataset(settings.get("videos") or "")
     if not name:
-        return []
+        captions = settings.get("captions")
+        beside = READ_BESIDE.get(settings.get("captions_format") or "", []) if captions else []
+        paths = [os.path.join(os.path.dirname(captions), rel.rstrip("/")) for rel in beside]
+        return [p for p in paths if os.path.exists(p)]
     paths = [f"{DEMO_DIR}/{name}/{rel.rstrip('/')}" for rel in RELEASE_FILES[name]]
     captions = os.path.normpath(settings.get("captions") or "")
     return [p for p in paths if p != captions]

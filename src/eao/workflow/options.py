@@ -142,11 +142,25 @@ def word2vec_converted(config: dict, schema: dict) -> str:
     return f"results/word2vec/{name}.kv"
 
 
+def local_weights(weights: str | None) -> list[str]:
+    """`weights` when it names a local file or folder (an input: replacing it reruns), else []:
+    `random`, a library name (IMAGENET1K_V1) or a hub id are recorded params only."""
+    return [weights] if weights and weights != "random" and os.path.exists(weights) else []
+
+
+def media_weights_inputs(config: dict, schema: dict) -> list[str]:
+    """extract_media's local weights files: those of the enabled visual backbones."""
+    names = [b for b in VISUAL_BACKBONES if b in enabled_backbones(config, schema)]
+    return sorted(
+        {p for b in names for p in local_weights(backbone_config(config, schema, b)["weights"])}
+    )
+
+
 def text_weights_input(config: dict, schema: dict, encoder: str) -> list[str]:
-    """extract_text's converted word2vec folder, when it reads one."""
+    """extract_text's converted word2vec folder, when it reads one, or its local weights."""
     if encoder == "word2vec" and word2vec_source(config, schema):
         return [word2vec_converted(config, schema)]
-    return []
+    return local_weights(encoder_config(config, schema, encoder)["weights"])
 
 
 def text_options(config: dict, schema: dict, encoder: str) -> list[str]:
@@ -307,9 +321,7 @@ def localization_options(config: dict, variant: str, dataset: str) -> list[str]:
         options.append("--exclude-val")
     if e["skip_short_videos"]:
         options.append("--skip-short-videos")
-    if e["test_list"]:
-        options += ["--test-list", e["test_list"]]
-    return options
+    return options  # test_list is an input (plan.localization_inputs; adapters' test_list_arg)
 
 
 def index_options(config: dict) -> list[str]:

@@ -239,6 +239,8 @@ def localization_inputs(config: dict, shards: Shards, variant: str, name: str) -
         "annotations": config["datasets"][name]["captions"],
         # the files the benchmark's reader finds beside the annotations (the demo's)
         "release": demo_files.release_files(config, name),
+        # CrossTask's list of test videos, when one is given: read by the tool, so an input
+        "test_list": [t] if (t := config["evaluate"]["localization"][name]["test_list"]) else [],
         **feature_inputs(config, shards, variant, name),
     }
 
@@ -283,7 +285,7 @@ def retrieval_datasets(config: dict) -> list[str]:
 
 
 def finetune_datasets(config: dict) -> list[str]:
-    """The retrieval benchmarks with fine-tuning settings, but released features (imported):
+    """The retrieval benchmarks with fine-tuning settings, except released features (imported):
     they hold an evaluation split only (a config naming one is refused: eao.workflow.checks)."""
     settings = config["finetune"]["datasets"]
     return [n for n in retrieval_datasets(config) if n in settings and not imported(config, n)]
