@@ -152,7 +152,12 @@ def test_finetune_from_a_checkpoint_and_resume(corpus, manifest, tmp_path):  # n
     for k, v in full["model"].items():
         assert torch.equal(resumed["model"][k], v), k
 
-    # the resumed history is the uninterrupted run's (not the pretraining's), every step once
+    check_resumed_history(tmp_path, full, resumed)
+
+
+def check_resumed_history(tmp_path, full: dict, resumed: dict) -> None:
+    """The resumed history is the uninterrupted run's (not the pretraining's), every step once."""
+
     def steps_and_losses(run):
         lines = (tmp_path / run / "metrics.jsonl").read_text().splitlines()
         return [(r["step"], r["loss"]) for r in map(json.loads, lines)]

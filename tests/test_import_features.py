@@ -128,6 +128,13 @@ def model():
     return EverythingAtOnce(ModelConfig(**SMALL)).eval()
 
 
+def imported_shards(results: Path) -> dict[str, list[str]]:
+    """The imported YouCook2 shard of each media kind under --results's layout."""
+    shard = "features/{}/youcook2/shard-00000.parquet"
+    kinds = {"video_2d": "resnet152", "video_3d": "resnext101", "audio": "logmel"}
+    return {kind: [str(results / shard.format(b))] for kind, b in kinds.items()}
+
+
 def test_youcook2_round_trip_equals_direct_shards(tmp_path, capsys, model):
     items, s3d = released_items()
     resnet = dump(items, tmp_path / "youcook_val.pkl")
@@ -163,11 +170,7 @@ def test_youcook2_round_trip_equals_direct_shards(tmp_path, capsys, model):
     assert np.array_equal(got, unit16(s3d[5]["s3d"])) and kv[b"weights"] == b"released"
 
     text = text_shard(results, "youcook2")
-    shard = "features/{}/youcook2/shard-00000.parquet"
-    kinds = {"video_2d": "resnet152", "video_3d": "resnext101", "audio": "logmel"}
-    imported = FeatureTables(
-        **{kind: [str(results / shard.format(b))] for kind, b in kinds.items()}, text=[text]
-    )
+    imported = FeatureTables(**imported_shards(results), text=[text])
     direct = FeatureTables(**write_direct(tmp_path, items), text=[text])
     videos_of_split = split_videos(str(manifest), "validation")
     assert len(videos_of_split) == 6  # the dropped item is in the split: a miss, not a skip

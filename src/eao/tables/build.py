@@ -18,7 +18,7 @@ eao.tables.notes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,13 +166,7 @@ def key_of(path: str | Path) -> str | None:
 def given_results(paths: Iterable[str | Path]) -> Results:
     """The result files given, by key; BadInput naming one that is not an evaluation result,
     one no table reads (the caller and the tables disagree), or one given twice."""
-    known = {
-        result_key(row.source, dataset)
-        for table in TABLES
-        for row in table.rows
-        if row.source is not None
-        for dataset, _ in table.datasets
-    }
+    known = {result_key(source, dataset) for source, dataset in _read_sources()}
     out: Results = {}
     for path in paths:
         key = key_of(path)
@@ -221,14 +215,20 @@ def result_keys(config: Config) -> list[str]:
     """The keys of every result the tables read under this config (the workflow's inputs of
     rule tables: eao.workflow.options.table_inputs)."""
     keys = {
-        result_key(row.source, dataset)
-        for table in TABLES
-        for row in table.rows
-        if row.source is not None
-        for dataset, _ in table.datasets
-        if not not_configured(row.source, dataset, config)
+        result_key(source, dataset)
+        for source, dataset in _read_sources()
+        if not not_configured(source, dataset, config)
     }
     return sorted(keys)
+
+
+def _read_sources() -> Iterator[tuple[Source, str]]:
+    """(source, dataset) of every ★ cell of every table: the results the tables can read."""
+    for table in TABLES:
+        for row in table.rows:
+            if row.source is not None:
+                for dataset, _ in table.datasets:
+                    yield row.source, dataset
 
 
 # --- numbers -------------------------------------------------------------------------------
