@@ -186,8 +186,11 @@ def rate_for(rates: dict, stage: str, device: str) -> dict | None:
     """The JSON's rate for (stage, device); else, for a GPU, the recorded one; else None."""
     entry = rates.get((stage, device))
     if entry is None and device == "cuda" and stage in RECORDED:
-        entry = {"video_s_per_s": RECORDED[stage], "device_name": RECORDED_DEVICE,
-                 "source": RECORDED_SOURCE}  # fmt: skip
+        entry = {
+            "video_s_per_s": RECORDED[stage],
+            "device_name": RECORDED_DEVICE,
+            "source": RECORDED_SOURCE,
+        }
     return entry
 
 
@@ -246,8 +249,18 @@ def training_rows(runs: list[dict], args: argparse.Namespace) -> list[Row]:
     implied = f"~{clips / PAPER_GPU_HOURS / 3600:,.0f} clips/s a GPU (implied)"
     days = node_days(PAPER_GPU_HOURS, args.gpus_per_node)
     source = "reported, not measured: the paper's supplement, ~2 days on 4x V100 32 GB"
-    rows.append(Row("pretraining, the paper's run", "cuda (4x V100 32 GB)", implied, work,
-                    PAPER_GPU_HOURS, "GPU-h", days, source))  # fmt: skip
+    rows.append(
+        Row(
+            "pretraining, the paper's run",
+            "cuda (4x V100 32 GB)",
+            implied,
+            work,
+            PAPER_GPU_HOURS,
+            "GPU-h",
+            days,
+            source,
+        )
+    )
     return rows
 
 

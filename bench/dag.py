@@ -69,10 +69,23 @@ def synthetic_config(root: Path, n_videos: int, shard_size: int) -> Path:
 
 def dry_run(config: Path, workdir: Path) -> tuple[float, dict[str, int]]:
     cmd = [
-        sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(config),
-        "--profile", str(REPO / "workflow/profiles/slurm"), "--cores", "64", "--quiet", "rules",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--profile",
+        str(REPO / "workflow/profiles/slurm"),
+        "--cores",
+        "64",
+        "--quiet",
+        "rules",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -95,8 +108,13 @@ def measure(n_videos: int, shard_size: int) -> dict:
         write_seconds = time.perf_counter() - start
         (root / "work").mkdir()
         seconds, jobs = dry_run(config, root / "work")
-    return {"videos": n_videos, "shard_size": shard_size, "dry_run_s": round(seconds, 2),
-            "csv_write_s": round(write_seconds, 2), "jobs": jobs}  # fmt: skip
+    return {
+        "videos": n_videos,
+        "shard_size": shard_size,
+        "dry_run_s": round(seconds, 2),
+        "csv_write_s": round(write_seconds, 2),
+        "jobs": jobs,
+    }
 
 
 def main() -> None:

@@ -124,8 +124,11 @@ def model_rows_per_s(vis, batch: int, device: str, bf16: bool, repeats: int = 5)
     """The backbone alone on random inputs of its real shape: frames (2D, CLIP) or clips (3D,
     S3D: one 32-frame window in [0, 1] at the built input size)."""
     size = vis.frames.crop or 224
-    shape = {"resnet152": (3, 224, 398), "resnext101": (3, 16, 112, 112),
-             "s3d": (3, 32, size, size)}.get(vis.name)  # fmt: skip
+    shape = {
+        "resnet152": (3, 224, 398),
+        "resnext101": (3, 16, 112, 112),
+        "s3d": (3, 32, size, size),
+    }.get(vis.name)
     if shape is None:
         x = torch.randint(0, 255, (batch, 224, 224, 3), dtype=torch.uint8)
     else:
@@ -196,19 +199,40 @@ def rates(results: dict, device: str) -> list[dict]:
     cores = os.cpu_count()
     source = f"bench/extraction.py {time.strftime('%Y-%m-%d')}, {device} ({name}), {cores} cores"
     out = [
-        {"stage": r["backbone"], "device": device, "device_name": name, "cores": cores,
-         "video_s_per_s": r["video_s_per_s_ours"], "source": source}
+        {
+            "stage": r["backbone"],
+            "device": device,
+            "device_name": name,
+            "cores": cores,
+            "video_s_per_s": r["video_s_per_s_ours"],
+            "source": source,
+        }
         for r in results.get("backbones", [])
-    ]  # fmt: skip
+    ]
     e2e = results.get("end_to_end")
     if e2e:
-        out.append({"stage": "fused", "device": device, "device_name": name, "cores": cores,
-                    "video_s_per_s": e2e["ours_video_s_per_s"], "source": source})  # fmt: skip
+        out.append(
+            {
+                "stage": "fused",
+                "device": device,
+                "device_name": name,
+                "cores": cores,
+                "video_s_per_s": e2e["ours_video_s_per_s"],
+                "source": source,
+            }
+        )
         if not out[:-1]:  # no per-backbone run: each backbone's own job in the end-to-end run
             for stage, seconds in e2e["today_per_backbone_s"].items():
-                out.append({"stage": stage, "device": device, "device_name": name,
-                            "cores": cores, "source": f"{source}, its own job (--end-to-end)",
-                            "video_s_per_s": round(e2e["video_seconds"] / seconds, 2)})  # fmt: skip
+                out.append(
+                    {
+                        "stage": stage,
+                        "device": device,
+                        "device_name": name,
+                        "cores": cores,
+                        "source": f"{source}, its own job (--end-to-end)",
+                        "video_s_per_s": round(e2e["video_seconds"] / seconds, 2),
+                    }
+                )
     return out
 
 
@@ -220,14 +244,26 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--decoders", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--backbones", default="resnet152,resnext101,clip",
-                    help="per-backbone naive-vs-ours runs ('' for none)")  # fmt: skip
-    ap.add_argument("--model-only", default="",
-                    help="backbones timed alone on random inputs (e.g. s3d), no decoding")
-    ap.add_argument("--decode-only", action="store_true",
-                    help="one decode per video vs one per backbone, no model (bench/passes.py)")
-    ap.add_argument("--end-to-end", action="store_true",
-                    help="every backbone: one job for all vs one job per backbone")
+    ap.add_argument(
+        "--backbones",
+        default="resnet152,resnext101,clip",
+        help="per-backbone naive-vs-ours runs ('' for none)",
+    )
+    ap.add_argument(
+        "--model-only",
+        default="",
+        help="backbones timed alone on random inputs (e.g. s3d), no decoding",
+    )
+    ap.add_argument(
+        "--decode-only",
+        action="store_true",
+        help="one decode per video vs one per backbone, no model (bench/passes.py)",
+    )
+    ap.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="every backbone: one job for all vs one job per backbone",
+    )
     ap.add_argument("--out", default="results/bench/extraction.json")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -248,8 +284,13 @@ def main() -> int:
         vis = build_visual(name, "random", 0, args.device)
         for bf16 in [False, True] if args.bf16 else [False]:
             rate = model_rows_per_s(vis, args.batch_size, args.device, bf16)
-            res = {"backbone": name, "device": args.device, "bf16": bf16, "batch": args.batch_size,
-                   "model_only_rows_per_s": round(rate, 2)}  # fmt: skip
+            res = {
+                "backbone": name,
+                "device": args.device,
+                "bf16": bf16,
+                "batch": args.batch_size,
+                "model_only_rows_per_s": round(rate, 2),
+            }
             print(json.dumps(res), flush=True)
             results.setdefault("model_only", []).append(res)
     results["rates"] = rates(results, args.device)

@@ -82,18 +82,25 @@ def write_corpus(root: str, n_videos: int, seconds: float) -> dict[str, str]:
 
 
 def make_dataset(paths: dict[str, str], cfg: TrainConfig) -> ClipDataset:
-    tables = FeatureTables(video_2d=[paths["2d"]], video_3d=[paths["3d"]],
-                           audio=[paths["audio"]], text=[paths["text"]])  # fmt: skip
-    return ClipDataset(tables, n_clips=cfg.n_clips, min_time=cfg.min_time,
-                       n_video_tokens=cfg.video_tokens, audio_frames=cfg.audio_frames)  # fmt: skip
+    tables = FeatureTables(
+        video_2d=[paths["2d"]], video_3d=[paths["3d"]], audio=[paths["audio"]], text=[paths["text"]]
+    )
+    return ClipDataset(
+        tables,
+        n_clips=cfg.n_clips,
+        min_time=cfg.min_time,
+        n_video_tokens=cfg.video_tokens,
+        audio_frames=cfg.audio_frames,
+    )
 
 
 def loader_clips_per_s(
     dataset: ClipDataset, cfg: TrainConfig, workers: int, max_batches: int | None = None
 ) -> dict:
     batches = epoch_batches(len(dataset), cfg, 0, World(), dataset.groups)[:max_batches]
-    loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate_clips,
-                        num_workers=workers)  # fmt: skip
+    loader = DataLoader(
+        dataset, batch_sampler=batches, collate_fn=collate_clips, num_workers=workers
+    )
     clips, start = 0, None
     for batch in loader:
         if start is None:  # from the first batch on: worker start-up is not throughput
@@ -101,8 +108,12 @@ def loader_clips_per_s(
             continue
         clips += len(batch["video"])
     seconds = time.perf_counter() - start
-    return {"order": cfg.order, "workers": workers, "batches": len(batches) - 1,
-            "clips_per_s": clips / seconds}  # fmt: skip
+    return {
+        "order": cfg.order,
+        "workers": workers,
+        "batches": len(batches) - 1,
+        "clips_per_s": clips / seconds,
+    }
 
 
 def main() -> int:
@@ -113,8 +124,12 @@ def main() -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2, 4])
     ap.add_argument("--config", choices=list(CONFIGS), default="demo")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--baseline-groups", type=int, default=32,
-                    help="videos per row group of the baseline corpus (0: no baseline)")
+    ap.add_argument(
+        "--baseline-groups",
+        type=int,
+        default=32,
+        help="videos per row group of the baseline corpus (0: no baseline)",
+    )
     ap.add_argument("--out", default="results/bench/loader.json")
     args = ap.parse_args()
 
@@ -156,13 +171,19 @@ def main() -> int:
         baseline["ratio_to_step"] = round(baseline["clips_per_s"] / step["clips_per_s"], 2)
         for r in loads:
             r["ratio_to_baseline"] = round(r["clips_per_s"] / baseline["clips_per_s"], 2)
-    result = {"baseline": baseline, "loader": loads, "step": step, "videos": args.videos,
-              "seconds": args.seconds, "batch_clips": len(batch["video"]),
-              "cpu_count": os.cpu_count()}  # fmt: skip
+    result = {
+        "baseline": baseline,
+        "loader": loads,
+        "step": step,
+        "videos": args.videos,
+        "seconds": args.seconds,
+        "batch_clips": len(batch["video"]),
+        "cpu_count": os.cpu_count(),
+    }
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
-    print(json.dumps({f'{r["order"]} x{r["workers"]}': r["ratio_to_step"] for r in loads}))
+    print(json.dumps({f"{r['order']} x{r['workers']}": r["ratio_to_step"] for r in loads}))
     return 0
 
 

@@ -25,27 +25,36 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from eao.backbones.spec import Visual
 from eao.features.decoding import Streams, decoded
-from eao.features.extract import extract_media
-from eao.features.visual import Visual
+from eao.features.extract import build_extractor, extract_media
 from eao.io.audio import decode_audio
 from eao.io.decode import FrameSpec, iter_frames
 from eao.io.fused import AUDIO, AudioSpec, fused_command
 
-SPECS = {"resnet152": FrameSpec(1, 224), "resnext101": FrameSpec(24, 112, 112),
-         "clip": FrameSpec(1, 224, 224)}  # fmt: skip
+SPECS = {
+    "resnet152": FrameSpec(1, 224),
+    "resnext101": FrameSpec(24, 112, 112),
+    "clip": FrameSpec(1, 224, 224),
+}
 CHUNKS = {"resnet152": 64, "resnext101": 64, "clip": 64}
 
 
 def timed(fn: Callable[[], object]) -> dict:
     """Wall seconds, ffmpeg's CPU seconds (reaped children) and this process's CPU seconds."""
-    c0, s0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(
-        resource.RUSAGE_SELF), time.perf_counter()  # fmt: skip
+    c0, s0, t0 = (
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+        resource.getrusage(resource.RUSAGE_SELF),
+        time.perf_counter(),
+    )
     fn()
     wall = time.perf_counter() - t0
     c1, s1 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
-    return {"wall_s": wall, "ffmpeg_cpu_s": c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime,
-            "python_cpu_s": s1.ru_utime + s1.ru_stime - s0.ru_utime - s0.ru_stime}  # fmt: skip
+    return {
+        "wall_s": wall,
+        "ffmpeg_cpu_s": c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime,
+        "python_cpu_s": s1.ru_utime + s1.ru_stime - s0.ru_utime - s0.ru_stime,
+    }
 
 
 def _each(rows: list[dict], work: Callable[[dict], object], processes: int) -> None:
@@ -56,8 +65,13 @@ def _each(rows: list[dict], work: Callable[[dict], object], processes: int) -> N
 def separate(rows: list[dict], processes: int) -> None:
     """Four passes over the videos, one per stream, `processes` ffmpeg at a time each."""
     for spec in SPECS.values():
-        _each(rows, lambda r, s=spec: sum(len(c) for c in iter_frames(
-            r["path"], s, r["width"], r["height"])), processes)  # fmt: skip
+        _each(
+            rows,
+            lambda r, s=spec: sum(
+                len(c) for c in iter_frames(r["path"], s, r["width"], r["height"])
+            ),
+            processes,
+        )
     _each(rows, lambda r: len(decode_audio(r["path"])), processes)
 
 
@@ -72,8 +86,21 @@ def bare_command(row: dict, variant: str) -> list[str]:
     """The one-pass command with its outputs to /dev/null ("raw"), to the null muxer
     ("filters": decoding + filters, nothing written), or decoding only ("decode")."""
     if variant == "decode":
-        return ["ffmpeg", "-v", "error", "-nostdin", "-i", row["path"], "-map", "0:v:0",
-                "-map", "0:a:0", "-f", "null", "-"]  # fmt: skip
+        return [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-nostdin",
+            "-i",
+            row["path"],
+            "-map",
+            "0:v:0",
+            "-map",
+            "0:a:0",
+            "-f",
+            "null",
+            "-",
+        ]
     fds = {name: 100 + i for i, name in enumerate([*SPECS, AUDIO])}
     cmd = fused_command(row["path"], SPECS, row["width"], row["height"], AudioSpec(), fds)
     out = []
@@ -89,8 +116,11 @@ def bare_command(row: dict, variant: str) -> list[str]:
 
 
 def bare(rows: list[dict], processes: int, variant: str = "raw") -> None:
-    _each(rows, lambda r: subprocess.run(bare_command(r, variant), check=True,
-                                         capture_output=True), processes)  # fmt: skip
+    _each(
+        rows,
+        lambda r: subprocess.run(bare_command(r, variant), check=True, capture_output=True),
+        processes,
+    )
 
 
 def torchcodec_cuda(rows: list[dict]) -> None:
@@ -133,39 +163,56 @@ def decode_only(rows: list[dict], processes: int, repeats: int = 3, gpu: bool = 
             t = timed(fn)
             if name not in best or t["wall_s"] < best[name]["wall_s"]:
                 best[name] = t
-    out = {name: {**{k: round(v, 3) for k, v in t.items()},
-                  "video_s_per_s": round(video_s / t["wall_s"], 2)}
-           for name, t in best.items()}  # fmt: skip
+    out = {
+        name: {
+            **{k: round(v, 3) for k, v in t.items()},
+            "video_s_per_s": round(video_s / t["wall_s"], 2),
+        }
+        for name, t in best.items()
+    }
     out["ratio_ours_vs_separate"] = round(best["separate"]["wall_s"] / best["ours"]["wall_s"], 2)
     out["ratio_ours_vs_bare_fused"] = round(
-        best["bare_fused"]["wall_s"] / best["ours"]["wall_s"], 3)  # fmt: skip
+        best["bare_fused"]["wall_s"] / best["ours"]["wall_s"], 3
+    )
     out["ratio_bare_fused_vs_separate"] = round(
-        best["separate"]["wall_s"] / best["bare_fused"]["wall_s"], 2)  # fmt: skip
+        best["separate"]["wall_s"] / best["bare_fused"]["wall_s"], 2
+    )
     out.update(video_seconds=round(video_s, 1), videos=len(rows), processes=processes)
     return out
 
 
-def end_to_end(rows: list[dict], today: dict[str, Visual], ours_visuals: dict[str, Visual],
-               batch: int, device: str, processes: int, rounds: int = 2) -> dict:  # fmt: skip
+def end_to_end(
+    rows: list[dict],
+    today: dict[str, Visual],
+    ours_visuals: dict[str, Visual],
+    batch: int,
+    device: str,
+    processes: int,
+    rounds: int = 2,
+) -> dict:
     """Today's four jobs (one decode per backbone), the one pass with today's models, and ours
     (one pass, `ours_visuals`), interleaved, best of `rounds`; per-backbone seconds of today's
     jobs, and the features' agreement (lowest cosine of ours against today's)."""
     video_s = sum(r["duration_s"] for r in rows)
+    logmel = build_extractor("logmel", {}, device)
+    logmel = build_extractor("logmel", {}, device)
 
     def jobs_of_today() -> dict:
         out, seconds = {}, {}
         for name, vis in [*today.items(), ("logmel", None)]:
             t0 = time.perf_counter()
-            one = extract_media(rows, {name: vis} if vis else {}, vis is None, batch, device,
-                                decoders=processes)  # fmt: skip
+            one = extract_media(rows, {name: vis or logmel}, batch, device, decoders=processes)
             seconds[name], out[name] = time.perf_counter() - t0, one[name]
         return {"features": out, "seconds": seconds}
 
     ways = {
         "today": jobs_of_today,
-        "one_pass_same_models": lambda: extract_media(rows, today, True, batch, device,
-                                                      decoders=processes),  # fmt: skip
-        "ours": lambda: extract_media(rows, ours_visuals, True, batch, device, decoders=processes),
+        "one_pass_same_models": lambda: extract_media(
+            rows, today | {"logmel": logmel}, batch, device, decoders=processes
+        ),
+        "ours": lambda: extract_media(
+            rows, ours_visuals | {"logmel": logmel}, batch, device, decoders=processes
+        ),
     }
     best: dict[str, float] = {}
     kept: dict[str, object] = {}
@@ -181,14 +228,18 @@ def end_to_end(rows: list[dict], today: dict[str, Visual], ours_visuals: dict[st
     res["today_per_backbone_s"] = {k: round(v, 2) for k, v in kept["today"]["seconds"].items()}
     res["min_cosine"] = min(
         float((together[n][0][i].astype("f4") * alone[n][0][i].astype("f4")).sum(1).min())
-        for n in today for i in alone[n][0]
+        for n in today
+        for i in alone[n][0]
     )
     res["logmel_identical"] = all(
-        (together["logmel"][0][i] == alone["logmel"][0][i]).all() for i in alone["logmel"][0])
-    res.update(video_seconds=round(video_s, 1), rounds=rounds,
-               today_video_s_per_s=round(video_s / best["today"], 2),
-               ours_video_s_per_s=round(video_s / best["ours"], 2),
-               ratio=round(best["today"] / best["ours"], 2),
-               ratio_one_pass_alone=round(
-                   best["today"] / best["one_pass_same_models"], 2))  # fmt: skip
+        (together["logmel"][0][i] == alone["logmel"][0][i]).all() for i in alone["logmel"][0]
+    )
+    res.update(
+        video_seconds=round(video_s, 1),
+        rounds=rounds,
+        today_video_s_per_s=round(video_s / best["today"], 2),
+        ours_video_s_per_s=round(video_s / best["ours"], 2),
+        ratio=round(best["today"] / best["ours"], 2),
+        ratio_one_pass_alone=round(best["today"] / best["one_pass_same_models"], 2),
+    )
     return res

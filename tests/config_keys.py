@@ -65,7 +65,10 @@ CHANGED = {
     (*IMPORTED, "s3d"): "extra/released_b/youcook_val_s3d.pkl",
     (*IMPORTED, "clip"): "extra/released_clip.pkl",
     ("evaluate", "localization", "crosstask", "test_list"): "extra/crosstask_test.csv",
+    ("features", "passes"): {"extra": ["clip"]},  # clip leaves the default pass for its own
 }
+# Rules a changed value creates besides the key's x-reruns: the new pass's (rule extract_<pass>).
+NEW_RULES = {("features", "passes"): ["extract_extra"]}
 
 
 def switched_off(backbone: str, key: str, model: str = "the main model") -> str:

@@ -16,8 +16,9 @@ from eao.features import shards
 from eao.io.parquet import CAPTIONS, FAILURES, MANIFEST, table_from_rows, write_table
 from eao.model import EverythingAtOnce, ModelConfig
 
-CFG = ModelConfig(video_dim=8, text_dim=8, width=32, heads=4, proj_dim=16,
-                  audio_channels=(4, 4, 8, 8, 8, 16, 16))  # fmt: skip
+CFG = ModelConfig(
+    video_dim=8, text_dim=8, width=32, heads=4, proj_dim=16, audio_channels=(4, 4, 8, 8, 8, 16, 16)
+)
 VIDEOS = ["v0", "v1"]
 # log-mel lengths; 1602: the reference's seconds of 1602 frames map back to frame 1601 (float)
 FRAMES = (537, 837, 1602, 1437, 1737, 2037)
@@ -26,20 +27,32 @@ NON_ASCII = "crème brûlée — 炒饭"
 
 def visual_shard(path: Path, seconds: int = 12) -> Path:
     feats = [np.ones((seconds, CFG.video_dim), np.float16) for _ in VIDEOS]
-    cols = {"video_id": VIDEOS, "times_s": [(np.arange(seconds) + 0.5).tolist()] * 2,
-            "features": shards.features_array(feats, CFG.video_dim, pa.float16())}  # fmt: skip
-    shards.write_features(str(path), cols, shards.visual_schema(CFG.video_dim),
-                          {"table": "features/resnet152", "backbone": "resnet152"})  # fmt: skip
+    cols = {
+        "video_id": VIDEOS,
+        "times_s": [(np.arange(seconds) + 0.5).tolist()] * 2,
+        "features": shards.features_array(feats, CFG.video_dim, pa.float16()),
+    }
+    shards.write_features(
+        str(path),
+        cols,
+        shards.visual_schema(CFG.video_dim),
+        {"table": "features/resnet152", "backbone": "resnet152"},
+    )
     return path
 
 
 def text_shard(path: Path) -> Path:
     rows = [(v, j) for v in VIDEOS for j in range(4)]
-    cols = {"video_id": [v for v, _ in rows], "segment": [j for _, j in rows],
-            "start_s": [2.0 * j for _, j in rows], "end_s": [2.0 * j + 1.5 for _, j in rows],
-            "tokens": [["cut", "it"] for _ in rows],
-            "features": shards.features_array([np.ones((2, CFG.text_dim), np.float32)] * len(rows),
-                                              CFG.text_dim, pa.float32())}  # fmt: skip
+    cols = {
+        "video_id": [v for v, _ in rows],
+        "segment": [j for _, j in rows],
+        "start_s": [2.0 * j for _, j in rows],
+        "end_s": [2.0 * j + 1.5 for _, j in rows],
+        "tokens": [["cut", "it"] for _ in rows],
+        "features": shards.features_array(
+            [np.ones((2, CFG.text_dim), np.float32)] * len(rows), CFG.text_dim, pa.float32()
+        ),
+    }
     meta = {"table": "text_features/word2vec", "weights": "random", "weights_seed": "0"}
     shards.write_features(str(path), cols, shards.text_schema(CFG.text_dim), meta)
     return path
@@ -47,27 +60,51 @@ def text_shard(path: Path) -> Path:
 
 def index_file(path: Path) -> Path:
     emb = np.eye(2, CFG.proj_dim, dtype=np.float32)
-    table = pa.Table.from_pydict({
-        "video_id": VIDEOS, "path": ["/v0.mp4", "/v1.mp4"], "start_s": [0.0, 0.0],
-        "end_s": [8.0, 8.0],
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), CFG.proj_dim),
-    })  # fmt: skip
-    write_table(table, str(path), {"table": "index", "model": "model.pt", "max_words": "20",
-                                   "text_encoder": "word2vec", "text_weights": "random",
-                                   "text_seed": "0"})  # fmt: skip
+    table = pa.Table.from_pydict(
+        {
+            "video_id": VIDEOS,
+            "path": ["/v0.mp4", "/v1.mp4"],
+            "start_s": [0.0, 0.0],
+            "end_s": [8.0, 8.0],
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), CFG.proj_dim),
+        }
+    )
+    write_table(
+        table,
+        str(path),
+        {
+            "table": "index",
+            "model": "model.pt",
+            "max_words": "20",
+            "text_encoder": "word2vec",
+            "text_weights": "random",
+            "text_seed": "0",
+        },
+    )
     return path
 
 
 def valid_files(root: Path) -> dict[str, Path]:
     """One valid file of every kind an entry point reads, in `root`, by name."""
     f: dict[str, Path] = {}
-    rows = [{"video_id": v, "path": str(root / f"{v}.mp4"), "dataset": "t", "split": "test",
-             "shard": 0, "duration_s": 12.0, "has_video": True, "has_audio": True}
-            for v in VIDEOS]  # fmt: skip
+    rows = [
+        {
+            "video_id": v,
+            "path": str(root / f"{v}.mp4"),
+            "dataset": "t",
+            "split": "test",
+            "shard": 0,
+            "duration_s": 12.0,
+            "has_video": True,
+            "has_audio": True,
+        }
+        for v in VIDEOS
+    ]
     f["manifest"] = root / "manifest.parquet"
     write_table(table_from_rows(rows, MANIFEST), str(f["manifest"]), {"table": "manifest"})
-    caps = [{"video_id": v, "segment": 0, "start_s": 0.0, "end_s": 2.0, "text": "cut"}
-            for v in VIDEOS]  # fmt: skip
+    caps = [
+        {"video_id": v, "segment": 0, "start_s": 0.0, "end_s": 2.0, "text": "cut"} for v in VIDEOS
+    ]
     f["captions"] = root / "captions.parquet"
     write_table(table_from_rows(caps, CAPTIONS), str(f["captions"]), {"table": "captions"})
     fails = [{"video_id": "v9", "path": "/v9.mp4", "stage": "probe", "error": "empty file"}]
@@ -147,14 +184,23 @@ def released_items(seed: int = 0) -> tuple[list[dict], list[dict]]:
     without `2d_full`, as the 11 the reference drops; a non-ASCII caption; some audio as
     tensors) and the items of the S3D pickle aligned with it."""
     rng = np.random.default_rng(seed)
-    captions = ["add the eggs", f"make a {NON_ASCII}", "fry the onions", "stir the rice",
-                "pour the sauce", "serve it hot"]  # fmt: skip
+    captions = [
+        "add the eggs",
+        f"make a {NON_ASCII}",
+        "fry the onions",
+        "stir the rice",
+        "pour the sauce",
+        "serve it hot",
+    ]
     items, s3d = [], []
     for i, caption in enumerate(captions):
         t2 = 5 + 3 * i
-        item = {"id": f"clip{i}", "caption": caption,
-                "3d_full": rng.standard_normal((int(t2 * 1.5), 2048)).astype(np.float32),
-                "audio": rng.standard_normal((40, FRAMES[i])).astype(np.float32)}  # fmt: skip
+        item = {
+            "id": f"clip{i}",
+            "caption": caption,
+            "3d_full": rng.standard_normal((int(t2 * 1.5), 2048)).astype(np.float32),
+            "audio": rng.standard_normal((40, FRAMES[i])).astype(np.float32),
+        }
         if i % 2:
             item["audio"] = torch.from_numpy(item["audio"])
         if i != 3:  # one item without 2D features, as the 11 of youcook_val.pkl

@@ -51,9 +51,14 @@ def make_release(folder: Path) -> Path:
     write(folder / "tasks_primary.txt", TASKS)
     url = "https://www.youtube.com/watch?v="
     videos = [
-        ("16815", "v1"), ("16815", "v2"), ("23521", "v3"), ("99999", "rel"),
-        ("23521", "noann"), ("23521", "v1"), ("16815", "val1"),
-    ]  # fmt: skip
+        ("16815", "v1"),
+        ("16815", "v2"),
+        ("23521", "v3"),
+        ("99999", "rel"),
+        ("23521", "noann"),
+        ("23521", "v1"),
+        ("16815", "val1"),
+    ]
     write(folder / "videos.csv", "".join(f"{t},{v},{url}{v}\n" for t, v in videos))
     write(folder / "videos_val.csv", f"16815,val1,{url}val1\n")
     annotations = {

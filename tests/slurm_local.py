@@ -139,18 +139,27 @@ class LocalSlurm:
         key = munge / "munge.key"
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
-        self._spawn("munged", [
-            "munged", "--foreground", "--force", f"--key-file={key}",
-            f"--socket={munge}/munge.socket", f"--pid-file={munge}/munged.pid",
-            f"--log-file={munge}/munged.log", f"--seed-file={munge}/munged.seed",
-        ])  # fmt: skip
+        self._spawn(
+            "munged",
+            [
+                "munged",
+                "--foreground",
+                "--force",
+                f"--key-file={key}",
+                f"--socket={munge}/munge.socket",
+                f"--pid-file={munge}/munged.pid",
+                f"--log-file={munge}/munged.log",
+                f"--seed-file={munge}/munged.seed",
+            ],
+        )
         self._wait_for(lambda: (munge / "munge.socket").exists(), 20, "munged's socket")
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
         log = open(self.root / f"{name}.out", "w")  # noqa: SIM115 - the daemon keeps it open
         # own session: a Ctrl-C in the terminal reaches us, and we stop them in order
-        proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.procs.append(proc)
         time.sleep(0.5)
         if proc.poll() is not None:
@@ -173,8 +182,9 @@ class LocalSlurm:
             time.sleep(0.5)
 
     def run(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=check,
-                              timeout=60)  # fmt: skip
+        return subprocess.run(
+            cmd, env=self.env, capture_output=True, text=True, check=check, timeout=60
+        )
 
     def logs(self, tail: int = 3000) -> str:
         parts = []
@@ -217,8 +227,11 @@ def main(root: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         slurm.start()
-        print(f"export SLURM_CONF={slurm.env['SLURM_CONF']} PATH={slurm.root}/bin:$PATH"
-              f"   # pid {os.getpid()}", flush=True)  # fmt: skip
+        print(
+            f"export SLURM_CONF={slurm.env['SLURM_CONF']} PATH={slurm.root}/bin:$PATH"
+            f"   # pid {os.getpid()}",
+            flush=True,
+        )
         while all(p.poll() is None for p in slurm.procs):
             time.sleep(2)
         print(f"a daemon exited:\n{slurm.logs()}", file=sys.stderr)

@@ -35,8 +35,15 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
 
 
-def clip(path: Path, seconds: float, size: str = "160x120", rate: float = 25, audio: bool = True,
-         extra: tuple[str, ...] = (), pix_fmt: str = "yuv420p") -> Path:  # fmt: skip
+def clip(
+    path: Path,
+    seconds: float,
+    size: str = "160x120",
+    rate: float = 25,
+    audio: bool = True,
+    extra: tuple[str, ...] = (),
+    pix_fmt: str = "yuv420p",
+) -> Path:
     args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}"]
     if audio:
         args += ["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100"]
@@ -57,8 +64,9 @@ def make_world(root: Path, media) -> dict[str, tuple[str, object]]:
         kinds[kind] = (name, expect)
         return videos / name
 
-    shutil.copy(good, add("file name with spaces, quotes, $(...), ;, non-ASCII", NASTY_NAME,
-                          "features"))  # fmt: skip
+    shutil.copy(
+        good, add("file name with spaces, quotes, $(...), ;, non-ASCII", NASTY_NAME, "features")
+    )
     add("zero bytes", "zero.mp4", ("probe", "empty file")).write_bytes(b"")
     add("garbage bytes", "garbage.mp4", ("probe", "ffprobe failed")).write_bytes(
         np.random.default_rng(0).bytes(50_000)
@@ -66,14 +74,26 @@ def make_world(root: Path, media) -> dict[str, tuple[str, object]]:
     data = good.read_bytes()
     add("truncated", "truncated.mp4", ("probe", "")).write_bytes(data[: len(data) // 2])
     clip(add("no audio stream", "silent.mp4", "features"), 3.0, audio=False)
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", "3", "-c:a", "aac",
-           str(add("no video stream", "audio_only.m4a", ("probe", "no video stream"))))  # fmt: skip
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=330:sample_rate=44100",
+        "-t",
+        "3",
+        "-c:a",
+        "aac",
+        str(add("no video stream", "audio_only.m4a", ("probe", "no video stream"))),
+    )
     clip(add("0.3-s video", "short.mp4", ("probe", "too short")), 0.3)
-    clip(add("variable frame rate", "vfr.mp4", "features"), 3.0, rate=30,
-         extra=("-vf", "select='not(mod(n\\,3))+lt(t\\,1)'", "-fps_mode", "vfr"))  # fmt: skip
+    clip(
+        add("variable frame rate", "vfr.mp4", "features"),
+        3.0,
+        rate=30,
+        extra=("-vf", "select='not(mod(n\\,3))+lt(t\\,1)'", "-fps_mode", "vfr"),
+    )
     clip(add("3840x2160", "uhd.mp4", "features"), 1.2, size="3840x2160")
-    clip(add("17x1080 (odd width)", "odd.mp4", "features"), 2.0, size="17x1080",
-         pix_fmt="yuv444p")  # fmt: skip
+    clip(add("17x1080 (odd width)", "odd.mp4", "features"), 2.0, size="17x1080", pix_fmt="yuv444p")
     clip(add("1 fps source", "onefps.mp4", "features"), 4.0, rate=1)
     if media.rotated is not None:  # needs an ffmpeg that writes display matrices
         shutil.copy(media.rotated, add("rotated (display matrix)", "rotated.mp4", "features"))
@@ -111,41 +131,94 @@ def run_stages(root: Path, names: list[str], out: Path) -> dict:
     """manifest -> probe -> every extractor for one shard of `names`; exit codes and tables."""
     out.mkdir()
     codes = {}
-    codes["manifest"] = manifest.main([
-        "--dataset", "t", "--videos", str(csv_of(names, out / "videos.csv")), "--root", str(root),
-        "--captions", str(write_captions(names, out / "caption.json")),
-        "--shard-size", "100", "--out-manifest", str(out / "manifest.parquet"),
-        "--out-captions", str(out / "captions.parquet"), "--out-failures", str(out / "mf.parquet"),
-    ])  # fmt: skip
+    codes["manifest"] = manifest.main(
+        [
+            "--dataset",
+            "t",
+            "--videos",
+            str(csv_of(names, out / "videos.csv")),
+            "--root",
+            str(root),
+            "--captions",
+            str(write_captions(names, out / "caption.json")),
+            "--shard-size",
+            "100",
+            "--out-manifest",
+            str(out / "manifest.parquet"),
+            "--out-captions",
+            str(out / "captions.parquet"),
+            "--out-failures",
+            str(out / "mf.parquet"),
+        ]
+    )
     caption_failures = pq.read_table(out / "mf.parquet").to_pylist()
-    codes["probe"] = probe.main([
-        "--manifest", str(out / "manifest.parquet"), "--shard", "0",
-        "--out", str(out / "probed.parquet"), "--out-failures", str(out / "pf.parquet"),
-    ])  # fmt: skip
+    codes["probe"] = probe.main(
+        [
+            "--manifest",
+            str(out / "manifest.parquet"),
+            "--shard",
+            "0",
+            "--out",
+            str(out / "probed.parquet"),
+            "--out-failures",
+            str(out / "pf.parquet"),
+        ]
+    )
     failures = pq.read_table(out / "pf.parquet").to_pylist()
     features = {}
     for backbone in BACKBONES:
-        codes[backbone] = extract.main([
-            "--backbone", backbone, "--probed", str(out / "probed.parquet"), "--weights",
-            "random", "--batch-size", "4", "--device", "cpu", "--threads", "2",
-            "--out", str(out / f"{backbone}.parquet"),
-            "--out-failures", str(out / f"{backbone}-failures.parquet"),
-        ])  # fmt: skip
+        codes[backbone] = extract.main(
+            [
+                "--backbone",
+                backbone,
+                "--probed",
+                str(out / "probed.parquet"),
+                "--weights",
+                "random",
+                "--batch-size",
+                "4",
+                "--device",
+                "cpu",
+                "--threads",
+                "2",
+                "--out",
+                str(out / f"{backbone}.parquet"),
+                "--out-failures",
+                str(out / f"{backbone}-failures.parquet"),
+            ]
+        )
         rows = pq.read_table(out / f"{backbone}.parquet").to_pylist()
         features[backbone] = {r["video_id"]: r for r in rows}
         failures += pq.read_table(out / f"{backbone}-failures.parquet").to_pylist()
-    codes["text"] = text.main([
-        "--encoder", "word2vec", "--probed", str(out / "probed.parquet"),
-        "--captions", str(out / "captions.parquet"), "--weights", "random", "--device", "cpu",
-        "--out", str(out / "text.parquet"), "--out-failures", str(out / "text-failures.parquet"),
-    ])  # fmt: skip
+    codes["text"] = text.main(
+        [
+            "--encoder",
+            "word2vec",
+            "--probed",
+            str(out / "probed.parquet"),
+            "--captions",
+            str(out / "captions.parquet"),
+            "--weights",
+            "random",
+            "--device",
+            "cpu",
+            "--out",
+            str(out / "text.parquet"),
+            "--out-failures",
+            str(out / "text-failures.parquet"),
+        ]
+    )
     segments: dict[str, list] = {}
     for row in pq.read_table(out / "text.parquet").to_pylist():
         segments.setdefault(row["video_id"], []).append(row)
     features["text"] = segments
     failures += pq.read_table(out / "text-failures.parquet").to_pylist()
-    return {"codes": codes, "failures": failures, "features": features,
-            "caption_failures": caption_failures}  # fmt: skip
+    return {
+        "codes": codes,
+        "failures": failures,
+        "features": features,
+        "caption_failures": caption_failures,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +268,10 @@ def test_every_usable_video_has_features_equal_to_a_clean_shards(suite):
             assert len(row["features"]) > 0 and np.all(np.diff(row["times_s"]) > 0), kind
             ref = clean["features"][backbone][clean_ids[name]]
             np.testing.assert_array_equal(
-                np.asarray(row["features"], np.float32), np.asarray(ref["features"], np.float32),
+                np.asarray(row["features"], np.float32),
+                np.asarray(ref["features"], np.float32),
                 err_msg=f"{kind} / {backbone}",
-            )  # fmt: skip
+            )
 
 
 def test_bad_captions_drop_only_their_segments_and_the_rest_is_embedded(suite):
@@ -232,11 +306,26 @@ def test_bad_manifest_rows_stop_before_any_work(tmp_path, rows, needle, capsys):
     csv_path = tmp_path / "videos.csv"
     csv_path.write_text("video_id,path\n" + "".join(f"{a},{b}\n" for a, b in rows))
     out = tmp_path / "out"
-    code = run(manifest.main, [
-        "--dataset", "t", "--videos", str(csv_path), "--root", str(tmp_path), "--shard-size", "4",
-        "--out-manifest", str(out / "m.parquet"), "--out-captions", str(out / "c.parquet"),
-        "--out-failures", str(out / "f.parquet"),
-    ], "eao manifest")  # fmt: skip
+    code = run(
+        manifest.main,
+        [
+            "--dataset",
+            "t",
+            "--videos",
+            str(csv_path),
+            "--root",
+            str(tmp_path),
+            "--shard-size",
+            "4",
+            "--out-manifest",
+            str(out / "m.parquet"),
+            "--out-captions",
+            str(out / "c.parquet"),
+            "--out-failures",
+            str(out / "f.parquet"),
+        ],
+        "eao manifest",
+    )
     assert code == 2 and needle in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
 
@@ -250,8 +339,12 @@ def test_compass(suite, record_compass):
     odd = [k for k, (_, e) in kinds.items() if e == "features" and k != "good"]
     odd.append("videos without captions")
     bad = [k for k, (_, e) in kinds.items() if e != "features"]
-    bad += ["duplicate video ids", "path outside the data root", "non-UTF-8 caption",
-            "caption ending before it starts"]  # fmt: skip
+    bad += [
+        "duplicate video ids",
+        "path outside the data root",
+        "non-UTF-8 caption",
+        "caption ending before it starts",
+    ]
     record_compass(
         "bad inputs",
         {

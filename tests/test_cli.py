@@ -23,8 +23,11 @@ def test_help_lists_every_command(capsys):
 def test_info_on_a_feature_shard(tmp_path, capsys):
     path = str(tmp_path / "shard.parquet")
     feats = [np.ones((n, 4), np.float16) for n in (3, 5)]
-    cols = {"video_id": ["a", "b"], "times_s": [[0.5, 1.5, 2.5], [0.5] * 5],
-            "features": shards.features_array(feats, 4, pa.float16())}  # fmt: skip
+    cols = {
+        "video_id": ["a", "b"],
+        "times_s": [[0.5, 1.5, 2.5], [0.5] * 5],
+        "features": shards.features_array(feats, 4, pa.float16()),
+    }
     meta = {"backbone": "resnet152", "weights": "random", "weights_seed": "7"}
     shards.write_features(path, cols, shards.visual_schema(4), meta)
     assert cli.main(["info", path]) == 0
@@ -78,13 +81,16 @@ def test_doctor_checks_every_pin_of_the_installed_distribution(tmp_path, monkeyp
 
     yaml_version = importlib.metadata.version("pyyaml")
     pytest_version = importlib.metadata.version("pytest")
-    fake_distribution(tmp_path, [
-        "pyyaml==0.0.1",  # installed, another version
-        f"pytest=={pytest_version}",
-        "no-such-package-eao-test==1.0",  # a dependency that is not installed
-        'also-absent-eao-test==2.0; extra == "dev"',  # an optional one
-        "numpy>=1",  # a range is not a pin
-    ])  # fmt: skip
+    fake_distribution(
+        tmp_path,
+        [
+            "pyyaml==0.0.1",  # installed, another version
+            f"pytest=={pytest_version}",
+            "no-such-package-eao-test==1.0",  # a dependency that is not installed
+            'also-absent-eao-test==2.0; extra == "dev"',  # an optional one
+            "numpy>=1",  # a range is not a pin
+        ],
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     report = doctor.Report()
     doctor.check_packages(report, "fake-eao")

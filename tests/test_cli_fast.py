@@ -43,8 +43,9 @@ def test_help_imports_no_subcommand_and_lists_every_command():
 
 
 def test_python_m_eao_cli_help_exits_zero():
-    proc = subprocess.run([sys.executable, "-m", "eao.cli", "--help"], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "eao.cli", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and proc.stderr == ""
     assert all(name in proc.stdout for name in cli.COMMANDS)
 

@@ -142,8 +142,8 @@ def test_index_rows_and_missing_kinds(tables, corpus, caplog):
     np.testing.assert_array_equal(tables.visual("2d", "v4"), one_hot(6))  # second file
     np.testing.assert_array_equal(tables.visual("3d", "v1"), one_hot(15))
     assert tables.visual("3d", "v2") is None  # failed extraction: None, no crash
-    assert tables.logmel("v1") is None  # has_audio false
-    np.testing.assert_array_equal(tables.logmel("v2"), coded_logmel(1201))  # row group 2
+    assert tables.audio("v1") is None  # has_audio false
+    np.testing.assert_array_equal(tables.audio("v2"), coded_logmel(1201))  # row group 2
     segs = tables.text_segments("v0")  # spans row groups 0-2
     assert [s["segment"] for s in segs] == [0, 2, 1, 3, 4]  # by start time
     assert [s["features"].shape[0] for s in segs] == [6, 8, 7, 9, 10]

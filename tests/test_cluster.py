@@ -21,8 +21,12 @@ from slurm_local import LocalSlurm, missing_reason
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
-PROFILES = ["--profile", str(REPO / "workflow/profiles/slurm"),
-            "--profile", str(REPO / "workflow/profiles/slurm-smoke")]  # fmt: skip
+PROFILES = [
+    "--profile",
+    str(REPO / "workflow/profiles/slurm"),
+    "--profile",
+    str(REPO / "workflow/profiles/slurm-smoke"),
+]
 # demo_world, manifest, two probe shards and one extraction shard of howto: 5 jobs
 TARGETS = [
     "results/probe/howto/shard-00001.parquet",
@@ -62,9 +66,19 @@ def snakemake_slurm(
     failure (the hang this profile prevents): killed, our SLURM jobs cancelled by the fixture."""
     if not (workdir / "released").exists():  # tiny.yaml's imported dataset; the DAG checks it
         write_released(workdir / "released")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(configfile),
-           *PROFILES, *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        *PROFILES,
+        *args,
+    ]
     start = time.monotonic()
     try:
         proc = subprocess.run(cmd, env=slurm.env, capture_output=True, text=True, timeout=timeout)
@@ -109,8 +123,11 @@ def test_a_failed_job_is_reported_without_accounting(slurm: LocalSlurm, tmp_path
     (bad / "videos.csv").write_text("this is,not\na manifest\n")
     (bad / "caption.json").write_text("{}")
     config = yaml.safe_load(TINY.read_text())
-    config["datasets"]["howto"] = {"videos": "bad/videos.csv", "root": "bad",
-                                   "captions": "bad/caption.json"}  # fmt: skip
+    config["datasets"]["howto"] = {
+        "videos": "bad/videos.csv",
+        "root": "bad",
+        "captions": "bad/caption.json",
+    }
     configfile = tmp_path / "bad.yaml"
     configfile.write_text(yaml.safe_dump(config))
     target = "results/manifest/howto/videos.parquet"

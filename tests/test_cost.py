@@ -37,8 +37,14 @@ def label(stage: str) -> str:
 
 
 def rate(stage: str, device: str, value: float, **kw) -> dict:
-    return {"stage": stage, "device": device, "device_name": "X", "video_s_per_s": value,
-            "source": "hand-made", **kw}  # fmt: skip
+    return {
+        "stage": stage,
+        "device": device,
+        "device_name": "X",
+        "video_s_per_s": value,
+        "source": "hand-made",
+        **kw,
+    }
 
 
 def test_gpu_arithmetic(tmp_path, capsys):
@@ -91,12 +97,24 @@ def test_json_rate_overrides_recorded(tmp_path):
 def test_pretraining(tmp_path):
     training = {
         "runs": [
-            {"model": "ours_fp32", "config": "paper", "device": "cuda", "clips": 2240,
-             "step_s": 2.0, "clips_per_s": 1120.0},
-            {"model": "ours_fp32", "config": "demo", "device": "cuda", "clips": 80,
-             "step_s": 0.1, "clips_per_s": 800.0},
+            {
+                "model": "ours_fp32",
+                "config": "paper",
+                "device": "cuda",
+                "clips": 2240,
+                "step_s": 2.0,
+                "clips_per_s": 1120.0,
+            },
+            {
+                "model": "ours_fp32",
+                "config": "demo",
+                "device": "cuda",
+                "clips": 80,
+                "step_s": 0.1,
+                "clips_per_s": 800.0,
+            },
         ]
-    }  # fmt: skip
+    }
     result = run(tmp_path, None, training, "--videos", "2250")
     steps, clips = 15 * 10, 15 * 10 * 2240  # 2250 // 224 = 10 full batches (drop_last)
     assert result["pretraining"]["steps"] == steps and result["pretraining"]["clips"] == clips

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from eao.demo.world import DemoConfig
-from eao.features.visual import S3DSettings
 from eao.model import ModelConfig
 from eao.train.config import TrainConfig
 
@@ -43,9 +42,8 @@ SECTIONS = [
         {"video_dim", "text_dim", "n_mels"},
     ),  # from the feature shards; 40 log-mel bands
     (SCHEMA["properties"]["demo"], DemoConfig, set()),
-    (SCHEMA["$defs"]["s3d"], S3DSettings, set()),
 ]
-IDS = ["pretrain-TrainConfig", "model-ModelConfig", "demo-DemoConfig", "s3d-S3DSettings"]
+IDS = ["pretrain-TrainConfig", "model-ModelConfig", "demo-DemoConfig"]
 
 
 @pytest.mark.parametrize(("section", "cls", "code_only"), SECTIONS, ids=IDS)

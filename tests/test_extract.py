@@ -125,10 +125,13 @@ def test_visual_counts_shapes_and_provenance(backbone, probed_shard, tmp_path):
 def test_s3d_rows_are_seconds_in_both_recipes(probed_shard, tmp_path):
     """An N-second video gives N rows at 1/s, row i at i + 0.5 s, with either windowing; the
     recipe, the output and the input size are in the shard's metadata."""
-    for recipe, output, dim in (("16fps_32x16", "mixed_5c", 1024),
-                                ("30fps_30", "video_embedding", 512)):  # fmt: skip
-        rows, _, meta = run("s3d", probed_shard, tmp_path, "--s3d-recipe", recipe,
-                            "--s3d-output", output)  # fmt: skip
+    for recipe, output, dim in (
+        ("16fps_32x16", "mixed_5c", 1024),
+        ("30fps_30", "video_embedding", 512),
+    ):
+        rows, _, meta = run(
+            "s3d", probed_shard, tmp_path, "--s3d-recipe", recipe, "--s3d-output", output
+        )
         settings = (meta["s3d_recipe"], meta["s3d_output"], meta["input_size"])
         assert settings == (recipe, output, "64")
         assert meta["features_per_second"] == "1"

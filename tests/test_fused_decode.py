@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from eao.backbones.registry import backbones
 from eao.demo.render import render_video
 from eao.demo.world import DemoConfig, plan_world
 from eao.errors import run
@@ -40,20 +41,58 @@ def odd_files(folder) -> dict[str, str]:
     x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     sine = [*src, "sine=frequency=300:sample_rate=44100"]
     return {
-        "odd_size": ffmpeg_make(folder / "odd.mp4", *src, "testsrc2=size=161x121:rate=25",
-                                *sine, "-t", "2.3", *x264, "-c:a", "aac"),
-        "portrait_rotated": ffmpeg_make(folder / "rot.mp4", *src, "testsrc2=size=120x200:rate=30",
-                                        *sine, "-t", "2", *x264, "-metadata:s:v",
-                                        "rotate=90", "-c:a", "aac"),
-        "ntsc_rate": ffmpeg_make(folder / "ntsc.mp4", *src, "testsrc2=size=176x144:rate=30000/1001",
-                                 "-t", "3.1", *x264),
-        "long_audio_51": ffmpeg_make(folder / "long_audio.mkv", *src,
-                                     "testsrc2=size=160x90:rate=24:duration=1.5", *src,
-                                     "sine=frequency=500:sample_rate=48000:duration=3", "-ac", "6",
-                                     *x264, "-c:a", "aac"),
-        "vfr": ffmpeg_make(folder / "vfr.mkv", *src, "testsrc2=size=128x96:rate=25", "-t", "2.5",
-                           "-vf", "select='not(mod(n\\,3))'", "-fps_mode", "vfr", *x264),
-    }  # fmt: skip
+        "odd_size": ffmpeg_make(
+            folder / "odd.mp4",
+            *src,
+            "testsrc2=size=161x121:rate=25",
+            *sine,
+            "-t",
+            "2.3",
+            *x264,
+            "-c:a",
+            "aac",
+        ),
+        "portrait_rotated": ffmpeg_make(
+            folder / "rot.mp4",
+            *src,
+            "testsrc2=size=120x200:rate=30",
+            *sine,
+            "-t",
+            "2",
+            *x264,
+            "-metadata:s:v",
+            "rotate=90",
+            "-c:a",
+            "aac",
+        ),
+        "ntsc_rate": ffmpeg_make(
+            folder / "ntsc.mp4", *src, "testsrc2=size=176x144:rate=30000/1001", "-t", "3.1", *x264
+        ),
+        "long_audio_51": ffmpeg_make(
+            folder / "long_audio.mkv",
+            *src,
+            "testsrc2=size=160x90:rate=24:duration=1.5",
+            *src,
+            "sine=frequency=500:sample_rate=48000:duration=3",
+            "-ac",
+            "6",
+            *x264,
+            "-c:a",
+            "aac",
+        ),
+        "vfr": ffmpeg_make(
+            folder / "vfr.mkv",
+            *src,
+            "testsrc2=size=128x96:rate=25",
+            "-t",
+            "2.5",
+            "-vf",
+            "select='not(mod(n\\,3))'",
+            "-fps_mode",
+            "vfr",
+            *x264,
+        ),
+    }
 
 
 def demo_files(folder) -> dict[str, str]:
@@ -81,8 +120,9 @@ def fused(path: str, width: int, height: int, audio: bool) -> dict[str, np.ndarr
     return {name: np.concatenate(chunks) for name, chunks in got.items()}
 
 
-@pytest.mark.parametrize("name", ["demo", "odd_size", "portrait_rotated", "ntsc_rate",
-                                  "long_audio_51", "vfr"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name", ["demo", "odd_size", "portrait_rotated", "ntsc_rate", "long_audio_51", "vfr"]
+)
 def test_fused_frames_and_audio_are_byte_identical_to_separate_decodes(files, name):
     for key, path in files.items():
         if not key.startswith(name):
@@ -110,10 +150,21 @@ def probed_shard(files: dict[str, str], folder) -> str:
     rows = []
     for key, path in files.items():
         info = probe(path)
-        rows.append({"video_id": key, "path": path, "dataset": "t", "shard": 0,
-                     "duration_s": info.duration_s, "fps": info.fps, "width": info.width,
-                     "height": info.height, "has_video": True, "has_audio": info.has_audio,
-                     "error": None})  # fmt: skip
+        rows.append(
+            {
+                "video_id": key,
+                "path": path,
+                "dataset": "t",
+                "shard": 0,
+                "duration_s": info.duration_s,
+                "fps": info.fps,
+                "width": info.width,
+                "height": info.height,
+                "has_video": True,
+                "has_audio": info.has_audio,
+                "error": None,
+            }
+        )
     rows.insert(2, {**rows[0], "video_id": "gone", "path": str(folder / "gone.mp4")})
     out = folder / "probed.parquet"
     write_table(table_from_rows(rows, MANIFEST), str(out))
@@ -121,11 +172,27 @@ def probed_shard(files: dict[str, str], folder) -> str:
 
 
 def run_job(probed: str, out, backbones: list[str]) -> None:
-    args = ["--probed", probed, "--device", "cpu", "--batch-size", "4", "--threads", "2",
-            "--s3d-size", "64"]  # fmt: skip
+    args = [
+        "--probed",
+        probed,
+        "--device",
+        "cpu",
+        "--batch-size",
+        "4",
+        "--threads",
+        "2",
+        "--s3d-size",
+        "64",
+    ]
     for b in backbones:
-        args += ["--backbone", b, "--out", f"{b}={out}/{b}.parquet",
-                 "--out-failures", f"{b}={out}/{b}-failures.parquet"]  # fmt: skip
+        args += [
+            "--backbone",
+            b,
+            "--out",
+            f"{b}={out}/{b}.parquet",
+            "--out-failures",
+            f"{b}={out}/{b}-failures.parquet",
+        ]
     assert extract.main(args) == 0
 
 
@@ -134,10 +201,10 @@ def test_one_job_for_every_backbone_writes_the_shards_of_one_job_per_backbone(fi
     probed = probed_shard(files, tmp_path)
     one, each = tmp_path / "one", tmp_path / "each"
     one.mkdir(), each.mkdir()
-    run_job(probed, one, list(extract.BACKBONES))
-    for b in extract.BACKBONES:
+    run_job(probed, one, list(backbones()))
+    for b in backbones():
         run_job(probed, each, [b])
-    for b in extract.BACKBONES:
+    for b in backbones():
         for suffix in (".parquet", "-failures.parquet"):
             a, e = pq.read_table(one / f"{b}{suffix}"), pq.read_table(each / f"{b}{suffix}")
             assert a.equals(e), (b, suffix)
@@ -151,10 +218,17 @@ def test_a_failed_fused_decode_falls_back_to_one_stream_at_a_time(files, monkeyp
     and the features equal those of a clean run (no row counted twice)."""
     key = next(k for k in files if k.startswith("demo"))
     info = probe(files[key])
-    rows = [{"video_id": key, "path": files[key], "width": info.width, "height": info.height,
-             "has_audio": info.has_audio}]  # fmt: skip
-    visuals = {"resnext101": _tiny_visual()}
-    clean = extract.extract_media(rows, visuals, True, 4, "cpu")
+    rows = [
+        {
+            "video_id": key,
+            "path": files[key],
+            "width": info.width,
+            "height": info.height,
+            "has_audio": info.has_audio,
+        }
+    ]
+    visuals = {"resnext101": _tiny_visual(), "logmel": _logmel()}
+    clean = extract.extract_media(rows, visuals, 4, "cpu")
     real = decoding.iter_fused
 
     def fails_midway(*args, **kwargs):
@@ -164,7 +238,7 @@ def test_a_failed_fused_decode_falls_back_to_one_stream_at_a_time(files, monkeyp
             yield item
 
     monkeypatch.setattr(decoding, "iter_fused", fails_midway)
-    again = extract.extract_media(rows, visuals, True, 4, "cpu")
+    again = extract.extract_media(rows, visuals, 4, "cpu")
     for name in ("resnext101", "logmel"):
         assert not again[name][1]
         assert np.array_equal(again[name][0][0], clean[name][0][0]), name
@@ -175,7 +249,7 @@ def _tiny_visual():
     import torch
 
     from eao.backbones.resnext3d import make_clips
-    from eao.features.visual import Visual
+    from eao.backbones.spec import Visual
 
     torch.manual_seed(0)
     proj = torch.randn(3 * 16 * 112 * 112 // 256, 8)
@@ -183,15 +257,27 @@ def _tiny_visual():
     def model(x: torch.Tensor) -> torch.Tensor:
         return x.reshape(len(x), -1, 256).mean(-1) @ proj
 
-    return Visual("resnext101", FrameSpec(24, 112, 112), 16 / 24, 8,
-                  lambda f: make_clips(torch.from_numpy(f)), model, {})  # fmt: skip
+    return Visual(
+        "resnext101",
+        FrameSpec(24, 112, 112),
+        16 / 24,
+        8,
+        lambda f: make_clips(torch.from_numpy(f)),
+        model,
+        {},
+    )
+
+
+def _logmel():
+    """The log-mel extractor (eao.backbones.logmel), as the extraction builds it."""
+    return extract.build_extractor("logmel", {}, "cpu")
 
 
 def test_audio_alone_from_a_file_without_audio_is_an_empty_row(files):
     """The probe said audio but there is none: an empty log-mel row, as before the one pass."""
     path = files["ntsc_rate"]  # video only
     rows = [{"video_id": "v", "path": path, "width": 176, "height": 144, "has_audio": True}]
-    out = extract.extract_media(rows, {}, True, 4, "cpu")
+    out = extract.extract_media(rows, {"logmel": _logmel()}, 4, "cpu")
     assert out["logmel"][1] == {} and out["logmel"][0][0].shape == (0, 40)
 
 
@@ -199,16 +285,30 @@ def test_nvdec_where_it_cannot_work_is_one_line_and_exit_2(files, tmp_path, caps
     if decoding_works_on_gpu(files["odd_size"]):
         pytest.skip("this machine decodes on the GPU")
     probed = probed_shard({"odd": files["odd_size"]}, tmp_path)
-    args = ["--probed", probed, "--device", "cpu", "--decoder", "nvdec", "--backbone", "clip",
-            "--out", str(tmp_path / "c.parquet"), "--out-failures", str(tmp_path / "f.parquet")]
+    args = [
+        "--probed",
+        probed,
+        "--device",
+        "cpu",
+        "--decoder",
+        "nvdec",
+        "--backbone",
+        "clip",
+        "--out",
+        str(tmp_path / "c.parquet"),
+        "--out-failures",
+        str(tmp_path / "f.parquet"),
+    ]
     code = run(extract.main, args, prog="python -m eao.features.extract")
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--decoder nvdec does not work here" in err[0]
     assert not (tmp_path / "c.parquet").exists()
 
 
-@pytest.mark.parametrize("bad", [["--batch-size", "0"], ["--threads", "0"],
-                                 ["--decoder-threads", "-1"], ["--decoders", "x"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad",
+    [["--batch-size", "0"], ["--threads", "0"], ["--decoder-threads", "-1"], ["--decoders", "x"]],
+)
 def test_bad_counts_are_one_line_and_exit_2(bad, capsys):
     args = ["--probed", "p.parquet", "--backbone", "clip", "--out", "c", "--out-failures", "f"]
     with pytest.raises(SystemExit) as e:

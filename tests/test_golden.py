@@ -20,7 +20,11 @@ import pytest
 import yaml
 from fingerprint import differs, fingerprint
 
-from eao.versions import OUTPUT_VERSIONS
+from eao.backbones import registry
+from eao.versions import OUTPUT_VERSIONS as STAGE_VERSIONS
+
+# every stage's version: the stages' (eao.versions) and each backbone's (its SPEC)
+OUTPUT_VERSIONS = {**STAGE_VERSIONS, **registry.versions()}
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "stages.json"
@@ -160,10 +164,16 @@ def test_a_stage_whose_outputs_change_bumps_its_version(stage, current):
     if changed and not upstream:
         pytest.fail(
             f"{stage}'s outputs changed ({changed[0]} and {len(changed) - 1} more) at "
-            f"output version {now['version']}: bump OUTPUT_VERSIONS[{stage!r}] in "
-            "src/eao/versions.py, then `make golden`",
+            f"output version {now['version']}: bump {where_to_bump(stage)}, then `make golden`",
             False,
         )
+
+
+def where_to_bump(stage: str) -> str:
+    if stage in STAGE_VERSIONS:
+        return f"OUTPUT_VERSIONS[{stage!r}] in src/eao/versions.py"
+    module = registry.backbone(stage.removeprefix("features.")).build.__module__
+    return f"the version of SPEC in {module}"
 
 
 def test_every_stage_is_in_a_layer():

@@ -20,7 +20,7 @@ from entry_files import FRAMES, NON_ASCII, released_items
 from eao.data.benchmarks import retrieval_clips, segment_rows, video_rows
 from eao.data.corpus import FeatureTables
 from eao.errors import BadInput, run
-from eao.evaluate.retrieval import evaluate
+from eao.evaluate.retrieval import RetrievalSettings, evaluate
 from eao.features import text as text_features
 from eao.features.imported import main
 from eao.features.shards import write_shard
@@ -29,8 +29,14 @@ from eao.io.parquet import MANIFEST, read_table, table_from_rows, write_table
 from eao.io.safe_pickle import load_pickle
 from eao.model import EverythingAtOnce, ModelConfig
 
-SMALL = dict(video_dim=4096, text_dim=300, width=32, heads=4, proj_dim=16,
-             audio_channels=(8, 8, 16, 16, 32, 32, 64))  # fmt: skip
+SMALL = dict(
+    video_dim=4096,
+    text_dim=300,
+    width=32,
+    heads=4,
+    proj_dim=16,
+    audio_channels=(8, 8, 16, 16, 32, 32, 64),
+)
 
 
 class RunsCode:
@@ -68,8 +74,18 @@ def test_code_running_pickle_is_refused(tmp_path, capsys):
     nested = dump([LoadsBytes(pickle.dumps(RunsCode(marker)))], tmp_path / "n.pkl")
     with pytest.raises(BadInput, match=r"n\.pkl"):
         load_pickle(nested)
-    argv = ["--dataset", "d", "--format", "eao-pickle", "--pickle", f"resnet={evil}",
-            "--split", "test", "--results", tmp_path]  # fmt: skip
+    argv = [
+        "--dataset",
+        "d",
+        "--format",
+        "eao-pickle",
+        "--pickle",
+        f"resnet={evil}",
+        "--split",
+        "test",
+        "--results",
+        tmp_path,
+    ]
     status, err = import_cli(argv, capsys)
     assert status == 2 and err.count("\n") == 1 and "e.pkl" in err and "system" in err
     assert not marker.exists()
@@ -78,9 +94,16 @@ def test_code_running_pickle_is_refused(tmp_path, capsys):
 def test_arrays_tensors_and_containers_load(tmp_path):
     from collections import OrderedDict
 
-    items = [{"id": "a", "2d": np.arange(6, dtype=np.float32).reshape(3, 2),
-              "audio": torch.arange(8.0).view(2, 4), "half": torch.ones(2).half(),
-              "scalar": np.float64(1.5), "d": OrderedDict(k=(1, 2.0, {3}))}]  # fmt: skip
+    items = [
+        {
+            "id": "a",
+            "2d": np.arange(6, dtype=np.float32).reshape(3, 2),
+            "audio": torch.arange(8.0).view(2, 4),
+            "half": torch.ones(2).half(),
+            "scalar": np.float64(1.5),
+            "d": OrderedDict(k=(1, 2.0, {3})),
+        }
+    ]
     for protocol in (2, 4, 5):
         (tmp_path / "a.pkl").write_bytes(pickle.dumps(items, protocol=protocol))
         got = load_pickle(tmp_path / "a.pkl")[0]
@@ -100,11 +123,18 @@ def write_direct(root: Path, items: list[dict]) -> dict[str, list[str]]:
     rows = [{"video_id": it["id"]} for it in kept]
     paths = {k: str(root / f"{k}.parquet") for k in ("2d", "3d", "audio")}
     meta = {"table": "features/resnet152", "features_per_second": "1"}
-    write_shard(paths["2d"], rows, {i: unit16(it["2d_full"]) for i, it in enumerate(kept)},
-                1.0, 2048, meta)  # fmt: skip
+    write_shard(
+        paths["2d"], rows, {i: unit16(it["2d_full"]) for i, it in enumerate(kept)}, 1.0, 2048, meta
+    )
     meta = {"table": "features/resnext101", "features_per_second": "1.5"}
-    write_shard(paths["3d"], rows, {i: unit16(it["3d_full"]) for i, it in enumerate(kept)},
-                1 / 1.5, 2048, meta)  # fmt: skip
+    write_shard(
+        paths["3d"],
+        rows,
+        {i: unit16(it["3d_full"]) for i, it in enumerate(kept)},
+        1 / 1.5,
+        2048,
+        meta,
+    )
     mels = {
         i: np.asarray(it["audio"], np.float32).T.astype(np.float16) for i, it in enumerate(kept)
     }
@@ -114,10 +144,22 @@ def write_direct(root: Path, items: list[dict]) -> dict[str, list[str]]:
 
 def text_shard(results: Path, dataset: str) -> str:
     out = results / "features" / "text_word2vec" / dataset / "shard-00000.parquet"
-    argv = ["--encoder", "word2vec", "--weights", "random", "--device", "cpu",
-            "--probed", results / "probe" / dataset / "shard-00000.parquet",
-            "--captions", results / "manifest" / dataset / "captions.parquet",
-            "--out", out, "--out-failures", out.with_name("failures-00000.parquet")]  # fmt: skip
+    argv = [
+        "--encoder",
+        "word2vec",
+        "--weights",
+        "random",
+        "--device",
+        "cpu",
+        "--probed",
+        results / "probe" / dataset / "shard-00000.parquet",
+        "--captions",
+        results / "manifest" / dataset / "captions.parquet",
+        "--out",
+        out,
+        "--out-failures",
+        out.with_name("failures-00000.parquet"),
+    ]
     assert text_features.main([str(a) for a in argv]) == 0
     return str(out)
 
@@ -140,9 +182,23 @@ def test_youcook2_round_trip_equals_direct_shards(tmp_path, capsys, model):
     resnet = dump(items, tmp_path / "youcook_val.pkl")
     s3d_path = dump(s3d, tmp_path / "youcook_val_s3d.pkl")
     results = tmp_path / "results"
-    status, err = import_cli(["--dataset", "youcook2", "--format", "eao-pickle", "--pickle",
-                              f"resnet={resnet}", "--pickle", f"s3d={s3d_path}", "--split",
-                              "validation", "--results", results], capsys)  # fmt: skip
+    status, err = import_cli(
+        [
+            "--dataset",
+            "youcook2",
+            "--format",
+            "eao-pickle",
+            "--pickle",
+            f"resnet={resnet}",
+            "--pickle",
+            f"s3d={s3d_path}",
+            "--split",
+            "validation",
+            "--results",
+            results,
+        ],
+        capsys,
+    )
     assert status == 0, err
     manifest = results / "manifest" / "youcook2" / "videos.parquet"
     videos = read_table(manifest).to_pylist()
@@ -176,7 +232,8 @@ def test_youcook2_round_trip_equals_direct_shards(tmp_path, capsys, model):
     assert len(videos_of_split) == 6  # the dropped item is in the split: a miss, not a skip
 
     def metrics(tables, clips):  # 72 tokens / 4608 frames: every row of every item counts
-        return evaluate(model, tables, clips, videos_of_split, 72, 4608, 20, 4, 6)
+        settings = RetrievalSettings(clips, 72, 4608, batch_size=4, complete_size=6)
+        return evaluate(model, tables, settings, videos_of_split)
 
     def batch(tables, rows):
         return retrieval_clips(tables, rows(tables, videos_of_split), 72, 4608)[0]
@@ -195,16 +252,31 @@ def test_youcook2_round_trip_equals_direct_shards(tmp_path, capsys, model):
 # -- MSR-VTT layout, HowTo100M S3D files ----------------------------------------------------------
 def test_msrvtt_layout_imports(tmp_path, capsys):
     rng = np.random.default_rng(1)
-    items = [{"id": f"video{7000 + i}", "eval_caption": f"a man talks {i}",
-              "2d": rng.standard_normal((6 + i, 2048)).astype(np.float32),
-              "3d": rng.standard_normal((9 + i, 2048)).astype(np.float32),
-              "audio": rng.standard_normal((40, 600 + 10 * i)).astype(np.float32)}
-             for i in range(4)]  # fmt: skip
+    items = [
+        {
+            "id": f"video{7000 + i}",
+            "eval_caption": f"a man talks {i}",
+            "2d": rng.standard_normal((6 + i, 2048)).astype(np.float32),
+            "3d": rng.standard_normal((9 + i, 2048)).astype(np.float32),
+            "audio": rng.standard_normal((40, 600 + 10 * i)).astype(np.float32),
+        }
+        for i in range(4)
+    ]
     items[3]["id"] = items[2]["id"]  # a repeated id: one video per item all the same
     pkl = dump(items, tmp_path / "msrvtt_jsfusion_test.pkl")
     results = tmp_path / "results"
-    argv = ["--dataset", "msrvtt", "--format", "eao-pickle", "--pickle", f"resnet={pkl}",
-            "--split", "test", "--results", results]  # fmt: skip
+    argv = [
+        "--dataset",
+        "msrvtt",
+        "--format",
+        "eao-pickle",
+        "--pickle",
+        f"resnet={pkl}",
+        "--split",
+        "test",
+        "--results",
+        results,
+    ]
     assert import_cli(argv, capsys)[0] == 0
     captions = read_table(results / "manifest" / "msrvtt" / "captions.parquet").to_pylist()
     assert [c["text"] for c in captions] == [f"a man talks {i}" for i in range(4)]
@@ -220,8 +292,10 @@ def test_msrvtt_layout_imports(tmp_path, capsys):
 
 
 def test_howto_s3d_files(tmp_path, capsys):
-    rows = [dict(video_id=v, path=f"/videos/{v}.mp4", dataset="howto", split=None, shard=k // 2)
-            for k, v in enumerate(["a", "b", "c"])]  # fmt: skip
+    rows = [
+        dict(video_id=v, path=f"/videos/{v}.mp4", dataset="howto", split=None, shard=k // 2)
+        for k, v in enumerate(["a", "b", "c"])
+    ]
     manifest = tmp_path / "videos.parquet"
     write_table(table_from_rows(rows, MANIFEST), str(manifest), {"table": "manifest"})
     feats = tmp_path / "s3d"
@@ -231,8 +305,18 @@ def test_howto_s3d_files(tmp_path, capsys):
     np.save(feats / "a.npy", fa)
     np.savez(feats / "c_3d.npz", features=fc)
     results = tmp_path / "results"
-    argv = ["--dataset", "howto", "--format", "s3d-npy", "--features-dir", feats,
-            "--manifest", manifest, "--results", results]  # fmt: skip
+    argv = [
+        "--dataset",
+        "howto",
+        "--format",
+        "s3d-npy",
+        "--features-dir",
+        feats,
+        "--manifest",
+        manifest,
+        "--results",
+        results,
+    ]
     assert import_cli(argv, capsys)[0] == 0
     probe = results / "probe" / "howto"
     failures = read_table(probe / "failures-00000.parquet").to_pylist()
@@ -303,23 +387,35 @@ def test_the_rules_name_every_table_the_import_writes(tmp_path, capsys):
 def test_bad_inputs_are_one_line(tmp_path, capsys):
     items, s3d = released_items()
     resnet = dump(items, tmp_path / "youcook_val.pkl")
-    base = ["--dataset", "youcook2", "--format", "eao-pickle", "--split", "validation",
-            "--results", tmp_path / "r", "--pickle"]  # fmt: skip
+    base = [
+        "--dataset",
+        "youcook2",
+        "--format",
+        "eao-pickle",
+        "--split",
+        "validation",
+        "--results",
+        tmp_path / "r",
+        "--pickle",
+    ]
     cases = [
         (f"resnet={tmp_path / 'gone.pkl'}", "gone.pkl: no such pickle file"),
         (f"s3d={dump(s3d[:5], tmp_path / 'short.pkl')}", "short.pkl: 5 items, but"),
         (f"resnet={dump({'id': 1}, tmp_path / 'dict.pkl')}", "dict.pkl: not a list of dicts"),
         (f"resnet={dump([{'2d': 1}], tmp_path / 'noid.pkl')}", "noid.pkl: item 0 has no 'id'"),
-        (f"resnet={dump([{'id': 'x', '2d': np.zeros((3, 512))}], tmp_path / 'dim.pkl')}",
-         "dim.pkl: item 0 (x): 2d has shape (3, 512), expected (T, 2048)"),
-    ]  # fmt: skip
+        (
+            f"resnet={dump([{'id': 'x', '2d': np.zeros((3, 512))}], tmp_path / 'dim.pkl')}",
+            "dim.pkl: item 0 (x): 2d has shape (3, 512), expected (T, 2048)",
+        ),
+    ]
     for pickle_arg, expect in cases:
         extra = [] if pickle_arg.startswith("resnet=") else ["--pickle", f"resnet={resnet}"]
         status, err = import_cli([*base, pickle_arg, *extra], capsys)
         assert status == 2 and err.count("\n") == 1 and expect in err, err
     proc = subprocess.run(
         [sys.executable, "-m", "eao.features.imported", *map(str, base), "resnet=missing.pkl"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and proc.stderr.strip().endswith("missing.pkl: no such pickle file")
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1

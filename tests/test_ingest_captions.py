@@ -27,10 +27,15 @@ def test_read_youcook2_val_clips_mil_nce_layout(tmp_path):
     )
     clips = read_youcook2_val_clips(str(path))
     assert clips == [
-        dict(video_id="xHr8X2Wpmno", start=12.0, end=25.0, task="113",
-             text="add oil, then the onions"),
+        dict(
+            video_id="xHr8X2Wpmno",
+            start=12.0,
+            end=25.0,
+            task="113",
+            text="add oil, then the onions",
+        ),
         dict(video_id="xHr8X2Wpmno", start=31.0, end=40.0, task="113", text="stir"),
-    ]  # fmt: skip
+    ]
     no_task = write(tmp_path / "val_clips.csv", "video_id,start,end,text\nv,0,3,hi\n")
     assert read_youcook2_val_clips(str(no_task))[0]["task"] is None
 
@@ -100,8 +105,9 @@ def test_caption_formats_include_the_benchmarks():
 
 def test_crosstask_captions_and_splits(tmp_path):
     rel = make_release(tmp_path / "crosstask_release")
-    csv_path = videos_csv(tmp_path / "videos.csv", ["v1", "v3", "val1", "rel", "other", "v2"],
-                          {"v2": "mine"})  # fmt: skip
+    csv_path = videos_csv(
+        tmp_path / "videos.csv", ["v1", "v3", "val1", "rel", "other", "v2"], {"v2": "mine"}
+    )
     rows, captions, failures = build(
         str(csv_path), str(tmp_path), "crosstask", 4, str(rel / "tasks_primary.txt"), "crosstask"
     )
@@ -117,8 +123,14 @@ def test_crosstask_captions_and_splits(tmp_path):
         "v2": [(0, "brake on"), (1, "place jack"), (2, "raise jack")],
     }  # 'rel' (related task) and 'other' (not listed) get no rows
     splits = {r["video_id"]: r["split"] for r in rows}
-    assert splits == {"v1": "test", "v3": "test", "val1": "val", "rel": "test", "other": None,
-                      "v2": "mine"}  # fmt: skip
+    assert splits == {
+        "v1": "test",
+        "v3": "test",
+        "val1": "val",
+        "rel": "test",
+        "other": None,
+        "v2": "mine",
+    }
 
 
 def test_mining_youtube_captions_and_splits(tmp_path):
@@ -142,8 +154,11 @@ def test_mining_youtube_captions_and_splits(tmp_path):
         ("v2", 0, "beat mixture", 12.5, pytest.approx(20.04)),
     ]
     assert {r["video_id"]: r["split"] for r in rows} == {
-        "v1": "test", "v2": "val", "v3": "test", "x": None,
-    }  # fmt: skip
+        "v1": "test",
+        "v2": "val",
+        "v3": "test",
+        "x": None,
+    }
 
 
 def test_malformed_benchmark_file_stops_the_manifest(tmp_path):
@@ -152,8 +167,14 @@ def test_malformed_benchmark_file_stops_the_manifest(tmp_path):
     bad = write(folder / "annotations" / "v1.srt", "1\n00:00:01,000 --> 00:00:02,000\n")
     csv_path = videos_csv(tmp_path / "videos.csv", ["v1"])
     with raises_naming(bad, "truncated block"):
-        build(str(csv_path), str(folder), "myt", 8, str(folder / "weakYouTube_dict.txt"),
-              "mining_youtube")  # fmt: skip
+        build(
+            str(csv_path),
+            str(folder),
+            "myt",
+            8,
+            str(folder / "weakYouTube_dict.txt"),
+            "mining_youtube",
+        )
 
 
 def msrvtt_files(folder: Path, with_lists: bool = True) -> Path:
@@ -185,8 +206,7 @@ def msrvtt_files(folder: Path, with_lists: bool = True) -> Path:
 def test_msrvtt_jsfusion_sentence_is_segment_0_and_splits(tmp_path):
     data = msrvtt_files(tmp_path)
     csv_path = videos_csv(tmp_path / "videos.csv", ["video0", "video1", "video2", "video3"])
-    rows, captions, failures = build(str(csv_path), str(tmp_path), "msrvtt", 8, str(data),
-                                     "msrvtt")  # fmt: skip
+    rows, captions, failures = build(str(csv_path), str(tmp_path), "msrvtt", 8, str(data), "msrvtt")
     assert failures == []
     got = [(c["video_id"], c["segment"], c["text"], c["end_s"]) for c in captions]
     assert got == [
@@ -232,11 +252,25 @@ def test_cli_accepts_the_benchmark_formats(tmp_path, capsys):
     csv_path = videos_csv(tmp_path / "videos.csv", ["v1", "v2"])
     out = tmp_path / "out"
     argv = [
-        "--dataset", "crosstask", "--videos", str(csv_path), "--root", str(tmp_path),
-        "--captions", str(rel / "tasks_primary.txt"), "--captions-format", "crosstask",
-        "--shard-size", "1", "--out-manifest", str(out / "m.parquet"),
-        "--out-captions", str(out / "c.parquet"), "--out-failures", str(out / "f.parquet"),
-    ]  # fmt: skip
+        "--dataset",
+        "crosstask",
+        "--videos",
+        str(csv_path),
+        "--root",
+        str(tmp_path),
+        "--captions",
+        str(rel / "tasks_primary.txt"),
+        "--captions-format",
+        "crosstask",
+        "--shard-size",
+        "1",
+        "--out-manifest",
+        str(out / "m.parquet"),
+        "--out-captions",
+        str(out / "c.parquet"),
+        "--out-failures",
+        str(out / "f.parquet"),
+    ]
     assert main(argv) == 0
     captions = pq.read_table(out / "c.parquet")
     assert captions.schema.remove_metadata() == CAPTIONS

@@ -58,10 +58,17 @@ def test_tasks_with_bom_crlf_no_final_blank_line_and_extra_blank_lines(tmp_path)
         ("\n\n", ["no task blocks"]),
     ],
     ids=[
-        "count-too-high", "count-too-low", "count-not-int", "missing-line", "no-blank-line",
-        "empty-step", "truncated", "duplicate", "empty",
+        "count-too-high",
+        "count-too-low",
+        "count-not-int",
+        "missing-line",
+        "no-blank-line",
+        "empty-step",
+        "truncated",
+        "duplicate",
+        "empty",
     ],
-)  # fmt: skip
+)
 def test_bad_tasks_primary(tmp_path, text, needles):
     path = write(tmp_path / "tasks_primary.txt", text)
     with raises_naming(path, *needles):
@@ -147,10 +154,18 @@ def test_read_crosstask_annotation(tmp_path):
         (b"1,2,3\n2,\xff,4\n", ["line 2", "not UTF-8"]),
     ],
     ids=[
-        "step-too-high", "step-zero", "step-text", "end-before-start", "negative", "not-number",
-        "nan", "too-few-fields", "too-many-fields", "not-utf8",
+        "step-too-high",
+        "step-zero",
+        "step-text",
+        "end-before-start",
+        "negative",
+        "not-number",
+        "nan",
+        "too-few-fields",
+        "too-many-fields",
+        "not-utf8",
     ],
-)  # fmt: skip
+)
 def test_bad_crosstask_annotation(tmp_path, text, needles):
     path = write(tmp_path / "annotations" / "16815_v1.csv", text)
     with raises_naming(path, *needles):

@@ -76,8 +76,9 @@ def test_demo_crosstask(demo, csv_name):
         assert tasks[task.task_id].steps == tuple(s.name for s in task.steps)
         got_task, lines = ann[v.video_id]
         assert got_task == task.task_id
-        assert lines == [(s.step + 1, pytest.approx(s.start), pytest.approx(s.end))
-                         for s in v.segments]  # fmt: skip
+        assert lines == [
+            (s.step + 1, pytest.approx(s.start), pytest.approx(s.end)) for s in v.segments
+        ]
         n_frames = math.ceil(v.duration)
         y = ground_truth(crosstask_intervals_per_step(lines, len(task.steps)), n_frames)
         for s in v.segments:

@@ -43,20 +43,30 @@ def test_read_srt_variants(tmp_path, variant):
     [
         (SRT + "\n5\n01:03:00,000 --> 01:03:01,000\n", ["line 18", "truncated block"]),
         (SRT + "\n5\n", ["line 17", "truncated block 5 (no time line)"]),
-        (SRT.replace("00:00:12,500 --> 00:00:20,040", "00:00:12 500 -> 00:00:20"),
-         ["line 6", "bad time line"]),
-        (SRT.replace("00:00:12,500 --> 00:00:20,040", "00:00:20,040 --> 00:00:12,500"),
-         ["line 6", "end 12.5 is before start 20.04"]),
+        (
+            SRT.replace("00:00:12,500 --> 00:00:20,040", "00:00:12 500 -> 00:00:20"),
+            ["line 6", "bad time line"],
+        ),
+        (
+            SRT.replace("00:00:12,500 --> 00:00:20,040", "00:00:20,040 --> 00:00:12,500"),
+            ["line 6", "end 12.5 is before start 20.04"],
+        ),
         (SRT.replace("crack_eggs\n\n", "crack_eggs\n"), ["line 2", "4 label lines"]),
         (SRT.replace("3\n01:02:03", "three\n01:02:03"), ["line 9", "expected a block number"]),
         (SRT.replace("00:00:07,000", "00:61:07,000"), ["line 2", "bad time line"]),
         (SRT.encode() + b"\n5\n01:03:00,000 --> 01:03:01,000\n\xe9uf\n", ["line 19", "not UTF-8"]),
     ],
     ids=[
-        "no-label", "no-time-line", "bad-arrow", "end-before-start", "missing-blank-line",
-        "bad-number", "minutes-over-59", "not-utf8",
+        "no-label",
+        "no-time-line",
+        "bad-arrow",
+        "end-before-start",
+        "missing-blank-line",
+        "bad-number",
+        "minutes-over-59",
+        "not-utf8",
     ],
-)  # fmt: skip
+)
 def test_bad_srt(tmp_path, text, needles):
     path = write(tmp_path / "annotations" / "vid.srt", text)
     with raises_naming(path, *needles):

@@ -68,19 +68,46 @@ def shard(tmp_path_factory) -> Path:
     for i in range(4):
         path = d / f"c{i}.mp4"
         make_clip(path, 6.0)
-        rows.append({"video_id": f"c{i}", "path": str(path), "dataset": "t", "shard": 0,
-                     "duration_s": 6.0, "fps": 25.0, "width": 160, "height": 120,
-                     "has_video": True, "has_audio": True, "error": None})  # fmt: skip
+        rows.append(
+            {
+                "video_id": f"c{i}",
+                "path": str(path),
+                "dataset": "t",
+                "shard": 0,
+                "duration_s": 6.0,
+                "fps": 25.0,
+                "width": 160,
+                "height": 120,
+                "has_video": True,
+                "has_audio": True,
+                "error": None,
+            }
+        )
     probed = d / "probed.parquet"
     write_table(table_from_rows(rows, MANIFEST), str(probed))
     return probed
 
 
 def extract_args(shard: Path, out: Path) -> list[str]:
-    return ["eao.features.extract", "--backbone", "resnet152", "--probed", str(shard),
-            "--weights", "random", "--batch-size", "2", "--device", "cpu", "--threads", "1",
-            "--out", str(out / "shard.parquet"),
-            "--out-failures", str(out / "failures.parquet")]  # fmt: skip
+    return [
+        "eao.features.extract",
+        "--backbone",
+        "resnet152",
+        "--probed",
+        str(shard),
+        "--weights",
+        "random",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--out",
+        str(out / "shard.parquet"),
+        "--out-failures",
+        str(out / "failures.parquet"),
+    ]
 
 
 def test_killed_extraction_leaves_no_file_and_reruns_to_identical_bytes(
@@ -111,9 +138,27 @@ def test_killed_extraction_leaves_no_file_and_reruns_to_identical_bytes(
 
 def train_args(files: list[str], out: Path, train: dict) -> list[str]:
     f2d, f3d, audio, text = files
-    return ["eao.train.loop", "--model-config", json.dumps(MODEL), "--train-config",
-            json.dumps(train), "--video-2d", f2d, "--video-3d", f3d, "--audio", audio,
-            "--text", text, "--device", "cpu", "--threads", "1", "--out-dir", str(out)]  # fmt: skip
+    return [
+        "eao.train.loop",
+        "--model-config",
+        json.dumps(MODEL),
+        "--train-config",
+        json.dumps(train),
+        "--video-2d",
+        f2d,
+        "--video-3d",
+        f3d,
+        "--audio",
+        audio,
+        "--text",
+        text,
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--out-dir",
+        str(out),
+    ]
 
 
 def test_killed_training_resumes_to_the_uninterrupted_weights(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from eao.features.logmel import (
+from eao.backbones.logmel import (
     FRAMES_PER_SECOND,
     N_MELS,
     SAMPLE_RATE,

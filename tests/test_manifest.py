@@ -400,14 +400,21 @@ def run_main(tmp_path: Path, root: Path, csv_path: Path, captions: Path | None =
     out = tmp_path / "out"
     paths = (out / "manifest.parquet", out / "captions.parquet", out / "failures.parquet")
     argv = [
-        "--dataset", "howto_demo",
-        "--videos", str(csv_path),
-        "--root", str(root),
-        "--shard-size", "2",
-        "--out-manifest", str(paths[0]),
-        "--out-captions", str(paths[1]),
-        "--out-failures", str(paths[2]),
-    ]  # fmt: skip
+        "--dataset",
+        "howto_demo",
+        "--videos",
+        str(csv_path),
+        "--root",
+        str(root),
+        "--shard-size",
+        "2",
+        "--out-manifest",
+        str(paths[0]),
+        "--out-captions",
+        str(paths[1]),
+        "--out-failures",
+        str(paths[2]),
+    ]
     if captions is not None:
         argv += ["--captions", str(captions)]
     return run(main, argv, "eao manifest"), out, paths

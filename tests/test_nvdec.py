@@ -28,8 +28,9 @@ def _nvdec_works() -> bool:
         return False
     with tempfile.TemporaryDirectory() as tmp:
         source = "testsrc2=size=320x240:rate=25"
-        path = ffmpeg_make(Path(tmp) / "one.mp4", "-f", "lavfi", "-i", source, "-t", "0.5",
-                           "-c:v", "libx264")  # fmt: skip
+        path = ffmpeg_make(
+            Path(tmp) / "one.mp4", "-f", "lavfi", "-i", source, "-t", "0.5", "-c:v", "libx264"
+        )
         try:
             check_nvdec(path)
         except DecodeError:
@@ -48,8 +49,19 @@ def frames(path: str, decoder: str) -> dict[str, np.ndarray]:
 
 
 def test_nvdec_frames_match_the_cpu_decoder_within_tolerance(tmp_path):
-    path = ffmpeg_make(tmp_path / "v.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-                       "-t", "4", "-c:v", "libx264", "-pix_fmt", "yuv420p")  # fmt: skip
+    path = ffmpeg_make(
+        tmp_path / "v.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=30",
+        "-t",
+        "4",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+    )
     cpu, gpu = frames(path, "cpu"), frames(path, "nvdec")
     for name in SPECS:
         assert cpu[name].shape == gpu[name].shape, name
@@ -58,12 +70,24 @@ def test_nvdec_frames_match_the_cpu_decoder_within_tolerance(tmp_path):
 
 
 def test_extraction_with_nvdec_uses_it_without_falling_back(tmp_path):
-    path = ffmpeg_make(tmp_path / "v.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-                       "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p")  # fmt: skip
+    path = ffmpeg_make(
+        tmp_path / "v.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=30",
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+    )
     rows = [{"video_id": "v", "path": path, "width": 640, "height": 360, "has_audio": False}]
     from tests.test_fused_decode import _tiny_visual
 
     fallbacks: list[int] = []
-    out = extract.extract_media(rows, {"resnext101": _tiny_visual()}, False, 4, "cpu",
-                                decoder="nvdec", fallbacks=fallbacks)  # fmt: skip
+    out = extract.extract_media(
+        rows, {"resnext101": _tiny_visual()}, 4, "cpu", decoder="nvdec", fallbacks=fallbacks
+    )
     assert fallbacks == [] and not out["resnext101"][1] and len(out["resnext101"][0][0]) == 5

@@ -22,8 +22,15 @@ def touch(path: Path, text: str = "x") -> None:
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     root = tmp_path / "My Kitchen!"
-    for name in ["b.mp4", "a.MKV", "day 2/eggs.webm", "notes.txt", ".hidden.mp4",
-                 ".cache/c.mp4", "eggs.mp4"]:  # fmt: skip
+    for name in [
+        "b.mp4",
+        "a.MKV",
+        "day 2/eggs.webm",
+        "notes.txt",
+        ".hidden.mp4",
+        ".cache/c.mp4",
+        "eggs.mp4",
+    ]:
         touch(root / name)
     return root
 
@@ -33,8 +40,16 @@ def args_for(tmp_path: Path, folder: Path, **kw) -> argparse.Namespace:
     touch(work / "Snakefile")
     touch(work / "config.yaml", yaml.safe_dump({"datasets": {"howto": {}}}))
     touch(work / own_videos.MODEL)
-    base = dict(folder=folder, name=None, directory=work, configfile=None, cores=2,
-                snakefile=work / "Snakefile", allow_training=False, snakemake=[])  # fmt: skip
+    base = dict(
+        folder=folder,
+        name=None,
+        directory=work,
+        configfile=None,
+        cores=2,
+        snakefile=work / "Snakefile",
+        allow_training=False,
+        snakemake=[],
+    )
     return argparse.Namespace(**{**base, **kw})
 
 
@@ -74,8 +89,13 @@ def test_prepare_writes_the_csv_and_a_config_naming_the_folder(tmp_path, folder)
     dataset = cfg["datasets"]["My_Kitchen"]
     assert dataset["root"] == str(folder.resolve())
     rows = Path(dataset["videos"]).read_text().splitlines()
-    assert rows == ["video_id,path", "a,a.MKV", "b,b.mp4", "day 2/eggs,day 2/eggs.webm",
-                    "eggs,eggs.mp4"]  # fmt: skip
+    assert rows == [
+        "video_id,path",
+        "a,a.MKV",
+        "b,b.mp4",
+        "day 2/eggs,day 2/eggs.webm",
+        "eggs,eggs.mp4",
+    ]
     # unchanged files keep their mtime: snakemake then has nothing to redo
     os.utime(overlay, (1, 1))
     os.utime(dataset["videos"], (1, 1))
@@ -87,7 +107,9 @@ def test_the_command_targets_the_index_and_never_retrains_unless_asked(tmp_path,
     args = args_for(tmp_path, folder, snakemake=["--profile", "p"])
     cmd = own_videos.snakemake_command(args, Path("base.yaml"), Path("own.yaml"), "mine")
     assert cmd[cmd.index("--configfile") + 1 : cmd.index("--configfile") + 3] == [
-        "base.yaml", "own.yaml"]  # fmt: skip
+        "base.yaml",
+        "own.yaml",
+    ]
     assert "results/index/mine.parquet" in cmd and "results/failures/mine.tsv" in cmd
     assert cmd[-4:] == ["--rerun-triggers", "mtime", "--profile", "p"]
     args.allow_training = True
@@ -126,8 +148,19 @@ def test_options_after_the_folder_and_snakemake_arguments_after_dashes(
     ran = []
     done = argparse.Namespace(returncode=0)
     monkeypatch.setattr(own_videos.subprocess, "run", lambda cmd: ran.append(cmd) or done)
-    argv = [str(folder), "--cores", "3", "--directory", str(work),
-            "--snakefile", str(work / "Snakefile"), "--", "-n", "--profile", "p"]  # fmt: skip
+    argv = [
+        str(folder),
+        "--cores",
+        "3",
+        "--directory",
+        str(work),
+        "--snakefile",
+        str(work / "Snakefile"),
+        "--",
+        "-n",
+        "--profile",
+        "p",
+    ]
     assert own_videos.main(argv) == 0
     cmd = ran[0]
     assert cmd[cmd.index("--cores") + 1] == "3" and cmd[-3:] == ["-n", "--profile", "p"]

@@ -159,12 +159,16 @@ def test_main_writes_both_tables_atomically_and_succeeds_with_bad_files(media, t
     out = tmp_path / "probe" / "shard-0"
     rc = main(
         [
-            "--manifest", str(manifest),
-            "--shard", "0",
-            "--out", str(out / "manifest.parquet"),
-            "--out-failures", str(out / "failures.parquet"),
+            "--manifest",
+            str(manifest),
+            "--shard",
+            "0",
+            "--out",
+            str(out / "manifest.parquet"),
+            "--out-failures",
+            str(out / "failures.parquet"),
         ]
-    )  # fmt: skip
+    )
     assert rc == 0
     assert sorted(os.listdir(out)) == ["failures.parquet", "manifest.parquet"]  # no *.tmp left
 

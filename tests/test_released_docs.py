@@ -32,8 +32,14 @@ REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Check the paper's numbers from the released checkpoint and features"
 OWN_FEATURES = "## Evaluating the released EAO checkpoint on your own features"
 # the released model's shapes: ResNet-152 + ResNeXt-101 video (4096), word2vec text (here 8-d)
-CFG = ModelConfig(video_dim=4096, text_dim=8, width=64, heads=1, proj_dim=32,
-                  audio_channels=(8, 8, 16, 16, 32, 32, 64))  # fmt: skip
+CFG = ModelConfig(
+    video_dim=4096,
+    text_dim=8,
+    width=64,
+    heads=1,
+    proj_dim=32,
+    audio_channels=(8, 8, 16, 16, 32, 32, 64),
+)
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +61,13 @@ def msrvtt_items(seed: int) -> list[dict]:
     """msrvtt_jsfusion_test.pkl's layout: `2d`, `3d`, `audio`, `eval_caption`."""
     items, _ = released_items(seed)
     return [
-        {"id": f"video{i}", "2d": it["2d_full"], "3d": it["3d_full"], "audio": it["audio"],
-         "eval_caption": it["caption"]}  # fmt: skip
+        {
+            "id": f"video{i}",
+            "2d": it["2d_full"],
+            "3d": it["3d_full"],
+            "audio": it["audio"],
+            "eval_caption": it["caption"],
+        }
         for i, it in enumerate(items)
         if "2d_full" in it
     ]
@@ -66,8 +77,14 @@ def official_checkpoint(path: Path) -> None:
     torch.manual_seed(0)
     state = EverythingAtOnce(CFG).state_dict()
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"arch": "DataParallel", "epoch": 15,
-                "state_dict": {f"module.{k}": v for k, v in state.items()}}, path)  # fmt: skip
+    torch.save(
+        {
+            "arch": "DataParallel",
+            "epoch": 15,
+            "state_dict": {f"module.{k}": v for k, v in state.items()},
+        },
+        path,
+    )
 
 
 def released_files(root: Path, config: str) -> None:
@@ -115,8 +132,11 @@ def test_the_pages_commands_end_in_table1(tmp_path: Path):
         cells = list(csv.DictReader(f))
     for row in ("Ours (t→va)", "Ours (tva model, t→v)"):
         for dataset in ("youcook2", "msrvtt"):
-            cell = next(c for c in cells if c["row"] == row and c["dataset"] == dataset
-                        and c["metric"] == "R10")  # fmt: skip
+            cell = next(
+                c
+                for c in cells
+                if c["row"] == row and c["dataset"] == dataset and c["metric"] == "R10"
+            )
             assert cell["ours"] != "", cell
     notes = (workdir / "results" / "tables" / "table1_zeroshot_retrieval.md").read_text()
     assert "resnet152 (released)" in notes and "RANDOM" not in notes

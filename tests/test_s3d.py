@@ -23,10 +23,21 @@ from eao.backbones.weights import WeightsNotFound
 # fc weights and biases; BN running stats are buffers, not counted). The reference's 532 video
 # keys = 152 parameters + 76 BatchNorms x 3 buffers (running_mean/var, num_batches_tracked).
 REF_PREFIXES = [
-    "conv1", "conv_2b", "conv_2c", "gating",
-    "mixed_3b", "mixed_3c", "mixed_4b", "mixed_4c", "mixed_4d", "mixed_4e", "mixed_4f",
-    "mixed_5b", "mixed_5c", "fc",
-]  # fmt: skip
+    "conv1",
+    "conv_2b",
+    "conv_2c",
+    "gating",
+    "mixed_3b",
+    "mixed_3c",
+    "mixed_4b",
+    "mixed_4c",
+    "mixed_4d",
+    "mixed_4e",
+    "mixed_4f",
+    "mixed_5b",
+    "mixed_5c",
+    "fc",
+]
 REF_VIDEO_PARAMS = 9_670_800
 REF_VIDEO_KEYS = 532
 # Sentence_Embedding(512) in the same file: a 66250 x 300 word embedding, fc1 300 -> 2048,

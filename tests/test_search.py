@@ -14,12 +14,17 @@ from eao.io.parquet import write_table
 
 def index_table(embeddings: np.ndarray) -> pa.Table:
     n, dim = embeddings.shape
-    return pa.Table.from_pydict({
-        "video_id": [f"v{i}" for i in range(n)], "path": [f"/v{i}.mp4" for i in range(n)],
-        "start_s": [0.0] * n, "end_s": [8.0] * n,
-        "embedding": pa.FixedSizeListArray.from_arrays(
-            pa.array(embeddings.reshape(-1).astype(np.float32)), dim),
-    })  # fmt: skip
+    return pa.Table.from_pydict(
+        {
+            "video_id": [f"v{i}" for i in range(n)],
+            "path": [f"/v{i}.mp4" for i in range(n)],
+            "start_s": [0.0] * n,
+            "end_s": [8.0] * n,
+            "embedding": pa.FixedSizeListArray.from_arrays(
+                pa.array(embeddings.reshape(-1).astype(np.float32)), dim
+            ),
+        }
+    )
 
 
 def test_search_ranks_by_cosine():
@@ -33,10 +38,12 @@ def test_search_ranks_by_cosine():
 def test_own_window_hits_counts_captions_whose_window_ranks_in_the_top_k():
     table = index_table(np.eye(4, dtype=np.float32))  # v0..v3, one 0-8 s window each
     queries = np.array([[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 0, 1], [np.nan] * 4], np.float32)
-    captions = [{"video_id": "v0", "start_s": 1.0, "end_s": 3.0, "text": "a"},  # v0 ranks 1st
-                {"video_id": "v1", "start_s": 1.0, "end_s": 3.0, "text": "b"},  # v1 ranks 2nd
-                {"video_id": "v3", "start_s": 9.0, "end_s": 12.0, "text": "c"},  # no own window
-                {"video_id": "v2", "start_s": 1.0, "end_s": 3.0, "text": "?!"}]  # no known word
+    captions = [
+        {"video_id": "v0", "start_s": 1.0, "end_s": 3.0, "text": "a"},  # v0 ranks 1st
+        {"video_id": "v1", "start_s": 1.0, "end_s": 3.0, "text": "b"},  # v1 ranks 2nd
+        {"video_id": "v3", "start_s": 9.0, "end_s": 12.0, "text": "c"},  # no own window
+        {"video_id": "v2", "start_s": 1.0, "end_s": 3.0, "text": "?!"},
+    ]  # no known word
     hits, n, chance = search_module.own_window_hits(table, captions, queries, k=1)
     assert (hits, n) == (1, 3)
     assert chance == pytest.approx((1 / 4 + 1 / 4 + 0) / 3)  # one own window of 4, top 1

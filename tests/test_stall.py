@@ -90,8 +90,12 @@ def test_a_stalled_one_pass_fails_every_stream_without_a_retry(stalling):
     from eao.io.fused import AudioSpec
 
     clip, pidfile = stalling
-    streams = Streams({"a": FrameSpec(1, 120), "b": FrameSpec(24, 112, 112)}, {"a": 4, "b": 16},
-                      AudioSpec(), stall_timeout_s=1)  # fmt: skip
+    streams = Streams(
+        {"a": FrameSpec(1, 120), "b": FrameSpec(24, 112, 112)},
+        {"a": 4, "b": 16},
+        AudioSpec(),
+        stall_timeout_s=1,
+    )
     row = {"path": str(clip), "width": 160, "height": 120, "has_audio": True}
     start = time.monotonic()
     items = list(video_items(row, streams))
@@ -127,18 +131,51 @@ def test_extraction_job_ends_on_a_stalled_video(tmp_path):
     rows = []
     for name in names:
         make_clip(clips / name, 2.0)
-        rows.append({"video_id": name[:-4], "path": str(clips / name), "dataset": "t",
-                     "shard": 0, "duration_s": 2.0, "fps": 25.0, "width": 160, "height": 120,
-                     "has_video": True, "has_audio": True, "error": None})  # fmt: skip
+        rows.append(
+            {
+                "video_id": name[:-4],
+                "path": str(clips / name),
+                "dataset": "t",
+                "shard": 0,
+                "duration_s": 2.0,
+                "fps": 25.0,
+                "width": 160,
+                "height": 120,
+                "has_video": True,
+                "has_audio": True,
+                "error": None,
+            }
+        )
     probed = tmp_path / "probed.parquet"
     write_table(table_from_rows(rows, MANIFEST), str(probed))
     bin_dir, pidfile = stand_in_ffmpeg(tmp_path)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     out, fails = tmp_path / "shard.parquet", tmp_path / "failures.parquet"
-    cmd = [sys.executable, "-m", "eao.features.extract", "--backbone", "resnet152",
-           "--probed", str(probed), "--weights", "random", "--batch-size", "4", "--device",
-           "cpu", "--threads", "1", "--decoders", "2", "--stall-timeout-s", "3",
-           "--out", str(out), "--out-failures", str(fails)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "eao.features.extract",
+        "--backbone",
+        "resnet152",
+        "--probed",
+        str(probed),
+        "--weights",
+        "random",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--decoders",
+        "2",
+        "--stall-timeout-s",
+        "3",
+        "--out",
+        str(out),
+        "--out-failures",
+        str(fails),
+    ]
     start = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - start

@@ -31,13 +31,9 @@ from eao.data.benchmarks import (
 from eao.data.corpus import FeatureTables
 from eao.data.tokens import nearest_indices, video_tokens
 from eao.evaluate.embed import embed_batches
+from eao.evaluate.inputs import shard_provenance
 from eao.evaluate.metrics import metrics_for_tasks, similarity_tasks
-from eao.evaluate.retrieval import (
-    average_embeddings,
-    evaluate,
-    main,
-    shard_provenance,
-)
+from eao.evaluate.retrieval import RetrievalSettings, average_embeddings, evaluate, main
 from eao.model import EverythingAtOnce, ModelConfig
 from eao.model.davenet import pool_audio_tokens
 
@@ -413,7 +409,8 @@ def test_retrieval_json_has_strategy_and_provenance(
 
 def test_clip_embeddings_are_averaged_before_the_similarity(tables, checkpoint):
     model, _ = load_model(checkpoint)
-    got = evaluate(model, tables, "segments", None, 72, 4608, 20, 4, None, strategy="clips")
+    settings = RetrievalSettings("segments", 72, 4608, batch_size=4, strategy="clips")
+    got = evaluate(model, tables, settings)
     batch, ids = retrieval_clips(tables, segment_rows(tables), 72, 4608, strategy="clips")
     out = embed_batches(model, batch, 64)
     clips = list(dict.fromkeys(ids))
@@ -425,4 +422,4 @@ def test_clip_embeddings_are_averaged_before_the_similarity(tables, checkpoint):
     expect = metrics_for_tasks(similarity_tasks(embeddings))
     assert got["metrics"]["t2va"] == expect["t2va"]
     with pytest.raises(ValueError, match="learned positions cover 12"):
-        evaluate(model, tables, "segments", None, 72, 4608, 20, 4, None, strategy="at_once")
+        evaluate(model, tables, RetrievalSettings("segments", 72, 4608, batch_size=4))

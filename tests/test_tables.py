@@ -15,11 +15,19 @@ from eao.tables.paper import TABLES
 from eao.tables.write import latex_escape, to_latex
 
 NAMES = {
-    "table1_zeroshot_retrieval", "table2_finetuned_retrieval", "table3_step_localization",
-    "table4_components", "table5_token_aggregation", "table6_long_videos",
-    "supp_table1_clip_backbones", "supp_table2_segmentation", "supp_table3_crosstask_per_task",
-    "supp_table4_fusion_size", "supp_table5_text_audio", "supp_table6_rope",
-}  # fmt: skip
+    "table1_zeroshot_retrieval",
+    "table2_finetuned_retrieval",
+    "table3_step_localization",
+    "table4_components",
+    "table5_token_aggregation",
+    "table6_long_videos",
+    "supp_table1_clip_backbones",
+    "supp_table2_segmentation",
+    "supp_table3_crosstask_per_task",
+    "supp_table4_fusion_size",
+    "supp_table5_text_audio",
+    "supp_table6_rope",
+}
 PROVENANCE = {
     "video_2d": {"backbone": "resnet152", "weights": "random", "seed": 0},
     "video_3d": {"backbone": "resnext101", "weights": "random", "seed": 0},
@@ -118,9 +126,10 @@ def test_every_table_in_every_format(results: Path, tmp_path: Path):
             assert (out / f"{name}.{ext}").stat().st_size > 0
     index = (out / "index.md").read_text()
     assert all(f"{name}.md" in index for name in NAMES)
-    # Atomic writes leave no temporary file behind.
+    # Atomic writes leave no temporary file behind. (your_benchmarks: tests/test_own_benchmark.py)
+    written = [*NAMES, "your_benchmarks"]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"{n}.{e}" for n in NAMES for e in ("md", "tex", "csv", "html")] + ["index.md"]
+        [f"{n}.{e}" for n in written for e in ("md", "tex", "csv", "html")] + ["index.md"]
     )
 
 
@@ -129,9 +138,17 @@ def test_cells_with_results_show_ours_and_chance(results: Path, tmp_path: Path):
     run_cli(results, out)
     rows = read_csv(out / "table1_zeroshot_retrieval.csv")
     assert list(rows[0]) == [
-        "table", "row", "dataset", "metric", "paper", "ours", "chance",
-        "reason", "variant", "provenance",
-    ]  # fmt: skip
+        "table",
+        "row",
+        "dataset",
+        "metric",
+        "paper",
+        "ours",
+        "chance",
+        "reason",
+        "variant",
+        "provenance",
+    ]
     cell = find(rows, row="Ours (t→va)", dataset="youcook2", metric="R1")
     assert float(cell["paper"]) == 20.0
     assert float(cell["ours"]) == 15.0625  # t2va of main
@@ -224,9 +241,13 @@ def test_paper_numbers_spot_checks():
     assert next(r for r in t3.rows if r.label == "Ours").paper["crosstask"][0] == 39.3
     t4 = by_name["table4_components"]
     assert [(r.source.variant, r.source.task) for r in t4.rows] == [
-        ("no_transformer", "t2v+a"), ("per_modality", "t2v+a"), ("no_comb", "t2v+a"),
-        ("no_comb", "t2va"), ("main", "t2v+a"), ("main", "t2va"),
-    ]  # fmt: skip
+        ("no_transformer", "t2v+a"),
+        ("per_modality", "t2v+a"),
+        ("no_comb", "t2v+a"),
+        ("no_comb", "t2va"),
+        ("main", "t2v+a"),
+        ("main", "t2va"),
+    ]
     t6 = by_name["table6_long_videos"]
     assert [(r.source.variant, r.source.strategy) for r in t6.rows][-1] == ("main", "at_once")
 
@@ -300,10 +321,16 @@ def full_results(tmp_path: Path) -> tuple[Path, dict]:
         "datasets": ["youcook2", "msrvtt", "crosstask", "mining_youtube"],
         "ablations_run": sorted(variants),
         "variants": {"main": {"description": "the paper's model"}, **variants},
-        "pretrain": {"dataset": "howto", "epochs": 40, "lr": 5e-5, "threads": 8, "mem_mb": 1,
-                     "loss_weights": {"tv": 1.0, "ta": 0.1, "va": 0.1}},
+        "pretrain": {
+            "dataset": "howto",
+            "epochs": 40,
+            "lr": 5e-5,
+            "threads": 8,
+            "mem_mb": 1,
+            "loss_weights": {"tv": 1.0, "ta": 0.1, "va": 0.1},
+        },
         "finetune_variants": sorted(variants) + ["main"],
-    }  # fmt: skip
+    }
     return res, config
 
 
@@ -333,13 +360,17 @@ def test_notes_are_short_and_say_common_things_once(results: Path, full_results,
             if name == "full":
                 assert "…" not in md, table.name  # every row line fits whole
     some = (tmp_path / "some" / "table3_step_localization.md").read_text()
-    assert "- ★ Ours (main): videos: CrossTask 6; MYT n/a: dataset mining_youtube not in " \
-        "config datasets" in some  # fmt: skip
+    assert (
+        "- ★ Ours (main): videos: CrossTask 6; MYT n/a: dataset mining_youtube not in "
+        "config datasets" in some
+    )
     md = (tmp_path / "full" / "table3_step_localization.md").read_text()
     assert "radius=1.0" in md and md.count("radius=1.0") == 1  # settings common to all rows
     t4 = (tmp_path / "full" / "supp_table4_fusion_size.md").read_text()
-    assert "variant s4_2blocks_224x5 (2 blocks, batch x5 clips) = main with model depth=2; " \
-        "pretrain n_clips=5" in t4  # fmt: skip
+    assert (
+        "variant s4_2blocks_224x5 (2 blocks, batch x5 clips) = main with model depth=2; "
+        "pretrain n_clips=5" in t4
+    )
 
 
 def test_html_table_holds_the_markdown_cells_and_notes(results: Path):
@@ -399,12 +430,13 @@ def test_the_tables_read_only_the_results_given(results: Path, tmp_path: Path):
     cell = find(t1, row="Ours (t→va)", dataset="youcook2", metric="R1")
     assert cell["ours"] == "" and "youcook2/at_once.json (not among the" in cell["reason"]
     assert find(t1, row="Ours (t→va)", dataset="msrvtt", metric="R1")["ours"] != ""
-    unread = zs / "main/released/at_once.json"  # an imported benchmark no table has a column of
-    put(unread, retrieval_json(1.0))
+    # a localization result of a dataset no table has a column of (a retrieval result of one is
+    # your_benchmarks' row: tests/test_own_benchmark.py)
+    unread = results / "evaluate/localization/main/released.json"
+    put(unread, localization_json())
     refused = tmp_path / "refused"
     cases = {unread: "no table reads this result", results / "x.json": "not an evaluation result"}
     for bad, why in cases.items():
         with pytest.raises(BadInput, match=why):
             main(["--config-json", "{}", "--out", str(refused), "--evaluations", str(bad)])
     assert not refused.exists()
-

@@ -18,10 +18,14 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 # Snakemake's CLI with eao patched first: the DAG build (a dry run) sees the patched code.
+# A backbone's version is its SPEC's (features.<name>): the registry's cached spec is replaced.
 PATCHED = (
-    "import sys, eao, eao.versions as v\n"
+    "import dataclasses, sys, eao, eao.versions as v, eao.backbones.registry as r\n"
     "for change in sys.argv.pop(1).split(','):\n"
     "    if change == 'package': eao.__version__ = '99.0.0'\n"
+    "    elif change.startswith('features.'):\n"
+    "        name = change.removeprefix('features.'); spec = r.backbones()[name]\n"
+    "        r.backbones()[name] = dataclasses.replace(spec, version=spec.version + 1)\n"
     "    elif change: v.OUTPUT_VERSIONS[change] += 1\n"
     "from snakemake.cli import main\n"
     "main()\n"
@@ -80,8 +84,8 @@ def forcerun_targets(workdir: Path, key: str) -> list[str]:
     return RULES[key]
 
 
-# One key per recording rule: the features.* keys all reach extract_media through one dict param
-# (test_workflow_adapters.py checks it holds every enabled backbone's), text.* through one
+# One key per recording rule: the features.* keys reach their pass through one dict param
+# (test_workflow_adapters.py checks it holds the pass's backbones'), text.* through one
 # function of the encoder wildcard. convert_word2vec and import_checkpoint have no job in the tiny
 # run: that they record their versions is test_workflow_adapters.py's check of every rule.
 BUMPED = [k for k in OUTPUT_VERSIONS if k in RULES] + ["features.resnet152", "text.hf"]

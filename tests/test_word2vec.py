@@ -84,9 +84,22 @@ def test_shards_from_the_converted_folder_equal_those_from_the_file(original, co
     shards = {}
     for name, weights in (("bin", original[0]), ("kv", str(converted))):
         out = tmp_path / f"{name}.parquet"
-        argv = ["--encoder", "word2vec", "--weights", weights, "--probed", probed,
-                "--captions", captions, "--device", "cpu", "--out", str(out),
-                "--out-failures", str(tmp_path / f"{name}-failures.parquet")]  # fmt: skip
+        argv = [
+            "--encoder",
+            "word2vec",
+            "--weights",
+            weights,
+            "--probed",
+            probed,
+            "--captions",
+            captions,
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--out-failures",
+            str(tmp_path / f"{name}-failures.parquet"),
+        ]
         assert run(text.main, argv, "python -m eao.features.text") == 0
         shards[name] = pq.read_table(out)
     assert shards["bin"].equals(shards["kv"])  # features, tokens, segments

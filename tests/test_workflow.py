@@ -177,23 +177,32 @@ def test_two_clean_runs_are_identical(tiny_run, shadow_run, record_compass):
             assert a["model"].keys() == b["model"].keys(), rel
             assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items()), rel
         elif path.name == "metrics.jsonl":
+
             def drop_clock(p):
-                return [{k: v for k, v in json.loads(line).items() if k != "clips_per_s"}
-                        for line in p.read_text().splitlines()]  # fmt: skip
+                return [
+                    {k: v for k, v in json.loads(line).items() if k != "clips_per_s"}
+                    for line in p.read_text().splitlines()
+                ]
+
             assert drop_clock(again) == drop_clock(path), rel
         else:
             continue
         compared += 1
     assert compared > 100
-    record_compass("determinism", {"files compared between two clean tiny runs": compared,
-                                   "differing": 0})  # fmt: skip
+    record_compass(
+        "determinism", {"files compared between two clean tiny runs": compared, "differing": 0}
+    )
 
 
 def test_search_over_the_tiny_index(tiny_run, tmp_path):
     index = tiny_run / "results/index/youcook2.parquet"
     eao = [sys.executable, "-m", "eao.cli", "search"]
-    proc = subprocess.run([*eao, str(index), "cut the onion", "-k", "3", "--json"],
-                          capture_output=True, text=True, cwd=tiny_run)  # fmt: skip
+    proc = subprocess.run(
+        [*eao, str(index), "cut the onion", "-k", "3", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tiny_run,
+    )
     assert proc.returncode == 0, proc.stderr
     hits = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [h["rank"] for h in hits] == [1, 2, 3]
@@ -219,8 +228,17 @@ def test_eao_index_makes_a_folder_searchable(tiny_run, tmp_path):
     shutil.copy(sources[0], folder / "first.mp4")
     shutil.copy(sources[1], folder / "day 2" / "second.mp4")
     (folder / "broken.mp4").write_bytes(b"not a video")
-    eao = [sys.executable, "-m", "eao.cli", "index", str(folder), "--configfile", str(TINY),
-           "--cores", "2"]  # fmt: skip
+    eao = [
+        sys.executable,
+        "-m",
+        "eao.cli",
+        "index",
+        str(folder),
+        "--configfile",
+        str(TINY),
+        "--cores",
+        "2",
+    ]
     proc = subprocess.run(eao, capture_output=True, text=True, cwd=tiny_run, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     index = pq.read_table(tiny_run / "results/index/my_videos.parquet").to_pydict()
@@ -228,8 +246,16 @@ def test_eao_index_makes_a_folder_searchable(tiny_run, tmp_path):
     assert "skipped broken: probe:" in proc.stdout
     failures = pq.read_table(tiny_run / "results/failures/my_videos.parquet").to_pylist()
     assert [f["video_id"] for f in failures] == ["broken"]
-    search = [sys.executable, "-m", "eao.cli", "search", "results/index/my_videos.parquet",
-              "cut the onion", "-k", "2"]  # fmt: skip
+    search = [
+        sys.executable,
+        "-m",
+        "eao.cli",
+        "search",
+        "results/index/my_videos.parquet",
+        "cut the onion",
+        "-k",
+        "2",
+    ]
     found = subprocess.run(search, capture_output=True, text=True, cwd=tiny_run)
     assert found.returncode == 0 and str(folder) in found.stdout, found.stderr
     again = subprocess.run(eao, capture_output=True, text=True, cwd=tiny_run, timeout=600)
@@ -243,9 +269,15 @@ def test_report_holds_the_tables_and_figures(tiny_run):
 
     proc = snakemake(tiny_run, "--report", "report.html")
     report = (tiny_run / "report.html").read_text(errors="replace")
-    for name in ("training.png", "recall_youcook2.png", "recall_msrvtt.png", "attention.png",
-                 "retrieval_grid.png", "table1_zeroshot_retrieval.csv",
-                 "table3_step_localization.csv"):  # fmt: skip
+    for name in (
+        "training.png",
+        "recall_youcook2.png",
+        "recall_msrvtt.png",
+        "attention.png",
+        "retrieval_grid.png",
+        "table1_zeroshot_retrieval.csv",
+        "table3_step_localization.csv",
+    ):
         assert name in report, name
     assert "Report created" in proc.stdout + proc.stderr
     # Snakemake embeds each result file as a base64 data URI ("data:<mime>;charset=..;
@@ -283,8 +315,12 @@ def test_forcerun_evaluations_reruns_only_evaluations_and_tables(tiny_run):
     jobs = jobs_scheduled(snakemake(tiny_run, "-n", "--forcerun", "evaluate_retrieval").stdout)
     # main: 4 strategies x 3 datasets (youcook2, msrvtt, the imported `released`), tv and s3d:
     # at_once x 3, fine-tuned main: 2; and the report's recall figures, drawn from them
-    assert jobs == {"evaluate_retrieval": 12 + 3 + 3 + 2, "tables": 1, "report_figures": 1,
-                    "all": 1}  # fmt: skip
+    assert jobs == {
+        "evaluate_retrieval": 12 + 3 + 3 + 2,
+        "tables": 1,
+        "report_figures": 1,
+        "all": 1,
+    }
 
 
 def test_changing_an_ablation_reruns_only_what_depends_on_it(tiny_run, tmp_path):
@@ -294,7 +330,11 @@ def test_changing_an_ablation_reruns_only_what_depends_on_it(tiny_run, tmp_path)
     cfg.write_text(yaml.safe_dump(changed))
     jobs = jobs_scheduled(snakemake(tiny_run, "-n", configfile=cfg).stdout)
     assert jobs == {  # tv's at_once on youcook2, msrvtt and the imported `released`
-        "pretrain": 1, "evaluate_retrieval": 3, "tables": 1, "report_figures": 1, "all": 1
+        "pretrain": 1,
+        "evaluate_retrieval": 3,
+        "tables": 1,
+        "report_figures": 1,
+        "all": 1,
     }
 
 
@@ -331,9 +371,14 @@ def test_slurm_profile_dry_run_gives_every_job_its_resources(tmp_path):
     """The cluster profile parses and resolves without a cluster: GPU rules ask for a GPU on
     the GPU partition, CPU rules for cores and memory, every job has a runtime."""
     out = snakemake(
-        tmp_path, "-n", "--profile", str(REPO / "workflow/profiles/slurm"), "--cores", "64",
+        tmp_path,
+        "-n",
+        "--profile",
+        str(REPO / "workflow/profiles/slurm"),
+        "--cores",
+        "64",
         configfile=REPO / "config.yaml",
-    ).stdout  # fmt: skip
+    ).stdout
     jobs = {}
     for block in out.split("\nrule ")[1:]:
         name = block.split(":", 1)[0]
@@ -362,8 +407,11 @@ def test_slurm_profile_dry_run_gives_every_job_its_resources(tmp_path):
         ({"probe": {"decode_chek": False}}, "decode_chek"),
         ({"datasets": {"mine": {"videos": "v.csv"}}}, "root"),
         ({"demo": {"enabled": True, "fps": "fast"}}, "fps"),
-        ({"index": {"datasets": ["youcok2"]}}, "index.datasets: unknown dataset 'youcok2' "
-         "(the config's datasets: crosstask, howto, mining_youtube, msrvtt, released, youcook2)"),
+        (
+            {"index": {"datasets": ["youcok2"]}},
+            "index.datasets: unknown dataset 'youcok2' "
+            "(the config's datasets: crosstask, howto, mining_youtube, msrvtt, released, youcook2)",
+        ),
     ],
 )
 def test_bad_config_stops_with_the_key_named(tmp_path, change, named):
@@ -385,15 +433,24 @@ def test_bad_config_stops_with_the_key_named(tmp_path, change, named):
 def test_an_unknown_dataset_in_a_target_is_named_with_the_known_ones(tmp_path):
     proc = snakemake(tmp_path, "-n", "results/index/youcok2.parquet", check=False)
     assert proc.returncode != 0
-    assert ("unknown dataset 'youcok2' (the config's datasets: crosstask, howto, "
-            "mining_youtube, msrvtt, released, youcook2)") in proc.stdout + proc.stderr
+    assert (
+        "unknown dataset 'youcok2' (the config's datasets: crosstask, howto, "
+        "mining_youtube, msrvtt, released, youcook2)"
+    ) in proc.stdout + proc.stderr
     assert "KeyError" not in proc.stdout + proc.stderr
 
 
 def test_nested_config_overrides_work_as_typed(tmp_path):
     """`--config` parses nested values as strings; the workflow reads them with their types."""
-    out = snakemake(tmp_path, "-n", "-p", "--until", "extract_media", "--config",
-                    "features={batch_size: 5, device: cpu, resnet152: {seed: 3}}").stdout
+    out = snakemake(
+        tmp_path,
+        "-n",
+        "-p",
+        "--until",
+        "extract_media",
+        "--config",
+        "features={batch_size: 5, device: cpu, resnet152: {seed: 3}}",
+    ).stdout
     assert "--batch-size 5" in out and "--seed resnet152=3" in out
     proc = snakemake(tmp_path, "-n", "--config", "features={batch_size: many}", check=False)
     assert proc.returncode != 0

@@ -16,8 +16,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.io import is_flagged
 from snakemake.rules import Rule
 
+from eao.backbones.registry import backbone, backbones
 from eao.workflow import options as opt
-from eao.workflow import plan
+from eao.workflow import passes, plan
 from eao.workflow.adapters import Rules, workflow_error
 from eao.workflow.config import validate_config
 
@@ -33,7 +34,6 @@ DERIVED = {
     "demo_out_dir": ["wildcards", "output"],
     "out_dir": ["wildcards", "output"],
     "import_args": ["wildcards", "input"],
-    "media_args": ["wildcards", "output"],
     "extract_runtime": ["wildcards", "threads"],
     "train_runtime": ["wildcards", "threads"],
     "pretrain_launcher": ["wildcards", "threads"],
@@ -46,11 +46,21 @@ DERIVED = {
 }
 # Called when the rules are parsed, not per job.
 PARSE_TIME = {
-    "imported_checkpoint", "enabled_backbones", "media_outputs", "media_settings",
-    "retrieval_datasets", "evaluation_outputs", "report_outputs", "all_outputs", "version",
-    "media_weights_inputs",
-    "media_versions", "demo_outputs", "table_inputs",
-}  # fmt: skip
+    "imported_checkpoint",
+    "extraction_passes",
+    "pass_outputs",
+    "pass_settings",
+    "pass_args",
+    "retrieval_datasets",
+    "evaluation_outputs",
+    "report_outputs",
+    "all_outputs",
+    "version",
+    "pass_weights_inputs",
+    "pass_versions",
+    "demo_outputs",
+    "table_inputs",
+}
 
 
 class Named(dict):
@@ -101,15 +111,21 @@ def test_nested_cli_strings_are_typed_before_validation():
         ({"shard_sise": 3}, "Invalid config at the top level: Additional properties"),
         ({"shard_size": "many"}, "Invalid config at shard_size: 'many' is not of type"),
         ({"features": {"batch_size": "many"}}, "Invalid config at features.batch_size"),
-        ({"datasets": {"mine": {"videos": "v.csv"}}},
-         "Invalid config at datasets.mine: 'root' required"),
-        ({"ablations": {"run": ["nope"]}},
-         "Invalid config at ablations.run: nope not in ablations.variants"),
-        ({"index": {"datasets": ["youcok2"]}},
-         "Invalid config at index.datasets: unknown dataset 'youcok2' (the config's datasets: "
-         "crosstask, howto, mining_youtube, msrvtt, released, youcook2)"),
+        (
+            {"datasets": {"mine": {"videos": "v.csv"}}},
+            "Invalid config at datasets.mine: 'root' required",
+        ),
+        (
+            {"ablations": {"run": ["nope"]}},
+            "Invalid config at ablations.run: nope not in ablations.variants",
+        ),
+        (
+            {"index": {"datasets": ["youcok2"]}},
+            "Invalid config at index.datasets: unknown dataset 'youcok2' (the config's datasets: "
+            "crosstask, howto, mining_youtube, msrvtt, released, youcook2)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_config_is_a_workflow_error_naming_the_key(change, message):
     config = copy.deepcopy(TINY)
     for key, value in change.items():
@@ -161,8 +177,10 @@ def test_data_adapters(rules):
     assert outputs["world"] == "results/demo_world/world.json"
     assert rules.out_dir(W(), ["results/tables/t.md", "results/tables/t.csv"]) == "results/tables"
     assert rules.dataset_root(youcook2) == "results/demo_world/youcook2"
-    assert rules.captions_arg(youcook2)[:2] == ["--captions", config["datasets"]["youcook2"]
-                                                ["captions"]]  # fmt: skip
+    assert rules.captions_arg(youcook2)[:2] == [
+        "--captions",
+        config["datasets"]["youcook2"]["captions"],
+    ]
     assert rules.probe_failures(youcook2) == plan.probe_failures(rules.shards, "youcook2")
     released = W(dataset="released")
     assert rules.import_pickle(released) == opt.import_pickle(config, "released", None)
@@ -176,15 +194,20 @@ def test_data_adapters(rules):
 
 def test_feature_adapters(rules):
     config, schema = rules.config, rules.schema
-    assert rules.enabled_backbones() == plan.enabled_backbones(config, schema)
-    assert rules.media_outputs() == plan.media_outputs(config, schema)
-    assert rules.media_settings() == opt.media_settings(config, schema)
+    assert rules.extraction_passes() == ["media"]
+    assert rules.pass_outputs("media") == passes.pass_outputs(config, "media")
+    assert rules.pass_settings("media") == passes.pass_settings(config, "media")
     assert rules.extract_failures(W(dataset="howto")) == plan.extract_failures(
         config, schema, rules.shards, "howto"
     )
-    outputs = Named({k: v.format(dataset="howto", shard="00000") for k, v in
-                     rules.media_outputs().items()})  # fmt: skip
-    assert rules.media_args(W(), outputs) == opt.media_args(config, schema, outputs)
+    outputs = Named(
+        {
+            k: v.format(dataset="howto", shard="00000")
+            for k, v in rules.pass_outputs("media").items()
+        }
+    )
+    args = rules.pass_args("media")
+    assert args(W(), outputs) == passes.pass_args(config, "media", outputs)
     assert rules.extract_runtime(W(), 2) == opt.extract_runtime(config)
     clip = W(encoder="clip")
     assert rules.text_weights_input(clip) == opt.text_weights_input(config, schema, "clip")
@@ -205,11 +228,13 @@ def test_training_adapters(rules):
         "results/pretrain/tv"
     )
     ft = W(variant="main", dataset="youcook2")
-    assert rules.finetune_inputs(ft) == plan.finetune_inputs(config, rules.shards, "main",
-                                                             "youcook2")  # fmt: skip
+    assert rules.finetune_inputs(ft) == plan.finetune_inputs(
+        config, rules.shards, "main", "youcook2"
+    )
     assert rules.finetune_config(ft) == opt.finetune_config(config, "main", "youcook2")
-    assert rules.finetune_runtime(ft, 2) == opt.finetune_config(config, "main", "youcook2",
-                                                                runtime=True)  # fmt: skip
+    assert rules.finetune_runtime(ft, 2) == opt.finetune_config(
+        config, "main", "youcook2", runtime=True
+    )
     assert rules.finetune_options(ft) == opt.finetune_options(config, "youcook2")
 
 
@@ -229,16 +254,20 @@ def test_checkpoint_trust_is_a_flag_of_the_config(rules):
 def test_evaluation_and_report_adapters(rules):
     config, shards = rules.config, rules.shards
     w = W(stage="zeroshot", variant="main", dataset="youcook2", strategy="uniform")
-    assert rules.retrieval_inputs(w) == plan.retrieval_inputs(config, shards, "zeroshot", "main",
-                                                              "youcook2")  # fmt: skip
-    assert rules.retrieval_options(w) == opt.retrieval_options(config, "zeroshot", "main",
-                                                               "youcook2", "uniform")  # fmt: skip
+    assert rules.retrieval_inputs(w) == plan.retrieval_inputs(
+        config, shards, "zeroshot", "main", "youcook2"
+    )
+    assert rules.retrieval_options(w) == opt.retrieval_options(
+        config, "zeroshot", "main", "youcook2", "uniform"
+    )
     loc = W(variant="main", dataset="crosstask")
-    assert rules.localization_inputs(loc) == plan.localization_inputs(config, shards, "main",
-                                                                      "crosstask")  # fmt: skip
+    assert rules.localization_inputs(loc) == plan.localization_inputs(
+        config, shards, "main", "crosstask"
+    )
     assert rules.localization_options(loc) == opt.localization_options(config, "main", "crosstask")
-    assert rules.index_inputs(W(dataset="youcook2")) == plan.index_inputs(config, shards,
-                                                                          "youcook2")  # fmt: skip
+    assert rules.index_inputs(W(dataset="youcook2")) == plan.index_inputs(
+        config, shards, "youcook2"
+    )
     assert rules.index_options(W()) == opt.index_options(config)
     assert rules.retrieval_datasets() == plan.retrieval_datasets(config)
     assert rules.evaluation_outputs() == plan.evaluation_outputs(config)
@@ -267,12 +296,10 @@ def test_for_the_snakefile_a_bad_config_is_its_line_on_stderr_and_status_1(capsy
 def test_each_stage_records_its_output_version(rules):
     from eao.versions import OUTPUT_VERSIONS
 
-    assert rules.media_versions() == {
-        b: OUTPUT_VERSIONS[f"features.{b}"] for b in sorted(plan.MEDIA_BACKBONES)
-    }
+    assert rules.pass_versions("media") == {b: backbone(b).version for b in sorted(backbones())}
     assert rules.text_version(Named(encoder="clip")) == OUTPUT_VERSIONS["text.clip"]
     # every rule records its stage's version: a rule added without one reruns on no upgrade
     for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
         for rule in re.split(r"\n\s*rule ", smk.read_text())[1:]:
-            recorded = re.search(r"\bversions?=R\.(version|media_versions|text_version)\b", rule)
+            recorded = re.search(r"\bversions?=R\.(version|pass_versions|text_version)\b", rule)
             assert recorded, f"{smk.name}: rule {rule.split(':')[0]} records no output version"

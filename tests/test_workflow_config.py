@@ -42,10 +42,17 @@ def test_nested_cli_values_get_the_schema_types():
         "datasets": {"own": base_loaded("{videos: v.csv, root: '.'}")},
     }
     fixed = coerce_cli_strings(config, SCHEMA, SCHEMA)
-    assert fixed["features"] == {"batch_size": 16, "bf16": True,
-                                 "resnet152": {"seed": 3, "weights": "7"}}  # weights: a string
-    assert fixed["pretrain"] == {"lr": 1e-4, "checkpoint": None, "video_3d": None,
-                                 "loss_weights": {"tv": 1}}
+    assert fixed["features"] == {
+        "batch_size": 16,
+        "bf16": True,
+        "resnet152": {"seed": 3, "weights": "7"},
+    }  # weights: a string
+    assert fixed["pretrain"] == {
+        "lr": 1e-4,
+        "checkpoint": None,
+        "video_3d": None,
+        "loss_weights": {"tv": 1},
+    }
     assert fixed["model"]["audio_channels"] == [8, 8, 8, 16, 16, 16, 32]
     assert fixed["datasets"]["own"] == {"videos": "v.csv", "root": "."}
     Draft202012Validator(SCHEMA).validate({**fixed, "datasets": fixed["datasets"]})
@@ -62,13 +69,20 @@ def test_values_already_typed_are_kept():
 
 
 def config_with(index=(), corpus="howto", variants=None) -> dict:
-    return {"datasets": {"howto": {}, "youcook2": {}}, "index": {"datasets": list(index)},
-            "pretrain": {"dataset": corpus}, "ablations": {"variants": variants or {}}}
+    return {
+        "datasets": {"howto": {}, "youcook2": {}},
+        "index": {"datasets": list(index)},
+        "pretrain": {"dataset": corpus},
+        "ablations": {"variants": variants or {}},
+    }
 
 
 def test_an_unknown_dataset_is_named_with_the_known_ones():
-    with pytest.raises(UnknownDataset, match=r"index.datasets: unknown dataset 'youcok2' "
-                       r"\(the config's datasets: howto, youcook2\)"):
+    with pytest.raises(
+        UnknownDataset,
+        match=r"index.datasets: unknown dataset 'youcok2' "
+        r"\(the config's datasets: howto, youcook2\)",
+    ):
         check_dataset_references(config_with(index=["youcok2"]), {})
     # a corpus the user names must exist; the schema's default may be absent (own videos only)
     typo = config_with(corpus="hwoto")
@@ -84,10 +98,16 @@ def test_an_unknown_dataset_is_named_with_the_known_ones():
 
 
 def test_variant_overrides_get_the_sections_types():
-    config = {"ablations": {"variants": {"v": {
-        "model": base_loaded("{depth: 2, positional: rope}"),
-        "pretrain": base_loaded("{audio: null, lr: 1e-4, loss_weights: {tv: 1}}"),
-    }}}}
+    config = {
+        "ablations": {
+            "variants": {
+                "v": {
+                    "model": base_loaded("{depth: 2, positional: rope}"),
+                    "pretrain": base_loaded("{audio: null, lr: 1e-4, loss_weights: {tv: 1}}"),
+                }
+            }
+        }
+    }
     coerce_variant_overrides(config, SCHEMA)
     spec = config["ablations"]["variants"]["v"]
     assert spec["model"] == {"depth": 2, "positional": "rope"}
@@ -95,13 +115,20 @@ def test_variant_overrides_get_the_sections_types():
 
 
 def test_a_dataset_has_videos_or_imported_features_not_both():
-    check_dataset_sources({"datasets": {"a": {"videos": "v.csv", "root": "r"},
-                                        "b": {"imported": {"resnet": "x.pkl"}}}})  # fmt: skip
+    check_dataset_sources(
+        {
+            "datasets": {
+                "a": {"videos": "v.csv", "root": "r"},
+                "b": {"imported": {"resnet": "x.pkl"}},
+            }
+        }
+    )
     with pytest.raises(ValueError, match=r"datasets\.a: 'root' required \(or `imported:`"):
         check_dataset_sources({"datasets": {"a": {"videos": "v.csv"}}})
     with pytest.raises(ValueError, match=r"datasets\.b: imported replaces .*remove videos, root"):
-        check_dataset_sources({"datasets": {"b": {"imported": {"resnet": "x.pkl"},
-                                                  "videos": "v.csv", "root": "r"}}})  # fmt: skip
+        check_dataset_sources(
+            {"datasets": {"b": {"imported": {"resnet": "x.pkl"}, "videos": "v.csv", "root": "r"}}}
+        )
 
 
 def demo_run(**named) -> dict:

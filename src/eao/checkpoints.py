@@ -45,12 +45,16 @@ def model_from(ckpt: dict, path: str | Path) -> EverythingAtOnce:
     """The eval-mode model of a checkpoint dict of ours; BadInput naming `path` otherwise."""
     missing = [k for k in ("model", "model_config") if k not in ckpt]
     if missing and "state_dict" in ckpt:
-        raise BadInput("an official Everything-at-Once checkpoint, not eao's: convert it with "
-                       "`eao import-checkpoint` first", path)  # fmt: skip
+        raise BadInput(
+            "an official Everything-at-Once checkpoint, not eao's: convert it with "
+            "`eao import-checkpoint` first",
+            path,
+        )
     if missing:
         keys = ", ".join(map(str, list(ckpt)[:8])) or "nothing"
-        raise BadInput(f"not an eao model checkpoint (no {' or '.join(missing)}; "
-                       f"it holds {keys})", path)  # fmt: skip
+        raise BadInput(
+            f"not an eao model checkpoint (no {' or '.join(missing)}; it holds {keys})", path
+        )
     state = ckpt["model"]
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise BadInput("not an eao model checkpoint ('model' is not a dict of tensors)", path)

@@ -24,23 +24,35 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "failures": ("eao.ingest.failures:main", "gather failures tables"),
     "train": ("eao.train.loop:main", "pretrain the fusion model on feature shards"),
     "import-checkpoint": ("eao.checkpoints:main", "convert a released EAO checkpoint to ours"),
-    "import-features": ("eao.features.imported:main",
-                        "convert EAO's released evaluation features to shards"),
-    "finetune": ("eao.train.finetune:main",
-                 "fine-tune a pretrained model on a retrieval benchmark"),
-    "retrieval": ("eao.evaluate.retrieval:main",
-                  "text-to-video retrieval metrics of a model on a benchmark"),
-    "localize": ("eao.evaluate.localize:main",
-                 "zero-shot step localization on CrossTask / Mining YouTube"),
+    "import-features": (
+        "eao.features.imported:main",
+        "convert EAO's released evaluation features to shards",
+    ),
+    "finetune": (
+        "eao.train.finetune:main",
+        "fine-tune a pretrained model on a retrieval benchmark",
+    ),
+    "retrieval": (
+        "eao.evaluate.retrieval:main",
+        "text-to-video retrieval metrics of a model on a benchmark",
+    ),
+    "localize": (
+        "eao.evaluate.localize:main",
+        "zero-shot step localization on CrossTask / Mining YouTube",
+    ),
     "tables": ("eao.tables.__main__:main", "the paper's tables with our numbers beside them"),
-    "index": ("eao.own_videos:main",
-              "make a folder of videos searchable: probe, extract, embed, index"),
-    "index-shards": ("eao.evaluate.search:index_main",
-                     "embed feature shards into an index (rule index)"),
+    "index": (
+        "eao.own_videos:main",
+        "make a folder of videos searchable: probe, extract, embed, index",
+    ),
+    "index-shards": (
+        "eao.evaluate.search:index_main",
+        "embed feature shards into an index (rule index)",
+    ),
     "search": ("eao.evaluate.search:search_main", "rank an index's windows for a text query"),
     "info": ("eao.info:main", "what a Parquet table holds: schema, rows, provenance"),
     "doctor": ("eao.doctor:main", "check ffmpeg, packages, GPUs and the config's weights"),
-}  # fmt: skip
+}
 
 
 def entry_point(name: str) -> Callable[[list[str]], int]:

@@ -101,7 +101,9 @@ def stale(pyproject: Path, distribution: str = "eao") -> bool:
     return plain(listed) != plain(installed)
 
 
-def check_packages(report: Report, distribution: str = "eao", pyproject: Path | None = None):
+def check_packages(
+    report: Report, distribution: str = "eao", pyproject: Path | None = None
+) -> None:
     """Every pinned requirement of `distribution` against the installed version: a missing
     dependency is missing, a missing optional one (an extra: dev, slurm) only noted, and a
     different version a warning."""
@@ -112,8 +114,10 @@ def check_packages(report: Report, distribution: str = "eao", pyproject: Path | 
         report.fail(f"{distribution} is not installed; run `make setup` (or pip install -e .)")
         return
     if pyproject is not None and stale(pyproject, distribution):
-        report.warn(f"{pyproject} lists other requirements than the installed {distribution}: "
-                    "run `make setup` (or pip install -e '.[dev]') to install them")  # fmt: skip
+        report.warn(
+            f"{pyproject} lists other requirements than the installed {distribution}: "
+            "run `make setup` (or pip install -e '.[dev]') to install them"
+        )
     seen: set[str] = set()
     for name, want, extra in pinned:
         if canonical(name) in seen:
@@ -141,8 +145,10 @@ def check_gpu(report: Report) -> None:
         for i in range(torch.cuda.device_count()):
             report.ok(f"cuda:{i} {torch.cuda.get_device_name(i)}")
     else:
-        report.warn(f"no GPU visible to torch {torch.__version__}: everything runs on CPU "
-                    f"({os.cpu_count()} cores), slowly at HowTo100M scale")  # fmt: skip
+        report.warn(
+            f"no GPU visible to torch {torch.__version__}: everything runs on CPU "
+            f"({os.cpu_count()} cores), slowly at HowTo100M scale"
+        )
 
 
 def check_weights(report: Report, config: dict) -> None:
@@ -156,8 +162,10 @@ def check_weights(report: Report, config: dict) -> None:
         weights = str(spec["weights"])
         if weights == "random":
             seed = spec.get("seed", 0)
-            report.warn(f"{key}: RANDOM weights (seed {seed}): features carry no pretrained "
-                        "knowledge (docs/features.md: where to put the real ones)")  # fmt: skip
+            report.warn(
+                f"{key}: RANDOM weights (seed {seed}): features carry no pretrained "
+                "knowledge (docs/features.md: where to put the real ones)"
+            )
         elif os.sep in weights or weights.endswith((".pth", ".pt", ".bin")):
             if Path(weights).exists():
                 report.ok(f"{key}: {weights}")

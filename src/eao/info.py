@@ -27,8 +27,11 @@ def describe(path: str) -> list[str]:
         "schema:",
         *(f"  {field.name}: {field.type}" for field in schema),
     ]
-    kv = {k.decode(): v.decode(errors="replace") for k, v in (schema.metadata or {}).items()
-          if not k.startswith(b"ARROW")}  # fmt: skip
+    kv = {
+        k.decode(): v.decode(errors="replace")
+        for k, v in (schema.metadata or {}).items()
+        if not k.startswith(b"ARROW")
+    }
     if kv:
         lines.append("metadata:")
         lines += [f"  {k}: {v if len(v) < 200 else v[:200] + '...'}" for k, v in sorted(kv.items())]
@@ -49,8 +52,10 @@ def summary(path: str, names: list[str]) -> list[str]:
         steps = pc.list_value_length(table["times_s"]).to_numpy(zero_copy_only=False)
         if not len(steps):
             return ["features: no videos"]
-        return [f"features: {len(table):,} videos, {int(steps.sum()):,} feature rows "
-                f"({int(steps.min())}-{int(steps.max())} per video)"]  # fmt: skip
+        return [
+            f"features: {len(table):,} videos, {int(steps.sum()):,} feature rows "
+            f"({int(steps.min())}-{int(steps.max())} per video)"
+        ]
     return []
 
 

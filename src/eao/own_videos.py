@@ -32,8 +32,11 @@ from eao.io.atomic import write_text_atomic
 from eao.io.config import read_config
 
 # What ffmpeg reads and people keep videos in; anything else in the folder is left alone.
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpg", ".mpeg", ".flv",
-                  ".wmv", ".ts", ".3gp", ".ogv"}  # fmt: skip
+VIDEO_SUFFIXES = {
+    *(".mp4", ".m4v", ".mkv", ".webm", ".mov"),  # today's containers
+    *(".avi", ".mpg", ".mpeg", ".flv", ".wmv"),  # older ones
+    *(".ts", ".3gp", ".ogv"),  # broadcast, phones, Ogg
+}
 MODEL = "results/pretrain/main/model.pt"
 
 
@@ -80,8 +83,10 @@ def video_ids(videos: list[Path], earlier: dict[Path, str] | None = None) -> lis
     earlier = earlier or {}
     stems = [v.with_suffix("").as_posix() for v in videos]
     clash = {s for s, n in Counter(stems).items() if n > 1}
-    ids = [earlier.get(v) or (v.as_posix() if s in clash else s)
-           for v, s in zip(videos, stems, strict=True)]  # fmt: skip
+    ids = [
+        earlier.get(v) or (v.as_posix() if s in clash else s)
+        for v, s in zip(videos, stems, strict=True)
+    ]
     repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
     if repeated:
         raise BadInput(f"two videos would share the id {repeated[0]!r}: rename one")
@@ -106,8 +111,10 @@ def dataset_name(folder: Path) -> str:
 def overlay_config(name: str, csv_path: Path, folder: Path) -> dict:
     """The config added on top of the run's: the folder as a dataset, indexed. Snakemake merges
     it into the base config key by key, so the index settings (window, stride) stay the base's."""
-    return {"datasets": {name: {"videos": str(csv_path.resolve()), "root": str(folder.resolve())}},
-            "index": {"datasets": [name]}}  # fmt: skip
+    return {
+        "datasets": {name: {"videos": str(csv_path.resolve()), "root": str(folder.resolve())}},
+        "index": {"datasets": [name]},
+    }
 
 
 def default_snakefile() -> Path:
@@ -120,10 +127,10 @@ def default_snakefile() -> Path:
 
 
 def snakemake_command(args: argparse.Namespace, base: Path, overlay: Path, name: str) -> list[str]:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(args.snakefile),
-           "--directory", str(args.directory), "--configfile", str(base), str(overlay),
-           "--cores", str(args.cores),
-           f"results/index/{name}.parquet", f"results/failures/{name}.tsv"]  # fmt: skip
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(args.snakefile)]
+    cmd += ["--directory", str(args.directory), "--configfile", str(base), str(overlay)]
+    cmd += ["--cores", str(args.cores)]
+    cmd += [f"results/index/{name}.parquet", f"results/failures/{name}.tsv"]  # the targets
     if not args.allow_training:
         # Only modification times decide what is out of date: a config or code change since the
         # model was trained must not make this command retrain it.
@@ -140,10 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("folder", type=Path, help="a folder of videos (searched recursively)")
     ap.add_argument("--name", help="dataset name (default: the folder's name)")
-    ap.add_argument("--directory", type=Path, default=Path("."),
-                    help="the run's working folder, holding results/ (default: here)")  # fmt: skip
-    ap.add_argument("--configfile", type=Path,
-                    help="the run's config (default: DIRECTORY/config.yaml)")  # fmt: skip
+    ap.add_argument(
+        "--directory",
+        type=Path,
+        default=Path("."),
+        help="the run's working folder, holding results/ (default: here)",
+    )
+    ap.add_argument(
+        "--configfile", type=Path, help="the run's config (default: DIRECTORY/config.yaml)"
+    )
     ap.add_argument("--snakefile", type=Path, default=default_snakefile())
     ap.add_argument("--cores", type=int, default=1)
     ap.add_argument(
@@ -161,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     cmd = snakemake_command(args, base, overlay, name)
     print("eao index: running " + " ".join(cmd), flush=True)
     if subprocess.run(cmd).returncode != 0:
-        print(f"eao index: the workflow failed; its logs are in {args.directory / 'logs'}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"eao index: the workflow failed; its logs are in {args.directory / 'logs'}",
+            file=sys.stderr,
+        )
         return 1
     summarise(args.directory, name)
     return 0
@@ -178,8 +192,7 @@ def prepare(args: argparse.Namespace) -> tuple[str, Path, Path]:
         kinds = " ".join(sorted(VIDEO_SUFFIXES))
         raise BadInput(f"no video files in it (looked for {kinds})", folder)
     if not args.snakefile.is_file():
-        raise BadInput("no Snakefile (run from the repository or pass --snakefile)",
-                       args.snakefile)  # fmt: skip
+        raise BadInput("no Snakefile (run from the repository or pass --snakefile)", args.snakefile)
     base = args.configfile or args.directory / "config.yaml"
     if not base.is_file():
         raise BadInput("no config (pass --configfile)", base)
@@ -222,8 +235,10 @@ def summarise(directory: Path, name: str) -> None:
         return
     table = pq.read_table(index, columns=["video_id"])
     failures = pq.read_table(directory / "results" / "failures" / f"{name}.parquet").to_pylist()
-    print(f"eao index: {len(table)} windows of {len(set(table['video_id'].to_pylist()))} videos "
-          f"-> {index}")  # fmt: skip
+    print(
+        f"eao index: {len(table)} windows of {len(set(table['video_id'].to_pylist()))} videos "
+        f"-> {index}"
+    )
     for row in failures:
         print(f"  skipped {row.get('video_id')}: {row.get('stage')}: {row.get('error')}")
     if failures:

@@ -1,6 +1,6 @@
 """The log-mel table's time axis, shared by extraction, data loading and the model's audio tokens.
 
-The recipe (eao.features.logmel; docs/features.md): 16 kHz audio, 25 ms windows (n_fft 400),
+The recipe (eao.backbones.logmel; docs/features.md): 16 kHz audio, 25 ms windows (n_fft 400),
 10 ms hop (160 samples), 40 mel bands. One audio token of the audio CNN covers 64 frames.
 
 Time -> log-mel frame. Our log-mel table has the reference spectrogram's layout: 100 frames/s,

@@ -7,7 +7,7 @@ import os
 import sys
 
 from eao.workflow.adapters import Rules
-from eao.workflow.plan import MEDIA_BACKBONES, TABLE_FILES, one_of
+from eao.workflow.plan import RELEASED_BACKBONES, TABLE_FILES, one_of
 
 # A config problem ends the run here, its one line last on the screen (no traceback after it).
 R = Rules.for_snakefile(

@@ -134,7 +134,7 @@ rule import_manifest:
 rule import_features:
     wildcard_constraints:
         dataset=one_of(IMPORTED_DATASETS),
-        backbone=one_of(MEDIA_BACKBONES),
+        backbone=one_of(RELEASED_BACKBONES),
     input:
         unpack(R.import_pickle),
     output:

@@ -1,34 +1,37 @@
-# Feature stage: one job per (dataset, shard) decodes each video once for every enabled media
-# backbone (eao.features.extract, eao.io.fused) and writes each backbone's Parquet shard and
-# failures table. Recorded params: every backbone's output-affecting settings (media_settings)
-# and output version (versions); the command's flags are derived from the outputs, so disabling a
-# backbone reruns nothing.
-# Changing one backbone's settings reruns the shard's whole pass (docs/features.md says why).
+# Feature stage: one job per (pass, dataset, shard) decodes each video once for every enabled
+# media backbone of its pass (eao.features.extract, eao.io.fused) and writes each backbone's
+# Parquet shard and failures table. The default pass `media` holds every enabled backbone that
+# features.passes does not put in a pass of its own (eao.workflow.passes): rule extract_<pass>.
+# Recorded params: the output-affecting settings (pass_settings) and output versions of the
+# pass's own backbones, so changing one backbone's settings reruns only its pass; the command's
+# flags are derived from the outputs.
 # Text features: one job per (encoder, dataset, shard).
 
 
-if R.enabled_backbones():
+for pass_name in R.extraction_passes():
 
-    rule extract_media:
+    rule:
+        name:
+            f"extract_{pass_name}"
         wildcard_constraints:
             dataset=one_of(VIDEO_DATASETS),
         input:
             probed="results/probe/{dataset}/shard-{shard}.parquet",
             # local weights files (not `random` or a library name): replacing one reruns
-            weights=R.media_weights_inputs(),
+            weights=R.pass_weights_inputs(pass_name),
             # the videos the probed shard names, when rule demo_world rendered them
             videos=R.dataset_videos,
         output:
-            **R.media_outputs(),
+            **R.pass_outputs(pass_name),
         params:
-            settings=R.media_settings(),
-            args=R.media_args,
+            settings=R.pass_settings(pass_name),
+            args=R.pass_args(pass_name),
             runtime=R.extract_runtime,
-            versions=R.media_versions(),
+            versions=R.pass_versions(pass_name),
         log:
-            "logs/extract/{dataset}/media-{shard}.log",
+            f"logs/extract/{{dataset}}/{pass_name}-{{shard}}.log",
         benchmark:
-            "benchmarks/extract/{dataset}/media-{shard}.tsv"
+            f"benchmarks/extract/{{dataset}}/{pass_name}-{{shard}}.tsv"
         threads: 2
         shadow:
             SHADOW

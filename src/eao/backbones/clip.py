@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from eao.backbones.spec import Backbone, Visual
 from eao.backbones.text import (
     check_loading_info,
     hf_weights_sha256,
@@ -24,6 +25,7 @@ from eao.backbones.text import (
     tokenize,
 )
 from eao.backbones.weights import Provenance, is_random, warn_random
+from eao.io.decode import FrameSpec
 
 BACKBONE = "clip"
 MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -193,3 +195,28 @@ def _folder_tokenizer(folder: str):
         return load_hf_tokenizer(folder)
     except (OSError, ValueError, TypeError):
         return None
+
+
+def _build(settings: dict, device: str) -> Visual:
+    enc = CLIPEncoder(settings["weights"], seed=settings["seed"], device=device)
+    return Visual(
+        BACKBONE,
+        FrameSpec(1, 224, 224),  # 1 frame/s, shorter side 224 (bicubic), centre crop 224
+        1.0,
+        enc.image_dim,
+        torch.from_numpy,
+        enc.encode_images,
+        enc.provenance.as_metadata(),
+    )
+
+
+SPEC = Backbone(
+    name=BACKBONE,
+    kind="2d",
+    summary="CLIP image embeddings, 1/s (weights: model folder or hub id).",
+    step_s=1.0,
+    dim=512,
+    build=_build,
+    paper=True,  # the supplement's stronger backbone (Table 1)
+    released=("clip", "clip"),
+)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import re
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import torch
-import torchvision.models as tvm
 from torch import nn
 
+from eao.backbones.spec import Backbone, Visual
 from eao.backbones.weights import (
     Provenance,
     WeightsNotFound,
@@ -27,6 +28,10 @@ from eao.backbones.weights import (
     sha256_file,
     warn_random,
 )
+from eao.io.decode import FrameSpec
+
+if TYPE_CHECKING:
+    import torchvision.models as tvm
 
 BACKBONE = "resnet152"
 MEAN = (0.485, 0.456, 0.406)
@@ -82,16 +87,24 @@ def build_resnet152(weights: str, seed: int = 0) -> tuple[ResNet2DTrunk, Provena
     return model.eval().requires_grad_(False), prov
 
 
+def _torchvision():  # -> the torchvision.models module
+    # Imported when a model is built: the workflow reads this module's SPEC when it builds the
+    # DAG, and importing torchvision costs seconds per Snakemake job.
+    import torchvision.models
+
+    return torchvision.models
+
+
 def _random(seed: int) -> ResNet2DTrunk:
     # Default init explodes in eval mode (features ~1e7, all images alike); zeroing the last BN of
     # each residual block keeps activations bounded. fork_rng: leave the caller's RNG untouched.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ResNet2DTrunk(tvm.resnet152(weights=None, zero_init_residual=True))
+        return ResNet2DTrunk(_torchvision().resnet152(weights=None, zero_init_residual=True))
 
 
 def _from_file(path: str, source: str) -> ResNet2DTrunk:
-    trunk = ResNet2DTrunk(tvm.resnet152(weights=None))
+    trunk = ResNet2DTrunk(_torchvision().resnet152(weights=None))
     # The ImageNet files hold the classifier too; the trunk has no use for it.
     load_strict(trunk, read_state_dict(path), source, drop_prefixes=("fc.",))
     return trunk
@@ -101,6 +114,7 @@ def _cached_torchvision_file(spec: str) -> tuple[str, str, str]:
     """(enum name, path of the cached file, its sha256) for a ResNet152_Weights name. Never
     downloads: a missing file raises at once instead of hanging on a machine without internet."""
     name = spec.strip().removeprefix("ResNet152_Weights.").upper()
+    tvm = _torchvision()
     if name not in tvm.ResNet152_Weights.__members__:
         known = ", ".join(tvm.ResNet152_Weights.__members__)
         raise WeightsNotFound(
@@ -138,3 +152,29 @@ def _checked_sha256(path: str, filename: str) -> str:
             "delete it and fetch it again"
         )
     return sha
+
+
+def _build(settings: dict, device: str) -> Visual:
+    model, prov = build_resnet152(settings["weights"], settings["seed"])
+    return Visual(
+        BACKBONE,
+        FrameSpec(1, 224),  # 1 frame/s, shorter side 224, no crop
+        1.0,
+        2048,
+        lambda x: normalize_frames(torch.from_numpy(x)),
+        model.to(device),
+        prov.as_metadata(),
+    )
+
+
+SPEC = Backbone(
+    name=BACKBONE,
+    kind="2d",
+    summary="2D ResNet-152, 1 feature/s, 2048-d (weights IMAGENET1K_V1 for the paper's features).",
+    step_s=1.0,
+    dim=2048,
+    build=_build,
+    paper=True,
+    speedups=("channels_last", "fold_bn"),
+    released=("resnet", "2d"),
+)

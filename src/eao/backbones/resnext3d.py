@@ -13,6 +13,7 @@ import math
 import torch
 from torch import nn
 
+from eao.backbones.spec import Backbone, Visual
 from eao.backbones.weights import (
     Provenance,
     WeightsNotFound,
@@ -23,6 +24,7 @@ from eao.backbones.weights import (
     sha256_file,
     warn_random,
 )
+from eao.io.decode import FrameSpec
 
 BACKBONE = "resnext101"
 MEAN = (110.6, 103.2, 96.3)
@@ -163,3 +165,29 @@ def _random(seed: int) -> ResNeXt3D:
         if isinstance(m, Bottleneck):
             nn.init.zeros_(m.bn3.weight)
     return model
+
+
+def _build(settings: dict, device: str) -> Visual:
+    model, prov = build_resnext101(settings["weights"], settings["seed"])
+    return Visual(
+        BACKBONE,
+        FrameSpec(24, CLIP_SIZE, CLIP_SIZE),  # 24 fps, shorter side 112, centre crop 112
+        CLIP_FRAMES / 24,
+        2048,
+        lambda x: make_clips(torch.from_numpy(x)),
+        model.to(device),
+        prov.as_metadata(),
+    )
+
+
+SPEC = Backbone(
+    name=BACKBONE,
+    kind="3d",
+    summary="3D ResNeXt-101, 1.5 features/s, 2048-d (weights: path to resnext-101-kinetics.pth).",
+    step_s=CLIP_FRAMES / 24,
+    dim=2048,
+    build=_build,
+    paper=True,
+    speedups=("channels_last", "fold_bn"),
+    released=("resnet", "3d"),
+)

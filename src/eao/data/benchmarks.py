@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -43,6 +44,20 @@ VIDEO_STRATEGY = {"at_once": "clip", "uniform": "nearest", "max_pool": "max_pool
 AUDIO_POOLING = {"at_once": "none", "uniform": "nearest", "max_pool": "max_pool", "clips": "none"}
 YOUCOOK2 = {"n_video_tokens": 72, "audio_frames": 4608}
 MSRVTT = {"n_video_tokens": 48, "audio_frames": 3072}
+
+
+@dataclass(frozen=True)
+class _RowShape:
+    """How every row of a retrieval batch is cut: its video tokens, audio frames and caption
+    words, the video borders (eao.data.tokens.video_tokens), the audio frame mapping
+    (eao.timeline) and the video strategy (`VIDEO_STRATEGY`)."""
+
+    n_video_tokens: int
+    audio_frames: int
+    max_words: int
+    borders: str
+    frame_mapping: str
+    video_strategy: str
 
 
 def segment_rows(tables: FeatureTables, video_ids: Sequence[str] | None = None) -> list[dict]:
@@ -127,41 +142,28 @@ def retrieval_clips(
       (eao.evaluate.retrieval.average_embeddings)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
-    rows = [r for r in captions_rows if _known(tables, r["video_id"])]
-    if len(rows) < len(captions_rows):
+    rows = _with_visual_features(tables, captions_rows)
+    shape = _RowShape(
+        n_video_tokens, audio_frames, max_words, borders, frame_mapping, VIDEO_STRATEGY[strategy]
+    )
+    if strategy == "clips":
+        batch, ids = _sub_clip_rows(tables, rows, shape, clip_seconds, max_clips, clip_frames)
+    else:  # one row per clip: the first tokens (at_once) or resampled to strategy_tokens
+        n_tokens = n_video_tokens if strategy == "at_once" else strategy_tokens
+        batch, ids = _clip_rows(tables, rows, replace(shape, n_video_tokens=n_tokens))
+    return {k: torch.from_numpy(v) for k, v in batch.items()}, ids
+
+
+def _with_visual_features(tables: FeatureTables, rows: Sequence[Mapping]) -> list[Mapping]:
+    """The rows whose video has visual features; the others are logged and left out."""
+    kept = [r for r in rows if _known(tables, r["video_id"])]
+    if len(kept) < len(rows):
         log.warning(
             "%d of %d clips left out: their video has no visual features",
-            len(captions_rows) - len(rows),
-            len(captions_rows),
+            len(rows) - len(kept),
+            len(rows),
         )
-    if strategy == "clips":
-        n_clips, clip_tokens, clip_frames = clip_layout(
-            tables, n_video_tokens, clip_seconds, max_clips, clip_frames
-        )
-        batch, ids = _clip_rows(
-            tables,
-            rows,
-            n_clips * clip_tokens,
-            n_clips * clip_frames,
-            max_words,
-            borders,
-            frame_mapping,
-            "clip",
-        )
-        batch, ids = _cut_into_clips(batch, ids, n_clips, clip_frames)
-    else:
-        n_tokens = n_video_tokens if strategy == "at_once" else strategy_tokens
-        batch, ids = _clip_rows(
-            tables,
-            rows,
-            n_tokens,
-            audio_frames,
-            max_words,
-            borders,
-            frame_mapping,
-            VIDEO_STRATEGY[strategy],
-        )
-    return {k: torch.from_numpy(v) for k, v in batch.items()}, ids
+    return kept
 
 
 def clip_layout(
@@ -189,18 +191,31 @@ def clip_layout(
     return n_clips, tokens, clip_frames
 
 
-def _clip_rows(
+def _sub_clip_rows(
     tables: FeatureTables,
     rows: Sequence[Mapping],
-    n_video_tokens: int,
-    audio_frames: int,
-    max_words: int,
-    borders: str,
-    frame_mapping: str,
-    video_strategy: str,
+    shape: _RowShape,
+    clip_seconds: float,
+    max_clips: int | None,
+    clip_frames: int | None,
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Strategy "clips": every clip cut as a whole (its `clip_layout` sub-clips long), then
+    into its sub-clips, one row each."""
+    n_clips, clip_tokens, clip_frames = clip_layout(
+        tables, shape.n_video_tokens, clip_seconds, max_clips, clip_frames
+    )
+    whole = replace(shape, n_video_tokens=n_clips * clip_tokens, audio_frames=n_clips * clip_frames)
+    batch, ids = _clip_rows(tables, rows, whole)
+    return _cut_into_clips(batch, ids, n_clips, clip_frames)
+
+
+def _clip_rows(
+    tables: FeatureTables, rows: Sequence[Mapping], shape: _RowShape
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """One batch row per clip (numpy arrays) and the clip ids."""
-    batch = _empty_batch(tables, len(rows), n_video_tokens, audio_frames, max_words)
+    batch = _empty_batch(
+        tables, len(rows), shape.n_video_tokens, shape.audio_frames, shape.max_words
+    )
     ids, texts, texts_of = [], {}, None
     for i, r in enumerate(rows):
         vid = r["video_id"]
@@ -213,21 +228,21 @@ def _clip_rows(
             _visual(tables, "3d", vid),
             start,
             end,
-            n_video_tokens,
+            shape.n_video_tokens,
             _rate(tables, "2d"),
             _rate(tables, "3d"),
-            borders,
-            video_strategy,
+            shape.borders,
+            shape.video_strategy,
         )
         if "audio" in batch:
             batch["audio"][i], batch["audio_mask"][i] = audio_window(
-                tables.logmel(vid), start, end, audio_frames, frame_mapping
+                tables.audio(vid), start, end, shape.audio_frames, shape.frame_mapping
             )
         if "text" in batch:
             seg = r.get("segment")
             feats = [texts[seg]] if seg in texts else []
             batch["text"][i], batch["text_mask"][i] = text_tokens(
-                feats, max_words, tables.dim("text")
+                feats, shape.max_words, tables.dim("text")
             )
         ids.append(str(r.get("id") or f"{vid}:{r.get('segment')}"))
     return batch, ids
@@ -295,7 +310,7 @@ def window_clips(
     n = math.ceil(round(duration / stride, 6))
     batch = _empty_batch(tables, n, n_video_tokens, audio_frames, text=False)
     f2d, f3d = _visual(tables, "2d", video_id), _visual(tables, "3d", video_id)
-    logmel = tables.logmel(video_id) if "audio" in batch else None
+    frames = tables.audio(video_id) if "audio" in batch else None
     for i in range(n):
         start = max(0.0, i * stride - radius)
         end = min(float(duration), (i + 1) * stride + radius)
@@ -304,7 +319,7 @@ def window_clips(
         )
         if "audio" in batch:
             batch["audio"][i], batch["audio_mask"][i] = audio_window(
-                logmel, start, end, audio_frames, frame_mapping
+                frames, start, end, audio_frames, frame_mapping
             )
     return {k: torch.from_numpy(v) for k, v in batch.items()}, n
 

@@ -76,8 +76,14 @@ def grow(seed: int, starts: np.ndarray, ends: np.ndarray, min_time: float) -> li
     return order
 
 
-def plan_clip(start: float, starts: np.ndarray, ends: np.ndarray, min_time: float,
-              audio_shift: str, rng: np.random.Generator) -> ClipPlan:
+def plan_clip(
+    start: float,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    min_time: float,
+    audio_shift: str,
+    rng: np.random.Generator,
+) -> ClipPlan:
     """The windows and captions of a clip drawn at `start` (rng only for audio_shift="paper")."""
     seed = seed_caption(start, start + min_time, starts, ends)
     if seed is None:
@@ -103,10 +109,20 @@ class ClipDataset(Dataset):
     (n_clips, max_words, Dt) + text_mask; a modality the tables lack is left out. Keys are
     (epoch, index) (a bare index means epoch 0). len() = number of videos."""
 
-    def __init__(self, tables: FeatureTables, n_clips: int = 10, min_time: float = 8.0,
-                 max_words: int = 20, n_video_tokens: int = 12, audio_frames: int = 768,
-                 audio_shift: str = "code", seed: int = 0, use_2d: bool = True,
-                 use_3d: bool = True, frame_mapping: str = "reference"):
+    def __init__(
+        self,
+        tables: FeatureTables,
+        n_clips: int = 10,
+        min_time: float = 8.0,
+        max_words: int = 20,
+        n_video_tokens: int = 12,
+        audio_frames: int = 768,
+        audio_shift: str = "code",
+        seed: int = 0,
+        use_2d: bool = True,
+        use_3d: bool = True,
+        frame_mapping: str = "reference",
+    ):
         if audio_shift not in AUDIO_SHIFTS:
             raise ValueError(f"unknown audio_shift {audio_shift!r}; expected one of {AUDIO_SHIFTS}")
         self.tables = tables
@@ -156,12 +172,13 @@ class ClipDataset(Dataset):
         # empty (zero mask) but keeps the configured width.
         return np.zeros((0, self.tables.dim(kind)), np.float16) if f is None else f
 
-    def duration(self, f2d: np.ndarray | None, f3d: np.ndarray | None,
-                 logmel: np.ndarray | None) -> int:
+    def duration(
+        self, f2d: np.ndarray | None, f3d: np.ndarray | None, frames: np.ndarray | None
+    ) -> int:
         """Whole seconds the clip start is drawn from: from the spectrogram length as the
         reference (int(frame count -> seconds)); without audio, from the visual rows."""
-        if logmel is not None and len(logmel):
-            return int(frames_to_seconds(len(logmel)))
+        if frames is not None and len(frames):
+            return int(frames_to_seconds(len(frames)))
         if f2d is not None and len(f2d):
             return int(len(f2d) / self.tables.rate("2d"))
         return int(len(f3d) / self.tables.rate("3d")) if f3d is not None else 0
@@ -171,20 +188,26 @@ class ClipDataset(Dataset):
         rng = np.random.default_rng([self.seed, epoch, index])
         f2d = self._visual("2d", index) if self.use_2d else None
         f3d = self._visual("3d", index) if self.use_3d else None
-        logmel = self.tables.logmel(index) if self.use_audio else None
+        frames = self.tables.audio(index) if self.use_audio else None
         narrated = self.use_text or self.tables.has("captions")
         segs = self.tables.text_segments(index) if narrated else []
         starts = np.array([s["start_s"] for s in segs], np.float64)
         ends = np.array([s["end_s"] for s in segs], np.float64)
-        top = max(0.0, self.duration(f2d, f3d, logmel) - self.min_time)
+        top = max(0.0, self.duration(f2d, f3d, frames) - self.min_time)
         plans = []
         for _ in range(self.n_clips):
             start = float(rng.uniform(0.0, top))
             plans.append(plan_clip(start, starts, ends, self.min_time, self.audio_shift, rng))
-        return self._tensors(plans, f2d, f3d, logmel, segs), plans
+        return self._tensors(plans, f2d, f3d, frames, segs), plans
 
-    def _tensors(self, plans: Sequence[ClipPlan], f2d: np.ndarray | None, f3d: np.ndarray | None,
-                 logmel: np.ndarray | None, segs: list[dict]) -> dict[str, np.ndarray]:
+    def _tensors(
+        self,
+        plans: Sequence[ClipPlan],
+        f2d: np.ndarray | None,
+        f3d: np.ndarray | None,
+        frames: np.ndarray | None,
+        segs: list[dict],
+    ) -> dict[str, np.ndarray]:
         r2 = self.tables.rate("2d") if self.use_2d else 1.0
         r3 = self.tables.rate("3d") if self.use_3d else 1.5
         parts: dict[str, list[np.ndarray]] = {k: [] for k in BATCH_KEYS}
@@ -193,13 +216,17 @@ class ClipDataset(Dataset):
             parts["video"].append(v)
             parts["video_mask"].append(vm)
             if self.use_audio:
-                a, am = audio_window(logmel, p.audio_start, p.audio_end, self.audio_frames,
-                                     self.frame_mapping)
+                a, am = audio_window(
+                    frames, p.audio_start, p.audio_end, self.audio_frames, self.frame_mapping
+                )
                 parts["audio"].append(a)
                 parts["audio_mask"].append(am)
             if self.use_text:
-                t, tm = text_tokens([segs[i]["features"] for i in p.segments], self.max_words,
-                                    self.tables.dim("text"))
+                t, tm = text_tokens(
+                    [segs[i]["features"] for i in p.segments],
+                    self.max_words,
+                    self.tables.dim("text"),
+                )
                 parts["text"].append(t)
                 parts["text_mask"].append(tm)
         return {k: np.stack(v) for k, v in parts.items() if v}

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eao.backbones.registry import backbone, names
 from eao.errors import BadInput, reading
 from eao.io.parquet import check_table
 
@@ -40,11 +41,10 @@ COLUMNS = {  # column projection of each kind's reads
     "captions": ("segment", "start_s", "end_s"),
 }
 DEFAULT_RATE = {"2d": 1.0, "3d": 1.5, "audio": 100.0}
-# the `table` key of each kind's files (eao.features.extract / text, eao.ingest.manifest)
+# the `table` key of each kind's files: a media kind's are its registered backbones'
+# (eao.backbones.registry), text and captions those of eao.features.text and eao.ingest.manifest
 TABLES = {
-    "2d": ("features/resnet152", "features/clip"),
-    "3d": ("features/resnext101", "features/s3d"),
-    "audio": ("features/logmel",),
+    **{kind: tuple(backbone(n).table for n in names(kind)) for kind in ("2d", "3d", "audio")},
     "text": ("text_features/",),
     "captions": ("captions",),
 }
@@ -83,8 +83,9 @@ class _Shards:
     """One kind's shard files: per-file row-group offsets, lazily opened files and an LRU cache
     of decoded row groups (per process)."""
 
-    def __init__(self, kind: str, paths: Sequence[str | os.PathLike], cache_groups: int,
-                 max_open: int = 64):
+    def __init__(
+        self, kind: str, paths: Sequence[str | os.PathLike], cache_groups: int, max_open: int = 64
+    ):
         self.kind, self.paths = kind, [str(p) for p in paths]
         self.columns = list(COLUMNS[kind])
         self.cache_groups, self.max_open = cache_groups, max_open
@@ -93,7 +94,8 @@ class _Shards:
         metas = [check_table(p, TABLES[kind], columns, what=kind) for p in self.paths]
         self.group_starts = [
             np.cumsum([0] + [m.row_group(g).num_rows for g in range(m.num_row_groups)])
-            for m in metas]
+            for m in metas
+        ]
         schema = metas[0].schema.to_arrow_schema()
         feats = schema.field("features").type if "features" in schema.names else None
         self.dim = feats.value_type.list_size if feats is not None else 0
@@ -163,8 +165,14 @@ class _Shards:
             group = self._group(f, g)
             stop = min(first + count, int(starts[g + 1]))
             for r in range(row - int(starts[g]), stop - int(starts[g])):
-                out.append({name: (col[1][col[0][r]:col[0][r + 1]] if isinstance(col, tuple)
-                                   else col[r]) for name, col in group.items()})
+                out.append(
+                    {
+                        name: (
+                            col[1][col[0][r] : col[0][r + 1]] if isinstance(col, tuple) else col[r]
+                        )
+                        for name, col in group.items()
+                    }
+                )
             row, g = stop, g + 1
         return out
 
@@ -180,10 +188,15 @@ class FeatureTables:
     A video missing from one kind's tables reads as None / no segments for that kind.
     """
 
-    def __init__(self, video_2d: Sequence[str | os.PathLike] = (),
-                 video_3d: Sequence[str | os.PathLike] = (),
-                 audio: Sequence[str | os.PathLike] = (), text: Sequence[str | os.PathLike] = (),
-                 captions: Sequence[str | os.PathLike] = (), cache_groups: int = 2):
+    def __init__(
+        self,
+        video_2d: Sequence[str | os.PathLike] = (),
+        video_3d: Sequence[str | os.PathLike] = (),
+        audio: Sequence[str | os.PathLike] = (),
+        text: Sequence[str | os.PathLike] = (),
+        captions: Sequence[str | os.PathLike] = (),
+        cache_groups: int = 2,
+    ):
         given = dict(zip(KINDS, (video_2d, video_3d, audio, text, captions), strict=True))
         self._shards = {k: _Shards(k, p, cache_groups) for k, p in given.items() if p}
         if not self._shards:
@@ -201,12 +214,14 @@ class FeatureTables:
         everything = np.unique(np.concatenate([v[0] for v in located.values()]).astype(str))
         dropped = len(everything) - len(self._ids)
         if dropped:
-            log.warning("%d video(s) have no visual features (failed extraction?): dropped",
-                        dropped)
+            log.warning(
+                "%d video(s) have no visual features (failed extraction?): dropped", dropped
+            )
         self._loc = {k: self._align(k, *v) for k, v in located.items()}
 
-    def _align(self, kind: str, names: np.ndarray, file: np.ndarray, first: np.ndarray,
-               count: np.ndarray) -> np.ndarray:
+    def _align(
+        self, kind: str, names: np.ndarray, file: np.ndarray, first: np.ndarray, count: np.ndarray
+    ) -> np.ndarray:
         """(n_videos, 3) int64 rows [file, first row, count] in index order, file -1 = absent."""
         loc = np.full((len(self._ids), 3), -1, np.int64)
         pos = self._positions(names.astype(str))
@@ -282,9 +297,9 @@ class FeatureTables:
         rows = self._rows(kind, video_id)
         return rows[0]["features"] if rows else None
 
-    def logmel(self, video_id: str | int) -> np.ndarray | None:
-        """(T, 40) log-mel frames (dB, float16; frame k centred at k*0.01 s); None when the
-        video has no audio stream or no row."""
+    def audio(self, video_id: str | int) -> np.ndarray | None:
+        """(T, n_mels) audio frames (the log-mel's: dB, float16, frame k centred at k*0.01 s);
+        None when the video has no audio stream or no row."""
         rows = self._rows("audio", video_id)
         if not rows or not rows[0]["has_audio"]:
             return None
@@ -298,10 +313,23 @@ class FeatureTables:
         if "captions" in self._shards:
             feats = {int(r["segment"]): r["features"] for r in text}
             empty = np.zeros((0, self.dim("text") if self.has("text") else 0), np.float32)
-            segs = [dict(segment=int(r["segment"]), start_s=float(r["start_s"]),
-                         end_s=float(r["end_s"]), features=feats.get(int(r["segment"]), empty))
-                    for r in self._rows("captions", video_id)]
+            segs = [
+                dict(
+                    segment=int(r["segment"]),
+                    start_s=float(r["start_s"]),
+                    end_s=float(r["end_s"]),
+                    features=feats.get(int(r["segment"]), empty),
+                )
+                for r in self._rows("captions", video_id)
+            ]
         else:
-            segs = [dict(segment=int(r["segment"]), start_s=float(r["start_s"]),
-                         end_s=float(r["end_s"]), features=r["features"]) for r in text]
+            segs = [
+                dict(
+                    segment=int(r["segment"]),
+                    start_s=float(r["start_s"]),
+                    end_s=float(r["end_s"]),
+                    features=r["features"],
+                )
+                for r in text
+            ]
         return sorted(segs, key=lambda s: (s["start_s"], s["segment"]))

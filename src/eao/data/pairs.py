@@ -127,7 +127,7 @@ class FinetuneDataset(Dataset):
         )
         if tables.has("audio"):
             item["audio"], item["audio_mask"] = audio_window(
-                tables.logmel(vid), row["start"], row["end"], self.audio_frames
+                tables.audio(vid), row["start"], row["end"], self.audio_frames
             )
         segs = row["segments"]
         if len(segs) > 1:  # a random caption of the video, fixed by (seed, epoch, index)
@@ -146,5 +146,5 @@ def _visual(tables: FeatureTables, kind: str, vid: str) -> np.ndarray | None:
 
 
 def _has_audio(tables: FeatureTables, vid: str) -> bool:
-    logmel = tables.logmel(vid)
-    return logmel is not None and len(logmel) > 0
+    frames = tables.audio(vid)
+    return frames is not None and len(frames) > 0

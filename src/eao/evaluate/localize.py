@@ -32,17 +32,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 import eao
-from eao.checkpoints import load_model
 from eao.data.benchmarks import query_rows, window_clips
 from eao.data.corpus import FeatureTables
-from eao.devices import resolve_device
+from eao.errors import ArgumentParser, run
 from eao.evaluate.alignment import (
     crosstask_dp,
     crosstask_recall,
@@ -52,81 +50,52 @@ from eao.evaluate.alignment import (
     segmentation_scores,
 )
 from eao.evaluate.embed import embed_batches
+from eao.evaluate.inputs import add_shard_options, inputs_provenance, load_inputs, start
 from eao.evaluate.metrics import cosine_similarity
-from eao.evaluate.retrieval import shard_provenance
-from eao.ingest import crosstask, mining_youtube
+from eao.evaluate.step_annotations import test_items
+from eao.ingest import crosstask
 from eao.io.atomic import write_text_atomic
 from eao.progress import progress
 
 log = logging.getLogger("eao.localize")
 
 BENCHMARKS = ("crosstask", "mining_youtube")
+# The options the result JSON records under `settings`, in this order.
+SETTINGS = (
+    "video_tokens",
+    "audio_frames",
+    "radius",
+    "temperature",
+    "softmax_over",
+    "background",
+    "steps",
+    "exclude_val",
+    "test_list",
+    "skip_short_videos",
+)
 
 
-def test_items(
-    benchmark: str,
-    annotations: str,
-    steps: str = "occurrences",
-    exclude_val: bool = False,
-    test_list: str | None = None,
-) -> list[dict]:
-    """The test videos: video_id, task, the K step texts in order, and per step its annotated
-    intervals; `query` = the text-table segment of each step (the captions adapter's order)."""
-    folder = os.path.dirname(annotations)
-    if benchmark == "crosstask":
-        tasks = crosstask.read_crosstask_tasks(annotations)
-        videos = crosstask.crosstask_test_videos(
-            folder, exclude_val=exclude_val, test_list=test_list
-        )
-        found = crosstask.crosstask_annotations(folder, videos)
-        items = []
-        for task_id, vid in videos:
-            if vid not in found:
-                continue
-            task = tasks[task_id]
-            per_step: list[list[tuple[float, float]]] = [[] for _ in task.steps]
-            for step, start, end in found[vid][1]:
-                per_step[step - 1].append((start, end))
-            items.append(
-                dict(
-                    video_id=vid,
-                    task=task_id,
-                    steps=list(task.steps),
-                    intervals=per_step,
-                    query=list(range(len(task.steps))),
-                )
-            )
-        return items
-    videos = mining_youtube.read_mining_videos(os.path.join(folder, "videos_test.txt"))
-    found = mining_youtube.mining_annotations(folder, videos)
-    items = []
-    for vid in videos:
-        if vid not in found:
-            continue
-        segments = found[vid]
-        texts, intervals = mining_youtube.mining_steps(segments, mode=steps)
-        labels = [label for label, _, _ in segments]
-        if steps == "unique":  # the first occurrence's segment carries each label's query
-            query = [labels.index(label) for label in dict.fromkeys(labels)]
-        else:
-            query = list(range(len(segments)))
-        items.append(dict(video_id=vid, task="all", steps=texts, intervals=intervals, query=query))
-    return items
-
-
-def embed_video(model: torch.nn.Module, tables: FeatureTables, vid: str, args) -> torch.Tensor:
+def embed_video(
+    model: torch.nn.Module, tables: FeatureTables, vid: str, args: argparse.Namespace
+) -> torch.Tensor:
     """(T, D) window embeddings of a video: fused va, or v for a model without audio."""
     batch, _ = window_clips(tables, vid, args.video_tokens, args.audio_frames, radius=args.radius)
     out = embed_batches(model, batch, args.batch_size, args.device)
     return out["va_embed"] if "va_embed" in out else out["video_embed"]
 
 
-def embed_queries(model: torch.nn.Module, tables: FeatureTables, vid: str, args) -> torch.Tensor:
+def embed_queries(
+    model: torch.nn.Module, tables: FeatureTables, vid: str, args: argparse.Namespace
+) -> torch.Tensor:
+    """Text embeddings of the video's caption segments in segment order, one row each: the
+    step queries (an item's `query` picks its steps' rows)."""
     batch = query_rows(tables, vid, args.max_words)
     return embed_batches(model, batch, args.batch_size, args.device)["text_embed"]
 
 
 def recall_prediction(benchmark: str, scores: np.ndarray) -> np.ndarray:
+    """The frame the DP picks per step: on the raw similarities (CrossTask), on a log-softmax
+    over the video's steps per window (Mining YouTube, MCN's `eval_cross.py`)."""
     if benchmark == "crosstask":
         return predict_steps(scores)
     return crosstask_dp(-log_softmax(scores, 1.0))
@@ -221,7 +190,37 @@ def chance(
     return {k: float(np.mean([r[k] for r in runs])) for k in keys} | {"draws": draws}
 
 
-def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict], args) -> dict:
+def evaluate(
+    model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict], args: argparse.Namespace
+) -> dict:
+    """Recall and segmentation scores of the test videos `items` (test_items), their chance
+    level, and how many videos were left out and why."""
+    videos, texts, skipped = embed_test_videos(model, tables, items, args)
+    if not videos:
+        raise ValueError(f"no test video could be scored ({skipped})")
+    domain = list(texts)
+    add_scores(videos, domain, torch.stack([texts[t] for t in domain]), args)
+    n_domain = len(domain) if args.softmax_over == "dataset" else 0
+    skip_short = args.skip_short_videos
+    result = score_videos(
+        args.benchmark, videos, args.temperature, args.background, n_domain, skip_short
+    )
+    if skip_short:
+        skipped["fewer_frames_than_steps"] = result["short_videos"]["fewer_windows_than_steps"]
+    draws = (args.chance_draws, args.seed, args.temperature, args.background, n_domain)
+    result["chance"] = chance(args.benchmark, videos, *draws, skip_short)
+    result["skipped"] = skipped
+    result["test_videos"] = len(items)
+    result["domain_texts"] = len(domain)
+    return result
+
+
+def embed_test_videos(
+    model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict], args: argparse.Namespace
+) -> tuple[list[dict], dict[str, torch.Tensor], dict[str, int]]:
+    """The items that can be scored, each with its `windows` and step `queries` embeddings;
+    the first embedding of every step text (the dataset's softmax domain, in first-seen
+    order); and the count of items left out per reason."""
     known = set(tables.video_ids())
     videos, skipped = [], {"no_features": 0, "fewer_frames_than_steps": 0, "no_queries": 0}
     # Short videos (fewer windows than steps) stay here whatever --skip-short-videos says: their
@@ -241,10 +240,14 @@ def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict
         for text, row in zip(item["steps"], q, strict=True):
             texts.setdefault(text, row)
         videos.append({**item, "windows": windows, "queries": q})
-    if not videos:
-        raise ValueError(f"no test video could be scored ({skipped})")
-    domain = list(texts)
-    domain_embed = torch.stack([texts[t] for t in domain])
+    return videos, texts, skipped
+
+
+def add_scores(
+    videos: list[dict], domain: list[str], domain_embed: torch.Tensor, args: argparse.Namespace
+) -> None:
+    """Each video's `scores` (S, windows x steps, float64), `truth` (frames x steps) and
+    `log_probs` (the softmax over the domain's texts, or over the video's steps)."""
     for v in videos:
         v["scores"] = cosine_similarity(v["windows"], v["queries"]).numpy().astype(np.float64)
         v["truth"] = crosstask.ground_truth(v["intervals"], len(v["windows"]))
@@ -255,23 +258,10 @@ def evaluate(model: torch.nn.Module, tables: FeatureTables, items: Sequence[dict
             )
         else:
             v["log_probs"] = log_softmax(v["scores"], args.temperature)
-    n_domain = len(domain) if args.softmax_over == "dataset" else 0
-    skip_short = args.skip_short_videos
-    result = score_videos(
-        args.benchmark, videos, args.temperature, args.background, n_domain, skip_short
-    )
-    if skip_short:
-        skipped["fewer_frames_than_steps"] = result["short_videos"]["fewer_windows_than_steps"]
-    draws = (args.chance_draws, args.seed, args.temperature, args.background, n_domain)
-    result["chance"] = chance(args.benchmark, videos, *draws, skip_short)
-    result["skipped"] = skipped
-    result["test_videos"] = len(items)
-    result["domain_texts"] = len(domain)
-    return result
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = eao.errors.ArgumentParser(
+    ap = ArgumentParser(
         prog="eao localize", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     ap.add_argument("--benchmark", choices=BENCHMARKS, required=True)
@@ -285,10 +275,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="crosstask: crosstask_release/tasks_primary.txt; mining_youtube: "
         "weakYouTube_dict.txt (videos_test.txt and annotations/ beside it)",
     )
-    ap.add_argument("--video-2d", nargs="*", default=[])
-    ap.add_argument("--video-3d", nargs="*", default=[])
-    ap.add_argument("--audio", nargs="*", default=[])
-    ap.add_argument("--text", nargs="+", required=True)
+    add_shard_options(ap)
     ap.add_argument("--video-tokens", type=int, default=12)
     ap.add_argument("--audio-frames", type=int, default=768)
     ap.add_argument("--max-words", type=int, default=20)
@@ -316,73 +303,49 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    args.device = resolve_device(args.device)
-    model, ckpt = load_model(args.model)
-    model.to(args.device)
-    tables = FeatureTables(
-        video_2d=args.video_2d, video_3d=args.video_3d, audio=args.audio, text=args.text
-    )
+    args.device = start(args.threads, args.device)
+    model, ckpt, tables = load_inputs(args, args.device)
     items = test_items(
         args.benchmark, args.annotations, args.steps, args.exclude_val, args.test_list
     )
     result = evaluate(model, tables, items, args)
-    if args.benchmark == "crosstask":
-        tasks = crosstask.read_crosstask_tasks(args.annotations)
-        result["task_titles"] = {t: tasks[t].title for t in result["per_task_pooled"]}
-    result.update(
-        model=args.model,
-        step=ckpt.get("step"),
-        benchmark=args.benchmark,
-        provenance={
-            kind: shard_provenance(paths)
-            for kind, paths in (
-                ("video_2d", args.video_2d),
-                ("video_3d", args.video_3d),
-                ("audio", args.audio),
-                ("text", args.text),
-            )
-        },
-        settings={
-            k: getattr(args, k)
-            for k in (
-                "video_tokens",
-                "audio_frames",
-                "radius",
-                "temperature",
-                "softmax_over",
-                "background",
-                "steps",
-                "exclude_val",
-                "test_list",
-                "skip_short_videos",
-            )
-        },
-        protocol="recall: CrossTask DP on raw similarities (MYT: on a log-softmax over the "
-        "video's steps); pooled per task (official) and per-video mean; IoU/IoD per entry "
-        "matched by position; videos with fewer windows than steps "
-        + ("skipped" if args.skip_short_videos else "scored, their steps as misses"),
-        eao_version=eao.__version__,
-    )
-    log.info(
-        "%s: recall %.1f (per-video %.1f), IoU %.1f, IoD %.1f over %d videos; chance "
-        "recall %.1f, IoU %.1f",
-        args.benchmark,
-        result["recall_pooled"],
-        result["recall_per_video"],
-        result["IoU"],
-        result["IoD"],
-        result["videos"],
-        result["chance"]["recall_pooled"],
-        result["chance"]["IoU"],
-    )
+    result.update(run_record(args, ckpt, result))
+    log_summary(result, args.benchmark)
     write_text_atomic(args.out, json.dumps(result, indent=1))
     return 0
 
 
-if __name__ == "__main__":  # eao.errors: loaded by eao.checkpoints; one line per bad input
-    raise SystemExit(eao.errors.run(main, prog="eao localize"))
+def run_record(args: argparse.Namespace, ckpt: dict, result: dict) -> dict:
+    """What the result JSON records beside the scores: CrossTask's task titles, the model, the
+    shards' provenance, the settings and the protocol in words."""
+    record = {}
+    if args.benchmark == "crosstask":
+        tasks = crosstask.read_crosstask_tasks(args.annotations)
+        record["task_titles"] = {t: tasks[t].title for t in result["per_task_pooled"]}
+    short = "skipped" if args.skip_short_videos else "scored, their steps as misses"
+    return record | dict(
+        model=args.model,
+        step=ckpt.get("step"),
+        benchmark=args.benchmark,
+        provenance=inputs_provenance(args),
+        settings={k: getattr(args, k) for k in SETTINGS},
+        protocol="recall: CrossTask DP on raw similarities (MYT: on a log-softmax over the "
+        "video's steps); pooled per task (official) and per-video mean; IoU/IoD per entry "
+        "matched by position; videos with fewer windows than steps " + short,
+        eao_version=eao.__version__,
+    )
+
+
+def log_summary(result: dict, benchmark: str) -> None:
+    log.info(
+        "%s: recall %.1f (per-video %.1f), IoU %.1f, IoD %.1f over %d videos; chance "
+        "recall %.1f, IoU %.1f",
+        benchmark,
+        *(result[k] for k in ("recall_pooled", "recall_per_video", "IoU", "IoD", "videos")),
+        result["chance"]["recall_pooled"],
+        result["chance"]["IoU"],
+    )
+
+
+if __name__ == "__main__":  # eao.errors.run: one line per bad input
+    raise SystemExit(run(main, prog="eao localize"))

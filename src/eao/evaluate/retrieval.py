@@ -19,16 +19,15 @@ embedded separately and the embeddings averaged per clip).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
-import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-import pyarrow.parquet as pq
 import torch
 
 import eao
-from eao.checkpoints import load_model
 from eao.data.benchmarks import (
     AUDIO_POOLING,
     STRATEGIES,
@@ -38,9 +37,9 @@ from eao.data.benchmarks import (
     video_rows,
 )
 from eao.data.corpus import FeatureTables
-from eao.devices import resolve_device
 from eao.errors import ArgumentParser, run
 from eao.evaluate.embed import embed_batches
+from eao.evaluate.inputs import add_shard_options, inputs_provenance, load_inputs, start
 from eao.evaluate.metrics import chance_metrics, metrics_for_tasks, similarity_tasks
 from eao.ingest.manifest import split_videos
 from eao.io.atomic import write_text_atomic
@@ -48,34 +47,34 @@ from eao.model.davenet import AUDIO_POOLING as AUDIO_POOLING_MODES
 
 log = logging.getLogger("eao.retrieval")
 
-# Shard footer key -> provenance key (eao.backbones.weights.Provenance.as_metadata).
-PROVENANCE_KEYS = {
-    b"backbone": "backbone",
-    b"weights": "weights",
-    b"weights_seed": "seed",
-    b"weights_sha256": "sha256",
-}
-INPUT_KINDS = ("video_2d", "video_3d", "audio", "text")  # --video-2d ... --text
+LOGGED_TASKS = ("t2v", "t2va", "t2v+a")  # the tasks the log line shows (the JSON has all)
 
 
-def shard_provenance(paths: Sequence[str | os.PathLike]) -> dict | None:
-    """What produced a kind's feature shards, from the Parquet footer of the first one
-    (eao.backbones.weights.Provenance.as_metadata): backbone, weights, and seed / sha256 when
-    recorded. None without shards. Shards that disagree are logged (mixed features)."""
-    if not paths:
-        return None
-    found = [_provenance(p) for p in paths]
-    if any(f != found[0] for f in found[1:]):
-        log.warning("%s: shards of different provenance (first: %s)", paths[0], found[0])
-    return found[0]
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """What is evaluated and how: the clips (`segments`: YouCook2, `videos`: MSR-VTT), their
+    input lengths, the long-video strategy with its knobs (only the strategy's own are used),
+    and the embedding batch. complete_size: the R@K denominator (None: the clips found), so
+    clips without features count as misses. audio_pooling None: the strategy's (reference:
+    nearest for uniform, max_pool for max_pool, to strategy_tokens tokens)."""
 
+    clips: str
+    video_tokens: int
+    audio_frames: int
+    max_words: int = 20
+    batch_size: int = 64
+    complete_size: int | None = None
+    strategy: str = "at_once"
+    strategy_tokens: int = 12
+    clip_seconds: float = 8.0
+    max_clips: int | None = None
+    clip_frames: int | None = None
+    audio_pooling: str | None = None
 
-def _provenance(path: str | os.PathLike) -> dict:
-    kv = pq.read_metadata(path).metadata or {}
-    out = {name: kv[key].decode() for key, name in PROVENANCE_KEYS.items() if key in kv}
-    if "seed" in out:
-        out["seed"] = int(out["seed"])
-    return out
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RetrievalSettings:
+        """The settings of `eao retrieval`'s options (same names)."""
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
 
 
 def average_embeddings(
@@ -103,87 +102,151 @@ def average_embeddings(
 def evaluate(
     model: torch.nn.Module,
     tables: FeatureTables,
-    clips: str,
-    videos: list[str] | None,
-    video_tokens: int,
-    audio_frames: int,
-    max_words: int,
-    batch_size: int,
-    complete_size: int | None,
+    settings: RetrievalSettings,
+    videos: list[str] | None = None,
     device: str = "cpu",
-    strategy: str = "at_once",
-    strategy_tokens: int = 12,
-    clip_seconds: float = 8.0,
-    max_clips: int | None = None,
-    clip_frames: int | None = None,
-    audio_pooling: str | None = None,
 ) -> dict:
-    """Retrieval metrics of every task, chance, and the clip count, for one long-video
-    strategy (eao.data.benchmarks.retrieval_clips). audio_pooling None: the strategy's
-    (reference: nearest for uniform, max_pool for max_pool, to strategy_tokens tokens)."""
-    rows = segment_rows(tables, videos) if clips == "segments" else video_rows(tables, videos)
-    batch, row_ids = retrieval_clips(
-        tables,
-        rows,
-        video_tokens,
-        audio_frames,
-        max_words,
-        strategy=strategy,
-        strategy_tokens=strategy_tokens,
-        clip_seconds=clip_seconds,
-        max_clips=max_clips,
-        clip_frames=clip_frames,
-    )
-    n_clips = len(set(row_ids))
-    if n_clips < 2:
-        raise ValueError(f"only {n_clips} clip(s) to retrieve from: nothing to rank")
-    pooling = audio_pooling or AUDIO_POOLING[strategy]
-    model.audio_pooling = (pooling, strategy_tokens)
-    try:
-        out = embed_batches(model, batch, batch_size, device)
-    finally:
-        model.audio_pooling = ("none", 0)
+    """Retrieval metrics of every task, chance, and the clip count of the clips of `videos`
+    (None: every video of the tables), for one long-video strategy
+    (eao.data.benchmarks.retrieval_clips)."""
+    batch, row_ids = clip_batch(tables, settings, videos)
+    pooling = settings.audio_pooling or AUDIO_POOLING[settings.strategy]
+    out = embed_with_pooling(model, batch, settings, pooling, device)
     out, ids = average_embeddings(out, row_ids)
     sims = similarity_tasks({k: v for k, v in out.items() if k.endswith("_embed")})
+    complete_size = settings.complete_size
     return {
         "clips": len(ids),
         "rows": len(row_ids),
         "complete_size": complete_size or len(ids),
         "chance": chance_metrics(len(ids), complete_size),
         "metrics": metrics_for_tasks(sims, complete_size=complete_size),
-        "empty_text": int((~out["text_nonempty_input_mask"]).sum())
-        if "text_nonempty_input_mask" in out
-        else None,
-        "empty_audio": int((~out["audio_nonempty_input_mask"]).sum())
-        if "audio_nonempty_input_mask" in out
-        else None,
-        "strategy": strategy,
+        "empty_text": _empty_inputs(out, "text"),
+        "empty_audio": _empty_inputs(out, "audio"),
+        "strategy": settings.strategy,
         "audio_pooling": pooling,
-        "max_clips": clip_layout(tables, video_tokens, clip_seconds, max_clips, clip_frames)[0]
-        if strategy == "clips"
-        else None,
+        "max_clips": _sub_clips(tables, settings),
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = ArgumentParser(prog="eao retrieval", description=__doc__,
-                        formatter_class=argparse.RawTextHelpFormatter)
+def clip_batch(
+    tables: FeatureTables, settings: RetrievalSettings, videos: list[str] | None
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The model inputs of every clip's rows (several per clip for strategy `clips`) and the
+    clip id of each row; ValueError with fewer than two clips (nothing to rank)."""
+    if settings.clips == "segments":
+        rows = segment_rows(tables, videos)
+    else:
+        rows = video_rows(tables, videos)
+    batch, row_ids = retrieval_clips(
+        tables,
+        rows,
+        settings.video_tokens,
+        settings.audio_frames,
+        settings.max_words,
+        strategy=settings.strategy,
+        strategy_tokens=settings.strategy_tokens,
+        clip_seconds=settings.clip_seconds,
+        max_clips=settings.max_clips,
+        clip_frames=settings.clip_frames,
+    )
+    n_clips = len(set(row_ids))
+    if n_clips < 2:
+        raise ValueError(f"only {n_clips} clip(s) to retrieve from: nothing to rank")
+    return batch, row_ids
+
+
+def embed_with_pooling(
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    settings: RetrievalSettings,
+    pooling: str,
+    device: str,
+) -> dict[str, torch.Tensor]:
+    """The model's outputs for the batch, its audio tokens pooled as the strategy wants; the
+    model is left without pooling afterwards (the state it is loaded in)."""
+    model.audio_pooling = (pooling, settings.strategy_tokens)
+    try:
+        return embed_batches(model, batch, settings.batch_size, device)
+    finally:
+        model.audio_pooling = ("none", 0)
+
+
+def _empty_inputs(out: dict[str, torch.Tensor], modality: str) -> int | None:
+    """How many clips had no input of the modality (None: the model has no such input)."""
+    mask = out.get(f"{modality}_nonempty_input_mask")
+    return None if mask is None else int((~mask).sum())
+
+
+def _sub_clips(tables: FeatureTables, settings: RetrievalSettings) -> int | None:
+    """Sub-clips per clip of the `clips` strategy (None for the others)."""
+    if settings.strategy != "clips":
+        return None
+    n_clips, _, _ = clip_layout(
+        tables,
+        settings.video_tokens,
+        settings.clip_seconds,
+        settings.max_clips,
+        settings.clip_frames,
+    )
+    return n_clips
+
+
+def run_record(args: argparse.Namespace, ckpt: dict) -> dict:
+    """What the result JSON records of the run beside the metrics: the model, the clips, the
+    strategy's own settings (the others are argparse defaults, not the run's) and provenance."""
+    strategy = args.strategy
+    return dict(
+        model=args.model,
+        step=ckpt.get("step"),
+        split=args.split,
+        clips_from=args.clips,
+        video_tokens=args.video_tokens,
+        audio_frames=args.audio_frames,
+        strategy_tokens=args.strategy_tokens if strategy in ("uniform", "max_pool") else None,
+        clip_seconds=args.clip_seconds if strategy == "clips" else None,
+        clip_frames=args.clip_frames if strategy == "clips" else None,
+        provenance=inputs_provenance(args),
+        eao_version=eao.__version__,
+    )
+
+
+def log_summary(result: dict) -> None:
+    for task in LOGGED_TASKS:
+        if task in result["metrics"]:
+            values = [result["metrics"][task][k] for k in ("R1", "R5", "R10", "MedR")]
+            log.info("%s: R@1 %.1f R@5 %.1f R@10 %.1f MedR %.1f", task, *values)
+    chance = [result["chance"][k] for k in ("R1", "R5", "R10")]
+    log.info("chance: R@1 %.1f R@5 %.1f R@10 %.1f (%d clips)", *chance, result["clips"])
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = ArgumentParser(
+        prog="eao retrieval", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--model", required=True, help="a checkpoint of eao train (model.pt)")
     ap.add_argument("--manifest", required=True, help="the dataset's manifest (for the split)")
     ap.add_argument(
         "--split", help="evaluate the videos of this split only (e.g. validation, test)"
     )
     ap.add_argument("--clips", choices=["segments", "videos"], required=True)
-    ap.add_argument("--video-2d", nargs="*", default=[])
-    ap.add_argument("--video-3d", nargs="*", default=[])
-    ap.add_argument("--audio", nargs="*", default=[])
-    ap.add_argument("--text", nargs="+", required=True)
+    add_shard_options(ap)
     ap.add_argument("--video-tokens", type=int, required=True)
     ap.add_argument("--audio-frames", type=int, required=True)
     ap.add_argument("--max-words", type=int, default=20)
     ap.add_argument(
         "--complete-size", type=int, help="R@K denominator (missing clips count as misses)"
     )
+    _add_strategy_options(ap)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--out", required=True)
+    return ap.parse_args(argv)
+
+
+def _add_strategy_options(ap: argparse.ArgumentParser) -> None:
+    """--strategy (the paper's Table 6 long-video strategies) and the settings of each."""
     ap.add_argument(
         "--strategy",
         choices=STRATEGIES,
@@ -213,73 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         choices=AUDIO_POOLING_MODES,
         help="audio-token pooling of the model (default: the strategy's)",
     )
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
 
-    model, ckpt = load_model(args.model)
-    model.to(device)
-    tables = FeatureTables(
-        video_2d=args.video_2d, video_3d=args.video_3d, audio=args.audio, text=args.text
-    )
-    result = evaluate(
-        model,
-        tables,
-        args.clips,
-        split_videos(args.manifest, args.split),
-        args.video_tokens,
-        args.audio_frames,
-        args.max_words,
-        args.batch_size,
-        args.complete_size,
-        device,
-        strategy=args.strategy,
-        strategy_tokens=args.strategy_tokens,
-        clip_seconds=args.clip_seconds,
-        max_clips=args.max_clips,
-        clip_frames=args.clip_frames,
-        audio_pooling=args.audio_pooling,
-    )
-    result.update(
-        model=args.model,
-        step=ckpt.get("step"),
-        split=args.split,
-        clips_from=args.clips,
-        video_tokens=args.video_tokens,
-        audio_frames=args.audio_frames,
-        # only the settings the strategy uses (the others are argparse defaults, not the run's)
-        strategy_tokens=args.strategy_tokens if args.strategy in ("uniform", "max_pool") else None,
-        clip_seconds=args.clip_seconds if args.strategy == "clips" else None,
-        clip_frames=args.clip_frames if args.strategy == "clips" else None,
-        provenance={kind: shard_provenance(getattr(args, kind)) for kind in INPUT_KINDS},
-        eao_version=eao.__version__,
-    )
-    for task in ("t2v", "t2va", "t2v+a"):
-        if task in result["metrics"]:
-            m = result["metrics"][task]
-            log.info(
-                "%s: R@1 %.1f R@5 %.1f R@10 %.1f MedR %.1f",
-                task,
-                m["R1"],
-                m["R5"],
-                m["R10"],
-                m["MedR"],
-            )
-    log.info(
-        "chance: R@1 %.1f R@5 %.1f R@10 %.1f (%d clips)",
-        result["chance"]["R1"],
-        result["chance"]["R5"],
-        result["chance"]["R10"],
-        result["clips"],
-    )
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    device = start(args.threads, args.device)
+    model, ckpt, tables = load_inputs(args, device)
+    videos = split_videos(args.manifest, args.split)
+    result = evaluate(model, tables, RetrievalSettings.from_args(args), videos, device)
+    result.update(run_record(args, ckpt))
+    log_summary(result)
     write_text_atomic(args.out, json.dumps(result, indent=1))
     return 0
 

@@ -52,8 +52,11 @@ def text_provenance(paths: list[str]) -> dict[str, str]:
     table = meta.get("table", "")
     if not table.startswith("text_features/"):  # the encoder is named by this key only
         raise BadInput(f"not a text feature shard (table {table!r})", paths[0])
-    return {"text_encoder": table.split("/", 1)[1], "text_weights": meta.get("weights", ""),
-            "text_seed": meta.get("weights_seed", "0")}  # fmt: skip
+    return {
+        "text_encoder": table.split("/", 1)[1],
+        "text_weights": meta.get("weights", ""),
+        "text_seed": meta.get("weights_seed", "0"),
+    }
 
 
 def build_index(args: argparse.Namespace) -> pa.Table:
@@ -67,8 +70,9 @@ def build_index(args: argparse.Namespace) -> pa.Table:
     rows: dict[str, list] = {k: [] for k in ("video_id", "path", "start_s", "end_s")}
     embeddings = []
     for vid in progress(tables.video_ids(), "index"):
-        batch, n = window_clips(tables, vid, args.video_tokens, args.audio_frames,
-                                radius=radius, stride=args.stride_s)  # fmt: skip
+        batch, n = window_clips(
+            tables, vid, args.video_tokens, args.audio_frames, radius=radius, stride=args.stride_s
+        )
         if n == 0:
             continue
         out = embed_batches(model, batch, args.batch_size, device)
@@ -82,9 +86,8 @@ def build_index(args: argparse.Namespace) -> pa.Table:
             rows["end_s"].append(min(duration, (i + 1) * args.stride_s + radius))
     dim = model.cfg.proj_dim
     flat = np.concatenate(embeddings) if embeddings else np.zeros((0, dim), np.float32)
-    columns = {**rows, "embedding": pa.FixedSizeListArray.from_arrays(
-        pa.array(flat.reshape(-1), pa.float32()), dim)}  # fmt: skip
-    return pa.Table.from_pydict(columns)
+    embedding = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1), pa.float32()), dim)
+    return pa.Table.from_pydict({**rows, "embedding": embedding})
 
 
 def index_main(argv: list[str] | None = None) -> int:
@@ -118,12 +121,19 @@ def index_main(argv: list[str] | None = None) -> int:
     # two runs in different folders write the same bytes. Lexical, not through symlinks: in a
     # shadow directory (tests/test_shadow.py) the model is a symlink to the real results folder
     model = os.path.relpath(os.path.abspath(args.model), os.path.dirname(os.path.abspath(args.out)))
-    meta = {"table": "index", "model": model,
-            "max_words": str(args.max_words), "window_s": str(args.window_s),
-            "stride_s": str(args.stride_s), **text}  # fmt: skip
+    meta = {
+        "table": "index",
+        "model": model,
+        "max_words": str(args.max_words),
+        "window_s": str(args.window_s),
+        "stride_s": str(args.stride_s),
+        **text,
+    }
     write_table(table, args.out, meta)
-    print(f"index: {len(table)} windows of {len(set(table['video_id'].to_pylist()))} videos "
-          f"-> {args.out}")  # fmt: skip
+    print(
+        f"index: {len(table)} windows of {len(set(table['video_id'].to_pylist()))} videos "
+        f"-> {args.out}"
+    )
     return 0
 
 
@@ -144,9 +154,14 @@ def read_index(path: str) -> tuple[pa.Table, dict[str, str]]:
     return table, meta
 
 
-def embed_queries(queries: list[str], meta: dict[str, str], model, device: str,
-                  tokenizer: str | None = None,
-                  skip_unknown: bool = False) -> np.ndarray:  # fmt: skip
+def embed_queries(
+    queries: list[str],
+    meta: dict[str, str],
+    model: torch.nn.Module,
+    device: str,
+    tokenizer: str | None = None,
+    skip_unknown: bool = False,
+) -> np.ndarray:
     """(len(queries), proj_dim) L2-normalised text embeddings; the text encoder of the index's
     footer is loaded once for all of them. A query with no word the encoder knows is an error,
     or with skip_unknown a row of NaN (so a caption list can be measured as a whole)."""
@@ -167,20 +182,28 @@ def embed_queries(queries: list[str], meta: dict[str, str], model, device: str,
     proj_dim = model.cfg.proj_dim
     result = np.full((len(queries), proj_dim), np.nan, np.float32)
     if known:
-        batch = {"text": torch.from_numpy(np.stack(tokens)),
-                 "text_mask": torch.from_numpy(np.stack(masks))}  # fmt: skip
+        batch = {
+            "text": torch.from_numpy(np.stack(tokens)),
+            "text_mask": torch.from_numpy(np.stack(masks)),
+        }
         out = embed_batches(model, batch, 64, device)
         result[known] = torch.nn.functional.normalize(out["text_embed"].float(), dim=-1).numpy()
     return result
 
 
-def embed_query(query: str, meta: dict[str, str], model, device: str,
-                tokenizer: str | None = None) -> np.ndarray:  # fmt: skip
+def embed_query(
+    query: str,
+    meta: dict[str, str],
+    model: torch.nn.Module,
+    device: str,
+    tokenizer: str | None = None,
+) -> np.ndarray:
     return embed_queries([query], meta, model, device, tokenizer)[0]
 
 
-def own_window_hits(table: pa.Table, captions: list[dict], queries: np.ndarray,
-                    k: int) -> tuple[int, int, float]:  # fmt: skip
+def own_window_hits(
+    table: pa.Table, captions: list[dict], queries: np.ndarray, k: int
+) -> tuple[int, int, float]:
     """How often a caption's own window (same video, overlapping its span) is among the top k
     of the whole index: (hits, captions measured, chance), chance being the expected fraction
     under a random ranking, 1 - C(N-m, k) / C(N, k) averaged over captions with m own windows.
@@ -213,8 +236,9 @@ def search(table: pa.Table, query_embedding: np.ndarray, k: int) -> list[dict]:
 
 
 def search_main(argv: list[str] | None = None) -> int:
-    ap = ArgumentParser(prog="eao search", description="Rank the windows of an index for a "
-                        "text query.")  # fmt: skip
+    ap = ArgumentParser(
+        prog="eao search", description="Rank the windows of an index for a text query."
+    )
     ap.add_argument("index", help="an index written by the `index` rule (results/index/*.parquet)")
     ap.add_argument("query", help="the text to search for")
     ap.add_argument("-k", type=int, default=5, help="how many windows to show")
@@ -234,8 +258,10 @@ def search_main(argv: list[str] | None = None) -> int:
         if args.json:
             print(json.dumps({"rank": rank, **hit}))
         else:
-            print(f"{rank}. {hit['score']:.3f}  {hit['video_id']}  "
-                  f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s  {hit['path']}")  # fmt: skip
+            print(
+                f"{rank}. {hit['score']:.3f}  {hit['video_id']}  "
+                f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s  {hit['path']}"
+            )
     return 0
 
 

@@ -57,9 +57,16 @@ def video_items(row: dict, streams: Streams) -> Iterator[tuple[str, object]]:
         return
     try:
         for name, chunk in iter_fused(
-            row["path"], streams.frames, row["width"], row["height"], audio, streams.chunks,
-            streams.stall_timeout_s, streams.decoder_threads, streams.decoder,
-        ):  # fmt: skip
+            row["path"],
+            streams.frames,
+            row["width"],
+            row["height"],
+            audio,
+            streams.chunks,
+            streams.stall_timeout_s,
+            streams.decoder_threads,
+            streams.decoder,
+        ):
             yield name, np.clip(chunk, -1.0, 1.0) if name == AUDIO else chunk
         return
     except DecodeError as e:
@@ -77,8 +84,14 @@ def video_items(row: dict, streams: Streams) -> Iterator[tuple[str, object]]:
 
 def _one_stream(name: str, row: dict, spec: FrameSpec, streams: Streams) -> Iterator[tuple]:
     try:
-        for chunk in iter_frames(row["path"], spec, row["width"], row["height"],
-                                 streams.chunks[name], streams.stall_timeout_s):  # fmt: skip
+        for chunk in iter_frames(
+            row["path"],
+            spec,
+            row["width"],
+            row["height"],
+            streams.chunks[name],
+            streams.stall_timeout_s,
+        ):
             yield name, chunk
     except (DecodeError, OSError) as e:
         yield name, DecodeError(str(e))

@@ -1,22 +1,15 @@
 """Extract the media features of one shard of probed videos: every requested backbone from one
 decode per video, one Parquet shard (and one failures table) per backbone.
 
-    python -m eao.features.extract --probed results/probe/howto/shard-00000.parquet \
-        --backbone resnet152 --backbone resnext101 --backbone clip --backbone logmel \
-        --weights resnet152=IMAGENET1K_V1 --weights resnext101=resnext101.pth \
-        --out resnet152=results/features/resnet152/howto/shard-00000.parquet \
+    python -m eao.features.extract --probed results/probe/howto/shard-00000.parquet \\
+        --backbone resnet152 --backbone logmel --weights resnet152=IMAGENET1K_V1 \\
+        --out resnet152=results/features/resnet152/howto/shard-00000.parquet \\
         --out-failures resnet152=results/features/resnet152/howto/failures-00000.parquet ...
 
 Per-backbone options are NAME=VALUE; a bare value applies to every backbone (so one backbone
-needs no prefixes: `--backbone clip --weights ViT-B/32 --out clip.parquet ...`).
+needs no prefixes: `--backbone clip --weights ViT-B/32 --out clip.parquet ...`). A backbone's
+own settings are `--NAME-KEY VALUE` (eao.backbones.<module>'s SPEC declares them).
 
-Backbones and their rates (the reference extractors; docs/features.md):
-  resnet152   2D, 1 frame/s, shorter side 224, no crop, layer4 mean     -> 2048-d, 1/s
-  resnext101  3D, 24 fps, shorter side 112, centre crop 112, 16-frame clips -> 2048-d, 1.5/s
-  clip        CLIP image embedding, 1 frame/s, 224 centre crop         -> 512-d, 1/s
-  s3d         S3D (MIL-NCE), 16 fps, 224 centre crop, 32-frame windows  -> 1024-d, 1/s
-              (--s3d-recipe, --s3d-output, --s3d-size: eao.backbones.s3d)
-  logmel      16 kHz mono log-mel, 40 bands, 10 ms hop                  -> 40-d, 100/s
 One ffmpeg process per video decodes it once for all of them (eao.io.fused), several videos
 ahead of the models (--decoders); batches span videos. Visual rows are L2-normalised, float16.
 A video that fails to decode becomes a failures row of each backbone it failed for; the rest
@@ -28,33 +21,32 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from eao import __version__
-from eao.backbones.s3d import OUTPUTS, RECIPES
+from eao.backbones.registry import backbone, backbones
+from eao.backbones.spec import Audio, Visual
 from eao.devices import resolve_device
 from eao.errors import ArgumentParser, BadInput, run
 from eao.features.decoding import RESTART, Streams, decoded
+from eao.features.extraction import Extraction, Result
 from eao.features.shards import usable_rows, write_shard
-from eao.features.visual import Batcher, S3DSettings, Visual, build_visual
+from eao.features.visual import build_visual
 from eao.io.decode import DecodeError
 from eao.io.fused import AUDIO, DECODERS, AudioSpec, check_nvdec
 from eao.io.parquet import FAILURES, table_from_rows, write_table
 from eao.io.pipe import DEFAULT_STALL_TIMEOUT_S, stall_seconds
 from eao.progress import progress
 
-VISUAL = ("resnet152", "resnext101", "clip", "s3d")
-BACKBONES = (*VISUAL, "logmel")
-Result = tuple[dict[int, np.ndarray], dict[int, str]]  # features and errors by row index
+Extractor = Visual | Audio
 
 
 def extract_media(
     rows: list[dict],
-    visuals: dict[str, Visual],
-    logmel: bool,
+    extractors: dict[str, Extractor],
     batch_size: int,
     device: str,
     autocast: bool = False,
@@ -64,119 +56,72 @@ def extract_media(
     decoder: str = "cpu",
     fallbacks: list[int] | None = None,
 ) -> dict[str, Result]:
-    """Features by backbone: (n, dim) float16 unit rows per visual backbone, (T, 40) float16
-    log-mel ((0, 40) for a video without audio); and each backbone's decode errors. The
-    videos whose one-pass decode failed and that were decoded again one stream at a time (on
+    """Features by backbone: (n, dim) float16 unit rows per visual backbone, (T, dim) float16
+    rows per audio one ((0, dim) for a video without audio); and each backbone's decode errors.
+    The videos whose one-pass decode failed and that were decoded again one stream at a time (on
     the CPU) are appended to `fallbacks`."""
+    visuals = {n: e for n, e in extractors.items() if isinstance(e, Visual)}
+    audios = {n: e for n, e in extractors.items() if isinstance(e, Audio)}
     streams = Streams(
         frames={n: v.frames for n, v in visuals.items()},
         chunks={n: v.chunk for n, v in visuals.items()},
-        audio=AudioSpec() if logmel else None,
+        audio=AudioSpec() if audios else None,
         stall_timeout_s=stall_timeout_s,
         decoder_threads=decoder_threads,
         decoder=decoder,
     )
-    batchers = {n: Batcher(v, batch_size, device, autocast) for n, v in visuals.items()}
-    names = [*visuals, *(["logmel"] if logmel else [])]
-    errors: dict[str, dict[int, str]] = {n: {} for n in names}
-    counts: dict[tuple, int] = defaultdict(int)  # (backbone, video, attempt) -> inputs so far
-    attempt: dict[int, int] = defaultdict(int)
-    waves: dict[int, list[np.ndarray]] = defaultdict(list)
-    mels: dict[int, np.ndarray] = {}
-    windowers: dict[tuple, object] = {}  # (backbone, video, attempt) -> its stateful windower
-    fallbacks = [] if fallbacks is None else fallbacks
-
-    def add(name: str, i: int, inputs: torch.Tensor) -> None:
-        key = (name, i, attempt[i])
-        batchers[name].add(key[1:], counts[key], inputs)
-        counts[key] += len(inputs)
-
+    state = Extraction(visuals, audios, batch_size, device, autocast)
     # closing(): the decoder threads stop also when a model raises (else they wait forever)
     with contextlib.closing(decoded(rows, streams, decoders)) as items:
         for i, stream, item in progress(items, "extract"):
-            name = "logmel" if stream == AUDIO else stream
             if item is RESTART:  # the fused decode failed: what it gave is dropped
-                fallbacks.append(i)
-                for batcher in batchers.values():
-                    batcher.drop((i, attempt[i]))
-                for key in [k for k in windowers if k[1] == i]:
-                    del windowers[key]
-                attempt[i] += 1
-                waves.pop(i, None)
-                for n in names:
-                    errors[n].pop(i, None)
+                state.restart(i)
             elif item is None:  # the video is done
-                if logmel and i not in errors["logmel"]:
-                    mels[i] = _log_mel(waves.pop(i, []))
-                for name in visuals:  # the windows still open at the video's end
-                    windower = windowers.pop((name, i, attempt[i]), None)
-                    if windower is not None and i not in errors[name]:
-                        add(name, i, windower.finish())
+                state.done(i)
             elif isinstance(item, DecodeError):
-                if stream == AUDIO:
-                    errors[name][i] = f"audio decode failed: {item}"
-                    waves.pop(i, None)
-                else:
-                    errors[name][i] = str(item)
-                    batchers[name].drop((i, attempt[i]))
-                    windowers.pop((name, i, attempt[i]), None)
+                state.failed(i, stream, item)
             elif stream == AUDIO:
-                waves[i].append(item)
-            elif visuals[name].windows is not None:
-                key = (name, i, attempt[i])
-                if key not in windowers:
-                    windowers[key] = visuals[name].windows()
-                add(name, i, windowers[key].push(item))
+                state.audio(i, item)
             else:
-                add(name, i, visuals[name].to_inputs(item))
-    results = {}
-    for name, batcher in batchers.items():
-        batcher.flush()
-        features = {}
-        for i in range(len(rows)):
-            if i not in errors[name]:
-                matrix = batcher.rows((i, attempt[i]), counts[(name, i, attempt[i])])
-                if matrix is None:
-                    errors[name][i] = "no frames decoded"
-                else:
-                    features[i] = matrix
-        results[name] = (features, errors[name])
-    if logmel:
-        results["logmel"] = (mels, errors["logmel"])
-    return results
-
-
-def _log_mel(blocks: list[np.ndarray]) -> np.ndarray:
-    from eao.features.logmel import log_mel
-
-    if not blocks or sum(len(b) for b in blocks) == 0:
-        return np.zeros((0, 40), np.float16)
-    return log_mel(np.concatenate(blocks)).T.contiguous().numpy().astype(np.float16)
+                state.frames(i, stream, item)
+    if fallbacks is not None:
+        fallbacks.extend(state.fallbacks)
+    return state.results(len(rows))
 
 
 def extract_visual(
     rows: list[dict], vis: Visual, batch_size: int, device: str, **kwargs
 ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
     """One visual backbone alone (the benchmarks' entry): features and decode errors."""
-    return extract_media(rows, {vis.name: vis}, False, batch_size, device, **kwargs)[vis.name]
+    return extract_media(rows, {vis.name: vis}, batch_size, device, **kwargs)[vis.name]
 
 
-def per_backbone(values: list[str], backbones: list[str], option: str) -> dict[str, str]:
+def build_extractor(name: str, settings: dict, device: str) -> Extractor:
+    """The registered backbone `name` with its settings, speed-ups applied to a visual one."""
+    spec = backbone(name)
+    if spec.kind == "audio":
+        return spec.build(spec.defaults() | settings, device)
+    own = {k: v for k, v in settings.items() if k not in ("weights", "seed")}
+    weights, seed = settings.get("weights", "random"), settings.get("seed", 0)
+    return build_visual(name, weights, seed, device, settings=own)
+
+
+def per_backbone(values: list[str], names: list[str], option: str) -> dict[str, str]:
     """`--option NAME=VALUE` (or a bare VALUE for every backbone) -> {backbone: value}; a
     NAME=VALUE wins over a bare value, wherever each stands on the command line."""
     bare, named = {}, {}
     for text in values:
         name, sep, value = text.partition("=")
-        if sep and name in BACKBONES:
-            if name not in backbones:
+        if sep and name in backbones():
+            if name not in names:
                 raise ValueError(f"{option} {text}: {name} is not a --backbone of this job")
             named[name] = value
         else:
-            bare = dict.fromkeys(backbones, text)
+            bare = dict.fromkeys(names, text)
     return bare | named
 
 
-def _at_least(minimum: int):
+def _at_least(minimum: int) -> Callable[[str], int]:
     """argparse type: an integer >= minimum (else one line and exit 2, not a traceback)."""
 
     def parse(text: str) -> int:
@@ -191,68 +136,102 @@ def _at_least(minimum: int):
     return parse
 
 
-def _even_at_least(minimum: int):
-    """argparse type: an even integer >= minimum (S3D's stem folds 2x2 pixels)."""
-    at_least = _at_least(minimum)
+def _setting_type(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """argparse type from a Setting's parser: its ValueError becomes one line, exit 2."""
 
-    def parse(text: str) -> int:
-        value = at_least(text)
-        if value % 2:
-            raise argparse.ArgumentTypeError(f"expected an even integer, got {text!r}")
-        return value
+    def parsed(text: str) -> object:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
 
-    return parse
+    return parsed
 
 
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    ap = ArgumentParser(prog="python -m eao.features.extract", description=__doc__,
-                        formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
-    ap.add_argument("--backbone", action="append", required=True, choices=BACKBONES)
+def _catalogue() -> str:
+    """The registered backbones for --help: name, kind, rows per second, size."""
+    lines = ["backbones (eao.backbones.registry):"]
+    for spec in backbones().values():
+        rate = f"{1 / spec.step_s:g}/s"
+        lines.append(f"  {spec.name:<12} {spec.kind:<6} {rate:>6} {spec.dim:>5}-d  {spec.summary}")
+    return "\n".join(lines)
+
+
+def _add_options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--backbone", action="append", required=True, choices=list(backbones()))
     ap.add_argument("--probed", required=True, help="probed manifest shard (Parquet)")
-    ap.add_argument("--weights", action="append", default=[], metavar="[NAME=]WEIGHTS",
-                    help="name, local path, or 'random' (default random)")  # fmt: skip
-    ap.add_argument("--seed", action="append", default=[], metavar="[NAME=]SEED",
-                    help="seed of random weights (default 0)")  # fmt: skip
-    ap.add_argument("--s3d-recipe", default=S3DSettings.recipe, choices=sorted(RECIPES),
-                    help="s3d windowing (eao.backbones.s3d)")  # fmt: skip
-    ap.add_argument("--s3d-output", default=S3DSettings.output, choices=sorted(OUTPUTS),
-                    help="s3d features: mixed_5c (1024-d) or video_embedding (512-d)")  # fmt: skip
-    ap.add_argument("--s3d-size", type=_even_at_least(32), default=S3DSettings.size,
-                    help="s3d input: square side in pixels (even; paper 224)")  # fmt: skip
+    per_name = {"metavar": "[NAME=]VALUE", "action": "append", "default": []}
+    ap.add_argument("--weights", help="name, local path, or 'random' (default)", **per_name)
+    ap.add_argument("--seed", help="seed of random weights (default 0)", **per_name)
+    for spec in backbones().values():
+        for s in spec.settings:
+            ap.add_argument(
+                f"--{spec.name}-{s.key}",
+                type=_setting_type(s.parse),
+                default=s.default,
+                help=f"{spec.name}: {s.schema['description']}",
+            )
     ap.add_argument("--batch-size", type=_at_least(1), default=64)
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast on GPU")
     ap.add_argument("--threads", type=_at_least(1), default=1)
-    ap.add_argument("--decoders", type=_at_least(0), default=0,
-                    help="ffmpeg processes decoding ahead (default: --threads)")  # fmt: skip
-    ap.add_argument("--decoder-threads", type=_at_least(0), default=0,
-                    help="threads of each ffmpeg process (default: ffmpeg's choice)")  # fmt: skip
-    ap.add_argument("--decoder", choices=DECODERS, default="cpu",
-                    help="video decoder: cpu, or nvdec (the GPU's, through ffmpeg)")  # fmt: skip
-    ap.add_argument("--stall-timeout-s", type=stall_seconds, default=DEFAULT_STALL_TIMEOUT_S,
-                    help="kill an ffmpeg that wrote nothing for this long; the video becomes"
-                         " a failures row")  # fmt: skip
+    ap.add_argument(
+        "--decoders", type=_at_least(0), default=0, help="ffmpeg processes ahead (default: threads)"
+    )
+    ap.add_argument(
+        "--decoder-threads", type=_at_least(0), default=0, help="threads of each ffmpeg process"
+    )
+    ap.add_argument(
+        "--decoder", choices=DECODERS, default="cpu", help="cpu, or nvdec (the GPU's, via ffmpeg)"
+    )
+    ap.add_argument(
+        "--stall-timeout-s",
+        type=stall_seconds,
+        default=DEFAULT_STALL_TIMEOUT_S,
+        help="kill an ffmpeg that wrote nothing for this long; the video becomes a failures row",
+    )
     ap.add_argument("--out", action="append", required=True, metavar="[NAME=]PATH")
     ap.add_argument("--out-failures", action="append", required=True, metavar="[NAME=]PATH")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = ArgumentParser(
+        prog="python -m eao.features.extract",
+        description=f"{__doc__}\n{_catalogue()}",
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
+    _add_options(ap)
     args = ap.parse_args(argv)
-    backbones = list(dict.fromkeys(args.backbone))
+    names = list(dict.fromkeys(args.backbone))
     try:
-        weights = per_backbone(args.weights, backbones, "--weights")
-        args.weights = dict.fromkeys(backbones, "random") | weights
-        seeds = dict.fromkeys(backbones, "0") | per_backbone(args.seed, backbones, "--seed")
-        args.seed = {b: int(s) for b, s in seeds.items()}
-        args.out = per_backbone(args.out, backbones, "--out")
-        args.out_failures = per_backbone(args.out_failures, backbones, "--out-failures")
+        weights = dict.fromkeys(names, "random") | per_backbone(args.weights, names, "--weights")
+        seeds = dict.fromkeys(names, "0") | per_backbone(args.seed, names, "--seed")
+        args.out = per_backbone(args.out, names, "--out")
+        args.out_failures = per_backbone(args.out_failures, names, "--out-failures")
     except ValueError as e:
         ap.error(str(e))
     for option in ("out", "out_failures"):
-        missing = [b for b in backbones if b not in getattr(args, option)]
-        if missing or len(set(getattr(args, option).values())) < len(backbones):
-            flag = "--" + option.replace("_", "-")
-            ap.error(f"{flag}: one path per backbone, NAME=PATH (missing or shared: "
-                     f"{', '.join(missing) or 'a path given twice'})")  # fmt: skip
-    args.backbone = backbones
+        paths = getattr(args, option)
+        missing = [b for b in names if b not in paths]
+        if missing or len(set(paths.values())) < len(names):
+            shown = ", ".join(missing) or "a path given twice"
+            ap.error(f"--{option.replace('_', '-')}: one path per backbone, NAME=PATH ({shown})")
+    args.backbone = names
+    args.settings = {b: _settings(args, b, weights[b], seeds[b], ap) for b in names}
     return args
+
+
+def _settings(args, name: str, weights: str, seed: str, ap: ArgumentParser) -> dict:
+    """One backbone's settings from the command line: weights and seed, then its own."""
+    spec = backbone(name)
+    settings = {}
+    if spec.weighted:
+        try:
+            settings = {"weights": weights, "seed": int(seed)}
+        except ValueError:
+            ap.error(f"--seed {name}={seed}: not an integer")
+    own = {s.key: getattr(args, f"{name}_{s.key}".replace("-", "_")) for s in spec.settings}
+    return settings | own
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,47 +244,52 @@ def main(argv: list[str] | None = None) -> int:
             check_nvdec(rows[0]["path"])
         except DecodeError as e:
             raise BadInput(f"--decoder nvdec does not work here: {e}", rows[0]["path"]) from None
-    s3d = S3DSettings(args.s3d_recipe, args.s3d_output, args.s3d_size)
-    visuals = {
-        b: build_visual(b, args.weights[b], args.seed[b], device, s3d=s3d)
-        for b in args.backbone
-        if b != "logmel"
-    }
+    extractors = {b: build_extractor(b, args.settings[b], device) for b in args.backbone}
     results = extract_media(
-        rows, visuals, "logmel" in args.backbone, args.batch_size, device,
-        autocast=args.bf16 and device == "cuda", decoders=args.decoders or args.threads,
-        stall_timeout_s=args.stall_timeout_s, decoder_threads=args.decoder_threads,
-        decoder=args.decoder, fallbacks=(fallbacks := []),
-    )  # fmt: skip
+        rows,
+        extractors,
+        args.batch_size,
+        device,
+        autocast=args.bf16 and device == "cuda",
+        decoders=args.decoders or args.threads,
+        stall_timeout_s=args.stall_timeout_s,
+        decoder_threads=args.decoder_threads,
+        decoder=args.decoder,
+        fallbacks=(fallbacks := []),
+    )
     for i in fallbacks:
         print(f"  one-pass decode failed, decoded one stream at a time: {rows[i]['video_id']}")
-    for backbone in args.backbone:
-        features, errors = results[backbone]
-        meta = {"table": f"features/{backbone}", "code_version": __version__,
-                "probed": args.probed, "device": device}  # fmt: skip
-        # the decoder and the videos the one-pass decode failed on (decoded again on the CPU)
-        meta.update(decoder=args.decoder, fallback_videos=str(len(fallbacks)))
-        if backbone == "logmel":
-            meta.update(backbone="logmel", weights="none", sample_rate="16000",
-                        frames_per_second="100")  # fmt: skip
-            write_shard(args.out[backbone], rows, features, 0.01, 40, meta, audio=True)
-        else:
-            vis = visuals[backbone]
-            meta.update(vis.provenance, features_per_second=f"{1 / vis.step_s:g}",
-                        fps=f"{vis.frames.fps:g}")  # fmt: skip
-            write_shard(args.out[backbone], rows, features, vis.step_s, vis.dim, meta)
-        _write_failures(args.out_failures[backbone], backbone, rows, errors)
-        print(f"{backbone}: {len(features)} videos extracted, {len(errors)} failed "
-              f"({meta.get('weights')}, {device})")  # fmt: skip
-        for i, err in sorted(errors.items()):
-            print(f"  failed: {rows[i]['video_id']}: {err}")
+    run_meta = {"code_version": __version__, "probed": args.probed, "device": device}
+    # the decoder and the videos the one-pass decode failed on (decoded again on the CPU)
+    run_meta.update(decoder=args.decoder, fallback_videos=str(len(fallbacks)))
+    for name in args.backbone:
+        _write(args, name, rows, extractors[name], results[name], run_meta)
     return 0
 
 
-def _write_failures(path: str, backbone: str, rows: list[dict], errors: dict[int, str]) -> None:
+def _write(args, name: str, rows: list[dict], ext: Extractor, result: Result, run_meta: dict):
+    """One backbone's shard and failures table, and its summary in the log."""
+    features, errors = result
+    meta = {"table": backbone(name).table, **run_meta, **ext.metadata()}
+    audio = isinstance(ext, Audio)
+    write_shard(args.out[name], rows, features, ext.step_s, ext.dim, meta, audio=audio)
+    _write_failures(args.out_failures[name], name, rows, errors)
+    print(
+        f"{name}: {len(features)} videos extracted, {len(errors)} failed "
+        f"({meta.get('weights')}, {run_meta['device']})"
+    )
+    for i, err in sorted(errors.items()):
+        print(f"  failed: {rows[i]['video_id']}: {err}")
+
+
+def _write_failures(path: str, name: str, rows: list[dict], errors: dict[int, str]) -> None:
     failures = [
-        {"video_id": rows[i]["video_id"], "path": rows[i]["path"],
-         "stage": f"extract_{backbone}", "error": err}  # fmt: skip
+        {
+            "video_id": rows[i]["video_id"],
+            "path": rows[i]["path"],
+            "stage": f"extract_{name}",
+            "error": err,
+        }
         for i, err in sorted(errors.items())
     ]
     write_table(table_from_rows(failures, FAILURES), path, {"table": "failures"})

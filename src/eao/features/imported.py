@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from eao import __version__
+from eao.backbones.registry import backbone as registered
 from eao.backbones.weights import sha256_file
 from eao.errors import BadInput, reading, run
 from eao.features.imported_cli import import_outputs, parser, pickle_args
@@ -43,7 +44,6 @@ from eao.features.imported_tables import (
     MANIFEST_TABLES,
     PICKLES,
     STAGE,
-    VISUAL,
     Outputs,
     failure_row,
     matrix,
@@ -82,13 +82,18 @@ def _texts(item: dict, what: str, path: str) -> list[str]:
 def duration(lengths: dict[str, int]) -> float:
     """Seconds that cover every row of the item's features: the exact window [0, duration]
     reads all of them (eao.data.tokens.row_range and audio_window)."""
-    d = max([n / VISUAL[b][2] for b, n in lengths.items() if b in VISUAL] + [0.0])
-    frames = lengths.get("logmel", 0)
+    d = max([n / (1 / registered(b).step_s) for b, n in lengths.items() if _visual(b)] + [0.0])
+    frames = max([n for b, n in lengths.items() if not _visual(b)] + [0])
     if frames:
         d = max(d, frames_to_seconds(frames))
         while time_to_frame(d) < frames:  # float rounding of t * 16000
             d = float(np.nextafter(d, math.inf))
     return d
+
+
+def _visual(name: str) -> bool:
+    """Whether the backbone's rows are video (2D or 3D), not audio frames."""
+    return registered(name).kind != "audio"
 
 
 def _as_text(value, path: str) -> str:
@@ -139,17 +144,17 @@ def _convert(
     feats: dict[str, dict[int, np.ndarray]] = {b: {} for b in source}
     for i, (vid, item) in enumerate(zip(ids, items, strict=True)):
         for backbone in backbones:
-            name = next(n for n, bbs in PICKLES.items() if backbone in bbs)
+            name, key = registered(backbone).released
             holder = item if name == "resnet" else others[name][i]
-            key = "audio" if backbone == "logmel" else VISUAL[backbone][0]
             value = _get(holder, key, full)
             if value is None:
                 continue
             what = f"item {i} ({vid}): {key}"
-            if backbone == "logmel":
-                feats[backbone][i] = _logmel(value, what, source[backbone])
+            if _visual(backbone):
+                dim = registered(backbone).dim
+                feats[backbone][i] = matrix(value, dim, what, source[backbone])
             else:
-                feats[backbone][i] = matrix(value, VISUAL[backbone][1], what, source[backbone])
+                feats[backbone][i] = _logmel(value, what, source[backbone])
     return feats
 
 
@@ -165,8 +170,8 @@ def _video_row(vid: str, path: str, dataset: str, split: str, lengths: dict[str,
         fps=None,
         width=None,
         height=None,
-        has_video=any(lengths.get(b) for b in VISUAL),
-        has_audio=bool(lengths.get("logmel")),
+        has_video=any(n for b, n in lengths.items() if _visual(b)),
+        has_audio=any(n for b, n in lengths.items() if not _visual(b)),
         error=None,
     )
 

@@ -14,10 +14,10 @@ import numpy as np
 import pyarrow.compute as pc
 
 from eao import __version__
+from eao.backbones.registry import backbone
 from eao.errors import BadInput, reading
 from eao.features.imported_tables import (
     STAGE,
-    VISUAL,
     failure_row,
     matrix,
     results_layout,
@@ -26,6 +26,7 @@ from eao.features.imported_tables import (
 )
 from eao.io.parquet import MANIFEST, read_table, table_from_rows, write_table
 
+BACKBONE = "s3d"  # the backbone whose released features this format holds
 NPY_NAMES = ("{}.npy", "{}.npz", "{}_3d.npz")
 
 
@@ -43,7 +44,7 @@ def _read_npy(path: str) -> np.ndarray:
         if isinstance(data, np.lib.npyio.NpzFile):
             with data:
                 data = data["features"]
-        return matrix(data, VISUAL["s3d"][1], "features", path)
+        return matrix(data, backbone(BACKBONE).dim, "features", path)
 
 
 def _probe_shard(rows: list[dict], features_dir: str, dataset: str) -> tuple:

@@ -12,26 +12,32 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from eao.backbones.registry import backbone as registered
+from eao.backbones.registry import backbones
 from eao.errors import BadInput
 from eao.features.shards import write_shard
 from eao.io.parquet import FAILURES, table_from_rows, write_table
-from eao.timeline import N_MELS
+from eao.timeline import SAMPLE_RATE
 
 # The manifest part's tables (--out NAME=PATH), and the first three's names under manifest/.
 MANIFEST_TABLES = ("manifest", "captions", "failures", "probed", "probe_failures")
 MANIFEST_NAMES = {"manifest": "videos", "captions": "captions", "failures": "failures"}
 Outputs = dict[str, str]  # table (MANIFEST_TABLES, BACKBONE, BACKBONE_failures) -> its path
-# backbone -> (pickle key, feature dim, features per second)
-VISUAL = {
-    "resnet152": ("2d", 2048, 1.0),
-    "resnext101": ("3d", 2048, 1.5),
-    "clip": ("clip", 512, 1.0),
-    "s3d": ("s3d", 1024, 1.0),
-}
 STAGE = "import"  # the failures rows' stage
-# the released pickles (--pickle NAME=PATH) and the backbones each holds
-PICKLES = {"resnet": ("resnet152", "resnext101", "logmel"), "clip": ("clip",), "s3d": ("s3d",)}
-ALL_BACKBONES = [b for backbones in PICKLES.values() for b in backbones]
+
+
+def _pickles() -> dict[str, tuple[str, ...]]:
+    """The released pickles (--pickle NAME=PATH) and the backbones each holds, from the
+    backbones' specs (`released`: pickle and key); the ResNet pickle ("resnet") comes first."""
+    held: dict[str, list[str]] = {"resnet": []}
+    for name, spec in backbones().items():
+        if spec.released:
+            held.setdefault(spec.released[0], []).append(name)
+    return {pickle: tuple(names) for pickle, names in held.items()}
+
+
+PICKLES = _pickles()
+ALL_BACKBONES = [b for names in PICKLES.values() for b in names]
 
 
 def results_layout(results: str, dataset: str, parts: Collection[str], shard: int = 0) -> Outputs:
@@ -102,22 +108,25 @@ def write_features(
     meta: dict,
 ) -> None:
     """The backbone's shard (visual rows unit float16, log-mel float16) and failures table."""
-    meta = {**meta, "table": f"features/{backbone}", "backbone": backbone}
-    if backbone == "logmel":
+    spec = registered(backbone)
+    meta = {**meta, "table": spec.table, "backbone": backbone}
+    rate = f"{1 / spec.step_s:g}"
+    if spec.kind == "audio":
         meta.update(
-            weights="none", sample_rate="16000", frames_per_second="100", features_per_second="100"
+            weights="none",
+            sample_rate=str(SAMPLE_RATE),
+            frames_per_second=rate,
+            features_per_second=rate,
         )
-        mels = {i: f.astype(np.float16) for i, f in features.items()}
-        write_shard(out, rows, mels, 0.01, N_MELS, meta, audio=True)
+        frames = {i: f.astype(np.float16) for i, f in features.items()}
+        write_shard(out, rows, frames, spec.step_s, spec.dim, meta, audio=True)
     else:
-        _, dim, rate = VISUAL[backbone]
-        meta.update(weights="released", features_per_second=f"{rate:g}")
+        meta.update(weights="released", features_per_second=rate)
         unit = {i: unit_rows(f) for i, f in features.items()}
-        write_shard(out, rows, unit, 1 / rate, dim, meta)
+        write_shard(out, rows, unit, spec.step_s, spec.dim, meta)
     write_failures(out_failures, failures, meta)
 
 
 def failure_row(row: dict, stage: str, error: str) -> dict:
     """A failures row of a manifest row's video."""
     return dict(video_id=row["video_id"], path=row["path"], stage=stage, error=error)
-

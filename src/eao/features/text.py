@@ -78,8 +78,11 @@ def encode_all(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = ArgumentParser(prog="python -m eao.features.text", description=__doc__,
-                        formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(
+        prog="python -m eao.features.text",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
     ap.add_argument("--encoder", required=True, choices=["hf", "word2vec", "clip"])
     ap.add_argument("--probed", required=True)
     ap.add_argument("--captions", required=True)

@@ -1,150 +1,53 @@
-"""The visual backbones of feature extraction, and the batcher that feeds them.
+"""Visual backbones built for extraction, and the batcher that feeds them.
 
-A `Visual` says which frames a backbone needs (`FrameSpec`: ffmpeg's fps/scale/crop), how a
-chunk of uint8 frames becomes model inputs, and the model. A `Batcher` collects inputs from
-many videos into batches of equal shape, so that short videos do not make small batches.
+`build_visual` builds a registered backbone (eao.backbones.registry) and applies the speed-ups
+its spec lists. A `Batcher` collects inputs from many videos into batches of equal shape, so
+that short videos do not make small batches.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable
 
 import numpy as np
 import torch
 
-from eao.io.decode import FrameSpec
-
-
-@dataclass
-class Visual:
-    """A visual backbone: which frames it needs, how frames become model inputs, the model."""
-
-    name: str
-    frames: FrameSpec
-    step_s: float  # seconds per feature row
-    dim: int
-    # uint8 frames chunk -> model inputs; None for a backbone whose inputs span chunks (windows)
-    to_inputs: Callable[[np.ndarray], torch.Tensor] | None
-    model: Callable[[torch.Tensor], torch.Tensor]
-    provenance: dict
-    chunk: int = 64  # frames per decode chunk (a multiple of 16 for 3D clips)
-    memory_format: torch.memory_format = torch.contiguous_format
-    # Overlapping windows (S3D) need frames across chunk boundaries: a fresh stateful windower
-    # per video replaces to_inputs (push(chunk) -> inputs, finish() -> the last inputs).
-    windows: Callable[[], object] | None = None
-
-
-@dataclass(frozen=True)
-class S3DSettings:
-    """S3D's extraction settings (eao.backbones.s3d): windowing recipe, output, input size."""
-
-    recipe: str = "16fps_32x16"
-    output: str = "mixed_5c"
-    size: int = 224  # square side; the paper's 224 (the demo runs 64 to stay fast on CPU)
+from eao.backbones.registry import backbone
+from eao.backbones.spec import Visual
 
 
 def build_visual(
     name: str,
-    weights: str,
-    seed: int,
-    device: str,
+    weights: str = "random",
+    seed: int = 0,
+    device: str = "cpu",
     channels_last: bool = True,
     fold_bn: bool = True,
-    s3d: S3DSettings | None = None,
+    settings: dict | None = None,
 ) -> Visual:
-    """The backbone `name` ready to run on `device`. channels_last: the conv nets run in NHWC
-    (NDHWC for 3D), which oneDNN and cuDNN execute faster (1.39x for ResNet-152 on 2 CPU
-    cores, measured). fold_bn: their BatchNorms folded into the convs (1.07x / 1.10x per row
-    at one thread, eao.backbones.inference). Both change results only by float rounding."""
-    if name == "s3d":
-        return _build_s3d(weights, seed, device, s3d or S3DSettings())
-    vis = _build_visual(name, weights, seed, device)
-    if name in ("resnet152", "resnext101"):
-        if channels_last:
-            fmt = torch.channels_last if name == "resnet152" else torch.channels_last_3d
-            vis.model = vis.model.to(memory_format=fmt)
-            vis.memory_format = fmt
-        if fold_bn:
-            from eao.backbones.inference import prepare_for_inference
+    """The visual backbone `name` (eao.backbones.registry) ready to run on `device`, with its
+    own settings (`settings`, each missing one at its default). channels_last: a backbone that
+    lists the speed-up runs in NHWC (NDHWC for 3D), which oneDNN and cuDNN execute faster (1.39x
+    for ResNet-152 on 2 CPU cores, measured). fold_bn: its BatchNorms folded into the convs
+    (1.07x / 1.10x per row at one thread, eao.backbones.inference). Both change results only
+    by float rounding."""
+    spec = backbone(name)
+    given = spec.defaults() | (settings or {})
+    if spec.weighted:
+        given |= {"weights": weights, "seed": seed}
+    vis = spec.build(given, device)
+    if not isinstance(vis, Visual):
+        raise ValueError(f"{name} is not a visual backbone (kind {spec.kind})")
+    if channels_last and "channels_last" in spec.speedups:
+        fmt = torch.channels_last if spec.kind == "2d" else torch.channels_last_3d
+        vis.model = vis.model.to(memory_format=fmt)
+        vis.memory_format = fmt
+    if fold_bn and "fold_bn" in spec.speedups:
+        from eao.backbones.inference import prepare_for_inference
 
-            vis.model = prepare_for_inference(vis.model)
+        vis.model = prepare_for_inference(vis.model)
     return vis
-
-
-def _build_visual(name: str, weights: str, seed: int, device: str) -> Visual:
-    if name == "resnet152":
-        from eao.backbones.resnet2d import build_resnet152, normalize_frames
-
-        model, prov = build_resnet152(weights, seed)
-        return Visual(
-            name,
-            FrameSpec(1, 224),
-            1.0,
-            2048,
-            lambda x: normalize_frames(torch.from_numpy(x)),
-            model.to(device),
-            prov.as_metadata(),
-        )
-    if name == "resnext101":
-        from eao.backbones.resnext3d import build_resnext101, make_clips
-
-        model, prov = build_resnext101(weights, seed)
-        return Visual(
-            name,
-            FrameSpec(24, 112, 112),
-            16 / 24,
-            2048,
-            lambda x: make_clips(torch.from_numpy(x)),
-            model.to(device),
-            prov.as_metadata(),
-        )
-    if name == "clip":
-        from eao.backbones.clip import CLIPEncoder
-
-        enc = CLIPEncoder(weights, seed=seed, device=device)
-        return Visual(
-            name,
-            FrameSpec(1, 224, 224),
-            1.0,
-            enc.image_dim,
-            torch.from_numpy,
-            enc.encode_images,
-            enc.provenance.as_metadata(),
-        )
-    raise ValueError(f"unknown visual backbone {name!r}")
-
-
-def _build_s3d(weights: str, seed: int, device: str, settings: S3DSettings) -> Visual:
-    """S3D at one feature per second: the recipe's fps, a square centre crop at `size` (the
-    short side scaled to `size`, then cropped: the same square as cropping first and resizing),
-    windows of frames in [0, 1]. Kept in NCTHW: its separable convs were not measured faster in
-    channels_last, and its BatchNorms are left unfolded (not measured)."""
-    from eao.backbones.s3d import OUTPUTS, RECIPES, Windows, build_s3d
-
-    if settings.recipe not in RECIPES:
-        raise ValueError(f"s3d recipe must be one of {sorted(RECIPES)}, got {settings.recipe!r}")
-    if settings.output not in OUTPUTS:
-        raise ValueError(f"s3d output must be one of {sorted(OUTPUTS)}, got {settings.output!r}")
-    recipe = RECIPES[settings.recipe]
-    model, prov = build_s3d(weights, seed, settings.output)
-    meta = prov.as_metadata() | {
-        "s3d_recipe": recipe.name,
-        "s3d_output": settings.output,
-        "input_size": str(settings.size),
-    }
-    return Visual(
-        "s3d",
-        FrameSpec(recipe.fps, settings.size, settings.size),
-        recipe.stride / recipe.fps,
-        OUTPUTS[settings.output],
-        None,
-        model.to(device),
-        meta,
-        chunk=max(64, recipe.window),
-        windows=lambda: Windows(recipe),
-    )
 
 
 class Batcher:

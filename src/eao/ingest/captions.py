@@ -14,6 +14,9 @@ read as captions (`--captions-format`), and the splits the annotations know.
   gives each video's task. Every manifest video listed there gets one row per step of its task.
 - mining_youtube: the captions path is weakYouTube_dict.txt; annotations/<id>.srt beside it gives
   one row per srt block in order (segment = occurrence index, label '_' -> ' ').
+- generic: your own benchmark, a CSV (or JSON-lines) file of captioned clips, columns
+  video_id, start_s, end_s, caption[, split] (eao.ingest.generic): each video's clips in file
+  order, one segment each.
 A video without annotations gets no rows (the evaluation reports it). Malformed benchmark files
 stop the run with the file and line (ManifestError): ground truth is never guessed.
 
@@ -21,7 +24,8 @@ Splits (`annotation_splits`): youcook2 the JSON's `subset` (training/validation)
 if in MSRVTT_JSFUSION_test.csv, else `train` if in MSRVTT_train.7k.csv (files beside the JSON,
 optional); crosstask `val` if in videos_val.csv, else `test` if in videos.csv; mining_youtube
 `val` if in videos_val.txt, else `test` if in videos_test.txt (MYT's val ids are part of its 250
-test videos). Anything else stays empty; a split in the videos CSV always wins (`fill_splits`).
+test videos); generic the `split` column of a video's rows. Anything else stays empty; a split
+in the videos CSV always wins (`fill_splits`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import math
 import os
 from collections.abc import Iterable
 
-from eao.ingest import crosstask, mining_youtube, msrvtt, youcook2
+from eao.ingest import crosstask, generic, mining_youtube, msrvtt, youcook2
 from eao.ingest.readers import ManifestError, beside, load_json
 
 # The files each layout's readers open beside its captions file (a trailing "/": a folder of
@@ -43,7 +47,7 @@ READ_BESIDE: dict[str, list[str]] = {
     "mining_youtube": ["videos_test.txt", "videos_val.txt", "annotations/"],
 }
 
-CAPTION_FORMATS = ("howto", "youcook2", "msrvtt", "crosstask", "mining_youtube")
+CAPTION_FORMATS = ("howto", "youcook2", "msrvtt", "crosstask", "mining_youtube", "generic")
 
 
 def read_captions(
@@ -53,14 +57,17 @@ def read_captions(
 
     `fmt`: howto (caption.json), youcook2 (annotations JSON: one segment per annotated step
     with its sentence), msrvtt (MSRVTT_data.json: every caption of a clip, the JSFusion test
-    sentence first), crosstask (tasks_primary.txt: the step queries of each video's task) or
-    mining_youtube (weakYouTube_dict.txt: the srt steps of each video); module docstring."""
+    sentence first), crosstask (tasks_primary.txt: the step queries of each video's task),
+    mining_youtube (weakYouTube_dict.txt: the srt steps of each video) or generic (your own
+    benchmark's clips: eao.ingest.generic); module docstring."""
     if fmt not in CAPTION_FORMATS:
         raise ManifestError(f"unknown captions format {fmt!r} (one of {CAPTION_FORMATS})")
     if fmt == "crosstask":
         return crosstask.crosstask_captions(json_path, rows), []
     if fmt == "mining_youtube":
         return mining_youtube.mining_youtube_captions(json_path, rows), []
+    if fmt == "generic":
+        return generic.generic_captions(json_path, rows), []
     data = load_json(json_path, keep_bad_bytes=True)
     if fmt == "youcook2":
         data = youcook2.youcook2_as_howto(data, json_path)
@@ -125,6 +132,8 @@ def annotation_splits(captions_path: str, fmt: str) -> dict[str, str]:
 
     if fmt == "youcook2":
         return youcook2.youcook2_splits(captions_path)
+    if fmt == "generic":
+        return generic.generic_splits(captions_path)
     if fmt == "msrvtt":
         pairs = [(v, "train") for v in listed("MSRVTT_train.7k.csv", msrvtt.read_msrvtt_train_list)]
         pairs += [

@@ -141,10 +141,9 @@ def _one_task_per_video(pairs: list[tuple[str, str]], source: str) -> list[tuple
     kept = []
     for task, video in pairs:
         if video in first:
-            log.warning(
-                "%s: video %s is listed for tasks %s and %s; only %s is evaluated",
-                source, video, first[video], task, first[video],
-            )  # fmt: skip
+            kept_task = first[video]
+            message = "%s: video %s is listed for tasks %s and %s; only %s is evaluated"
+            log.warning(message, source, video, kept_task, task, kept_task)
             continue
         first[video] = task
         kept.append((task, video))

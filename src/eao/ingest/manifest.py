@@ -151,15 +151,17 @@ def split_videos(manifest: str, split: str | None) -> list[str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = ArgumentParser(prog="eao manifest", description=__doc__,
-                        formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
+    ap = ArgumentParser(
+        prog="eao manifest", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--videos", required=True, help="CSV with a 'path' column")
     ap.add_argument("--root", required=True, help="data root the paths are relative to")
     ap.add_argument(
         "--captions",
         help="caption file (optional): caption.json, YouCook2 JSON, MSRVTT_data.json, "
-        "crosstask_release/tasks_primary.txt or Mining YouTube's weakYouTube_dict.txt",
+        "crosstask_release/tasks_primary.txt, Mining YouTube's weakYouTube_dict.txt or your "
+        "own benchmark's clips CSV / JSON lines (generic: eao.ingest.generic)",
     )
     ap.add_argument("--captions-format", default="howto", choices=CAPTION_FORMATS)
     ap.add_argument("--shard-size", type=int, required=True)

@@ -57,7 +57,8 @@ def msrvtt_as_howto(
     return out
 
 
-def _same_sentence(a, b) -> bool:
+def _same_sentence(a: object, b: str) -> bool:
+    """Equal up to case and whitespace (`a` may be a non-string caption of a bad file)."""
     return isinstance(a, str) and " ".join(a.split()).lower() == " ".join(b.split()).lower()
 
 

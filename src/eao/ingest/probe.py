@@ -51,8 +51,12 @@ def probe_shard(
     manifest_path: str, shard: int, decode_check: bool = True, min_duration_s: float = 1.0
 ) -> tuple[list[dict], list[dict]]:
     """(probed manifest rows, failures rows) for one shard of a dataset's manifest."""
-    table = read_table(manifest_path, filters=pc.field("shard") == shard, kind="manifest",
-                       required=["video_id", "path", "shard"])  # fmt: skip
+    table = read_table(
+        manifest_path,
+        filters=pc.field("shard") == shard,
+        kind="manifest",
+        required=["video_id", "path", "shard"],
+    )
     rows = table.to_pylist()
     if not rows:
         raise BadInput(f"shard {shard} has no videos", manifest_path)

@@ -13,6 +13,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from eao.errors import BadInput
 
@@ -114,7 +115,7 @@ def header_rows(
     return out
 
 
-def load_json(path: str, keep_bad_bytes: bool = False):
+def load_json(path: str, keep_bad_bytes: bool = False) -> Any:
     """The parsed JSON file. `keep_bad_bytes` (read_text): one bad caption of HowTo100M's
     caption.json is then found and dropped later instead of the whole file failing to load."""
     text = read_text(path, keep_bad_bytes)

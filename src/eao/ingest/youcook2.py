@@ -17,8 +17,15 @@ def read_youcook2_val_clips(path: str) -> list[dict]:
         if not rec["video_id"]:
             raise ManifestError(f"{where}: empty video_id")
         start, end = times(rec["start"], rec["end"], where)
-        clips.append({"video_id": rec["video_id"], "start": start, "end": end,
-                      "task": rec.get("task"), "text": rec["text"]})  # fmt: skip
+        clips.append(
+            {
+                "video_id": rec["video_id"],
+                "start": start,
+                "end": end,
+                "task": rec.get("task"),
+                "text": rec["text"],
+            }
+        )
     return clips
 
 

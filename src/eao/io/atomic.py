@@ -14,7 +14,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # matplotlib is imported by the figure code only
+    from matplotlib.figure import Figure
 
 
 @contextmanager
@@ -60,8 +63,9 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
         if target.exists():
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
-                                        suffix=".old"))
+            old = Path(
+                tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old")
+            )
             os.replace(target, old / "x")
             shutil.rmtree(old, ignore_errors=True)
         os.replace(tmp, target)
@@ -71,7 +75,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
+def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
     """open(path, mode, **kwargs), atomically: the file is closed, then renamed into place."""
     with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as f:
         yield f
@@ -83,7 +87,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         f.write(text)
 
 
-def save_figure(fig, path: str | os.PathLike, **kwargs) -> None:
+def save_figure(fig: Figure, path: str | os.PathLike, **kwargs: Any) -> None:
     """fig.savefig(path, **kwargs) atomically (matplotlib picks the format by the extension)."""
     with atomic_path(path, suffix=Path(path).suffix) as tmp:
         fig.savefig(tmp, **kwargs)

@@ -52,8 +52,9 @@ def frame_command(path: str, spec: FrameSpec, width: int, height: int) -> list[s
     stream = stream.filter("scale", w, h)
     if spec.crop:
         # integer offsets as in the reference: x = int((W - c) / 2), y = int((H - c) / 2)
-        stream = stream.filter("crop", spec.crop, spec.crop, (w - spec.crop) // 2,
-                               (h - spec.crop) // 2)
+        stream = stream.filter(
+            "crop", spec.crop, spec.crop, (w - spec.crop) // 2, (h - spec.crop) // 2
+        )
     out = stream.output("pipe:", format="rawvideo", pix_fmt="rgb24")
     return out.global_args("-v", "error", "-nostdin").compile()
 

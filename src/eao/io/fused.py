@@ -19,8 +19,9 @@ import os
 import select
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 import ffmpeg
 import numpy as np
@@ -97,8 +98,8 @@ class DecodeStalled(DecodeError):
 def check_nvdec(path: str, timeout_s: float = 60.0) -> None:
     """Decode one frame of `path` with `-hwaccel cuda`; DecodeError with ffmpeg's reason when
     the GPU decoder is not usable here (no GPU, no driver, an ffmpeg without it)."""
-    cmd = ["ffmpeg", "-v", "error", "-nostdin", "-hwaccel", "cuda", "-i", os.path.abspath(path),
-           "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"]  # fmt: skip
+    cmd = ["ffmpeg", "-v", "error", "-nostdin", "-hwaccel", "cuda", "-i", os.path.abspath(path)]
+    cmd += ["-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"]  # one frame, thrown away
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
@@ -162,23 +163,82 @@ def iter_fused(
     nothing for `stall_timeout_s` seconds (it is killed). Chunks already yielded stay valid.
     """
     sizes = chunk if isinstance(chunk, dict) else dict.fromkeys(frames, chunk)
-    names = [*frames, *([AUDIO] if audio else [])]
-    shapes = {n: frames[n].output_size(width, height) for n in frames}  # before any fd is open
-    pipes = {name: os.pipe() for name in names}
+    outputs = _outputs(frames, width, height, audio, sizes)  # before any fd is open
+
+    def command(fds: dict[str, int]) -> list[str]:
+        return fused_command(path, frames, width, height, audio, fds, decoder_threads, decoder)
+
+    run = _start(outputs, command)
+    try:
+        yield from _drain(run.streams, stall_timeout_s)
+        code = wait_exit(run.proc, stall_timeout_s)
+        run.errfile.seek(0)
+        err = run.errfile.read()
+    except Stalled as e:
+        raise DecodeStalled(str(e)) from None
+    finally:
+        run.close()
+    if code != 0:
+        raise DecodeError(f"ffmpeg failed: {stderr_reason(err)}")
+    empty = [s.name for s in run.streams.values() if s.name != AUDIO and s.items == 0]
+    if empty:
+        raise DecodeError(f"ffmpeg decoded no frame (for {', '.join(empty)})")
+
+
+@dataclass
+class _Decoding:
+    """A started fused decode: the ffmpeg process, its output pipes (read end -> _Stream) and
+    the file its stderr goes to."""
+
+    proc: subprocess.Popen
+    streams: dict[int, _Stream]
+    errfile: IO[bytes]
+
+    def close(self) -> None:
+        """Kill ffmpeg if it still runs (an error, or a consumer that stopped early), close
+        the pipes and the stderr file."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for fd in self.streams:
+            os.close(fd)
+        self.errfile.close()
+
+
+def _outputs(
+    frames: dict[str, FrameSpec],
+    width: int,
+    height: int,
+    audio: AudioSpec | None,
+    sizes: dict[str, int],
+) -> dict[str, tuple[int, int, tuple]]:
+    """Stream name -> (bytes per item, items per chunk, item shape) of every output pipe: a
+    frame stream's items are rgb24 frames, the audio's float32 samples."""
+    outputs = {}
+    for name, spec in frames.items():
+        w, h = spec.output_size(width, height)
+        outputs[name] = (w * h * 3, sizes[name], (h, w, 3))
+    if audio:
+        outputs[AUDIO] = (4, AUDIO_BLOCK_SAMPLES, ())
+    return outputs
+
+
+def _start(
+    outputs: dict[str, tuple[int, int, tuple]], command: Callable[[dict[str, int]], list[str]]
+) -> _Decoding:
+    """Open a pipe per output and start ffmpeg (`command(fds)`: stream name -> the write end
+    it writes to). Every fd opened here is closed again when this fails; the write ends are
+    closed either way (ffmpeg holds its own copies)."""
+    pipes = {name: os.pipe() for name in outputs}
     errfile = None
     try:
         fds = {n: w for n, (_, w) in pipes.items()}
-        cmd = fused_command(path, frames, width, height, audio, fds, decoder_threads, decoder)
-        streams = {}
-        for name, (r, _) in pipes.items():
-            if name == AUDIO:
-                streams[r] = _Stream(name, r, 4, AUDIO_BLOCK_SAMPLES, ())
-            else:
-                w, h = shapes[name]
-                streams[r] = _Stream(name, r, w * h * 3, sizes[name], (h, w, 3))
-        errfile = tempfile.TemporaryFile()  # noqa: SIM115 - closed below; why a file: decode.py
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errfile,
-                                pass_fds=list(fds.values()))  # fmt: skip
+        cmd = command(fds)
+        streams = {r: _Stream(name, r, *outputs[name]) for name, (r, _) in pipes.items()}
+        errfile = tempfile.TemporaryFile()  # noqa: SIM115 - _Decoding.close; why a file: decode.py
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=errfile, pass_fds=list(fds.values())
+        )
     except BaseException:
         for r, _ in pipes.values():
             os.close(r)
@@ -188,25 +248,7 @@ def iter_fused(
     finally:
         for _, w in pipes.values():
             os.close(w)  # ours closed, so a pipe ends when ffmpeg's end closes
-    try:
-        yield from _drain(streams, stall_timeout_s)
-        code = wait_exit(proc, stall_timeout_s)
-        errfile.seek(0)
-        err = errfile.read()
-    except Stalled as e:
-        raise DecodeStalled(str(e)) from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for fd in streams:
-            os.close(fd)
-        errfile.close()
-    if code != 0:
-        raise DecodeError(f"ffmpeg failed: {stderr_reason(err)}")
-    empty = [s.name for s in streams.values() if s.name != AUDIO and s.items == 0]
-    if empty:
-        raise DecodeError(f"ffmpeg decoded no frame (for {', '.join(empty)})")
+    return _Decoding(proc, streams, errfile)
 
 
 def _drain(streams: dict[int, _Stream], stall_timeout_s: float) -> Iterator[tuple[str, np.ndarray]]:

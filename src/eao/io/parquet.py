@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -60,7 +61,7 @@ FAILURES = pa.schema(
 
 
 def write_table(
-    table: pa.Table, path: str, metadata: Mapping[str, str] | None = None, **options
+    table: pa.Table, path: str, metadata: Mapping[str, str] | None = None, **options: Any
 ) -> None:
     """Write `table` to `path` atomically (temporary file in the same folder, then rename)."""
     meta = {b"eao.version": __version__.encode()}
@@ -79,7 +80,7 @@ def table_from_rows(rows: Sequence[Mapping], schema: pa.Schema) -> pa.Table:
 def read_table(
     path: str | os.PathLike,
     columns: Sequence[str] | None = None,
-    filters=None,
+    filters: Any = None,  # pyarrow's: a DNF list of tuples or an Expression
     kind: str | Sequence[str] | None = None,
     required: Sequence[str] = (),
 ) -> pa.Table:
@@ -108,8 +109,9 @@ def check_table(
         try:
             meta = pq.read_metadata(path)
         except pa.ArrowInvalid as e:  # not Parquet (text, JSON, a checkpoint) or cut short
-            raise BadInput(f"not a Parquet file, or a truncated one ({first_sentence(e)})",
-                           path) from e  # fmt: skip
+            raise BadInput(
+                f"not a Parquet file, or a truncated one ({first_sentence(e)})", path
+            ) from e
         names = meta.schema.to_arrow_schema().names
     found = (meta.metadata or {}).get(b"table", b"").decode(errors="replace")
     if kinds and found and not any(_is_kind(found, k) for k in kinds):

@@ -18,6 +18,7 @@ import io
 import os
 import pickle
 import warnings
+from typing import Any, NoReturn
 
 from eao.errors import BadInput, need_file, reading
 
@@ -51,7 +52,7 @@ ALLOWED = {
             "float",
             "complex",
             "bool",
-        )  # fmt: skip
+        )
     ),
     *(("__builtin__", name) for name in ("set", "frozenset", "bytearray", "complex")),
 }
@@ -75,10 +76,10 @@ class SafeUnpickler(pickle.Unpickler):
         super().__init__(file, encoding="latin1")  # numpy arrays pickled by Python 2
         self.path = path
 
-    def persistent_load(self, pid):
+    def persistent_load(self, pid: object) -> NoReturn:
         raise BadInput(f"refused persistent id {pid!r} in the pickle: {READS}", self.path)
 
-    def find_class(self, module: str, name: str):
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("torch.storage", "_load_from_bytes"):
             return _safe_load_from_bytes
         if module == "torch" and _is_torch_dtype(name):
@@ -93,8 +94,9 @@ class SafeUnpickler(pickle.Unpickler):
             if module == "__builtin__":
                 module = "builtins"
             return getattr(importlib.import_module(module), name)
-        raise BadInput(f"refused to load the global {module}.{name} from the pickle: {READS}",
-                       self.path)  # fmt: skip
+        raise BadInput(
+            f"refused to load the global {module}.{name} from the pickle: {READS}", self.path
+        )
 
 
 def _is_torch_dtype(name: str) -> bool:
@@ -113,7 +115,7 @@ def _numpy_core(submodule: str, name: str):
     raise pickle.UnpicklingError(f"numpy has no core.{submodule}.{name}")
 
 
-def load_pickle(path: str | os.PathLike):
+def load_pickle(path: str | os.PathLike) -> Any:
     """The object pickled in `path`, rebuilt by `SafeUnpickler`; BadInput naming the file when
     it is missing, not a pickle, truncated, or names a global outside the allowed ones."""
     need_file(path, "pickle file")

@@ -13,6 +13,13 @@ import torch
 
 from eao.errors import BadInput, first_sentence, need_file, problem
 
+# What torch.load raises on a file that is no checkpoint (cut short, a zip of something else,
+# text, a pickle of unknown classes), besides the unpickling and OS errors handled apart.
+NOT_A_CHECKPOINT = (
+    *(RuntimeError, EOFError, KeyError, IndexError, ValueError, AttributeError, ImportError),
+    zipfile.BadZipFile,
+)
+
 
 class PickledObjects(BadInput, pickle.UnpicklingError):
     """A file holding pickled objects beyond tensors and plain containers, which torch's
@@ -51,8 +58,7 @@ def read_checkpoint(
         raise _not_torch(path, e) from e
     except OSError as e:
         raise BadInput(problem(e), path) from e
-    except (RuntimeError, EOFError, KeyError, IndexError, ValueError, AttributeError,
-            ImportError, zipfile.BadZipFile) as e:  # fmt: skip
+    except NOT_A_CHECKPOINT as e:
         raise _not_torch(path, e) from e
     if not isinstance(obj, dict):
         raise BadInput(f"not a checkpoint: holds a {type(obj).__name__}, not a dict", path)

@@ -165,22 +165,45 @@ def _lookup(index: Tensor, size: int) -> Tensor:
     return lut
 
 
-def _layout(
-    masks: dict[str, Tensor], passes: list[Pass], cls: bool, deep: bool, head_dim: int | None
-) -> _Layout:
-    """masks: modality -> (B, N) valid tokens. deep: plan blocks after the first. head_dim:
-    build RoPE tables (None: no RoPE)."""
+@dataclass
+class _Tokens:
+    """The unique tokens of one call, U per sample: [cls] + each modality's, in `names` order."""
+
+    names: list[str]  # [cls] + the modalities
+    sizes: list[int]  # tokens per name
+    valid: Tensor  # (B, U) bool
+    kind: Tensor  # (U,) index into `names` of each token
+    pos: Tensor  # (U,) position within its modality (the RoPE position)
+
+
+def _unique_tokens(masks: dict[str, Tensor], cls: bool) -> _Tokens:
     any_mask = next(iter(masks.values()))
     device, batch = any_mask.device, any_mask.shape[0]
     names = ([CLS] if cls else []) + list(masks)
     sizes = [1 if m == CLS else masks[m].shape[1] for m in names]
-    start = {m: sum(sizes[:i]) for i, m in enumerate(names)}
     cls_valid = [torch.ones(batch, 1, dtype=torch.bool, device=device)] if cls else []
-    valid_u = torch.cat(cls_valid + [masks[m] for m in masks], 1)  # (B, U)
-    kind_u = torch.cat([torch.full((n,), i) for i, n in enumerate(sizes)])  # name id per token
-    pos_u = torch.cat([torch.arange(n) for n in sizes])  # position within its modality
+    valid = torch.cat(cls_valid + [masks[m] for m in masks], 1)
+    kind = torch.cat([torch.full((n,), i) for i, n in enumerate(sizes)])
+    pos = torch.cat([torch.arange(n) for n in sizes])
+    return _Tokens(names, sizes, valid, kind, pos)
 
-    # the rows of every pass, pass after pass (static structure, no batch data)
+
+@dataclass
+class _PassRows:
+    """The rows of every pass, pass after pass, R in all: [the pass's cls row] + the tokens of
+    its modalities. Static structure (no batch data), on the CPU."""
+
+    token: Tensor  # (R,) the unique token each row starts from
+    pass_of: Tensor  # (R,) the pass of each row
+    group: list[int]  # (R,) the mean group of each row (a cls row's is never pooled)
+    cls_rows: list[int]  # the cls row of each pass
+    groups: list[tuple[int, str]]  # (pass, modality) of each mean group
+    sees: Tensor  # (P, len(names)) bool: pass p contains name k
+
+
+def _pass_rows(tokens: _Tokens, passes: list[Pass]) -> _PassRows:
+    names, sizes = tokens.names, tokens.sizes
+    start = {m: sum(sizes[:i]) for i, m in enumerate(names)}
     rows, row_pass, row_group, cls_rows, groups = [], [], [], [], []
     for p, mods in enumerate(passes):
         for m in [n for n in names if n == CLS or n in mods]:
@@ -192,46 +215,77 @@ def _layout(
             rows += range(start[m], start[m] + n)
             row_pass += [p] * n
             row_group += [max(len(groups) - 1, 0)] * n  # cls rows are never mean-pooled
-    sees = torch.tensor([[m == CLS or m in mods for m in names] for mods in passes])  # (P, K)
-    rows_t, row_pass_t = torch.tensor(rows), torch.tensor(row_pass)
-    n_u, n_r, n_g = valid_u.shape[1], len(rows), len(groups)
+    sees = torch.tensor([[m == CLS or m in mods for m in names] for mods in passes])
+    return _PassRows(torch.tensor(rows), torch.tensor(row_pass), row_group, cls_rows, groups, sees)
+
+
+def _layout(
+    masks: dict[str, Tensor], passes: list[Pass], cls: bool, deep: bool, head_dim: int | None
+) -> _Layout:
+    """masks: modality -> (B, N) valid tokens. deep: plan blocks after the first. head_dim:
+    build RoPE tables (None: no RoPE)."""
+    tokens = _unique_tokens(masks, cls)
+    rows = _pass_rows(tokens, passes)
+    device, batch = tokens.valid.device, tokens.valid.shape[0]
+    n_u, n_r, n_g = tokens.valid.shape[1], len(rows.token), len(rows.groups)
+    row_token = rows.token.to(device)
 
     # flat indices of the valid tokens / rows, and how they map onto each other
-    valid_r = valid_u[:, rows_t.to(device)]  # (B, R)
-    unique_index, row_index = _flat(valid_u), _flat(valid_r)
+    valid_r = tokens.valid[:, row_token]  # (B, R)
+    unique_index, row_index = _flat(tokens.valid), _flat(valid_r)
     b_col = torch.arange(batch, device=device)[:, None]
-    row_src = _lookup(unique_index, batch * n_u)[(b_col * n_u + rows_t.to(device)).flatten()]
+    row_src = _lookup(unique_index, batch * n_u)[(b_col * n_u + row_token).flatten()]
     row_src = row_src[row_index]
-    group_index = (b_col * n_g + torch.tensor(row_group, device=device)).flatten()[row_index]
+    group_index = (b_col * n_g + torch.tensor(rows.group, device=device)).flatten()[row_index]
     ones = torch.ones(len(group_index), 1, device=device)
     group_count = torch.zeros(batch * n_g, 1, device=device).index_add_(0, group_index, ones)
-    cls_index = _lookup(row_index, batch * n_r).view(batch, n_r)[:, cls_rows]
+    cls_index = _lookup(row_index, batch * n_r).view(batch, n_r)[:, rows.cls_rows]
 
-    # a query of pass p sees the valid unique tokens of p's modalities (first block), or the
-    # valid rows of pass p (later blocks)
-    first_mask = sees[row_pass_t][:, kind_u].to(device)[None] & valid_u[:, None, :]
-    first = AttentionPlan(
-        batch=batch,
-        n_kv=n_u,
-        kv_index=unique_index,
-        mask=first_mask.unsqueeze(1),
-        out_index=row_index,
-        query_rows=rows_t.to(device),
-        residual_src=row_src,
-        rope=rope_tables(pos_u.to(device), head_dim) if head_dim else None,
+    first = _first_plan(tokens, rows, unique_index, row_index, row_src, head_dim)
+    later = _later_plan(tokens, rows, valid_r, row_index, head_dim) if deep else None
+    return _Layout(
+        first, later, unique_index, row_src, rows.groups, group_index, group_count, cls_index
     )
-    later = None
-    if deep:
-        same_pass = (row_pass_t[:, None] == row_pass_t[None, :]).to(device)
-        later = AttentionPlan(
-            batch=batch,
-            n_kv=n_r,
-            kv_index=row_index,
-            mask=(same_pass[None] & valid_r[:, None, :]).unsqueeze(1),
-            out_index=row_index,
-            rope=rope_tables(pos_u[rows_t].to(device), head_dim) if head_dim else None,
-        )
-    return _Layout(first, later, unique_index, row_src, groups, group_index, group_count, cls_index)
+
+
+def _first_plan(
+    tokens: _Tokens,
+    rows: _PassRows,
+    unique_index: Tensor,
+    row_index: Tensor,
+    row_src: Tensor,
+    head_dim: int | None,
+) -> AttentionPlan:
+    """The first block: a query (row) of pass p sees the valid unique tokens of p's
+    modalities; keys/values are the unique tokens, computed once for every pass."""
+    device, batch = tokens.valid.device, tokens.valid.shape[0]
+    mask = rows.sees[rows.pass_of][:, tokens.kind].to(device)[None] & tokens.valid[:, None, :]
+    return AttentionPlan(
+        batch=batch,
+        n_kv=tokens.valid.shape[1],
+        kv_index=unique_index,
+        mask=mask.unsqueeze(1),
+        out_index=row_index,
+        query_rows=rows.token.to(device),
+        residual_src=row_src,
+        rope=rope_tables(tokens.pos.to(device), head_dim) if head_dim else None,
+    )
+
+
+def _later_plan(
+    tokens: _Tokens, rows: _PassRows, valid_r: Tensor, row_index: Tensor, head_dim: int | None
+) -> AttentionPlan:
+    """The blocks after the first: a row sees the valid rows of its own pass."""
+    device = valid_r.device
+    same_pass = (rows.pass_of[:, None] == rows.pass_of[None, :]).to(device)
+    return AttentionPlan(
+        batch=valid_r.shape[0],
+        n_kv=valid_r.shape[1],
+        kv_index=row_index,
+        mask=(same_pass[None] & valid_r[:, None, :]).unsqueeze(1),
+        out_index=row_index,
+        rope=rope_tables(tokens.pos[rows.token].to(device), head_dim) if head_dim else None,
+    )
 
 
 class FusionTransformer(nn.Module):

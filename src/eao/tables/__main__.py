@@ -5,7 +5,8 @@
 
 Reads exactly the result JSONs named by --evaluations (rule tables passes its inputs, the
 results the tables read under its config); a file no table reads is refused. Writes
-<out>/<table>.{md,tex,csv,html} for the 12 tables (eao.tables.paper.TABLES) and <out>/index.md;
+<out>/<table>.{md,tex,csv,html} for the 12 tables (eao.tables.paper.TABLES), for your_benchmarks
+(every retrieval benchmark given that is not the paper's, eao.tables.yours) and <out>/index.md;
 the .html is the table as an HTML page with its notes (for the report).
 
 --config-json is a JSON object (or @path to a file holding one); every key is optional:
@@ -39,6 +40,7 @@ from pathlib import Path
 from eao.errors import ArgumentParser, BadInput, reading, run
 from eao.tables.build import Config, build_all, given_results
 from eao.tables.write import filled, write_all
+from eao.tables.yours import build_yours
 
 log = logging.getLogger("eao.tables")
 
@@ -55,19 +57,21 @@ def parse_config(text: str) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = ArgumentParser(prog="eao tables", description=__doc__,
-                        formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument(
+    parser = ArgumentParser(
+        prog="eao tables", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
         "--evaluations", nargs="*", required=True, metavar="JSON", help="the results to read"
     )
-    ap.add_argument("--config-json", default="{}", help="JSON object or @file (see above)")
-    ap.add_argument("--out", required=True, help="the folder the tables are written to")
-    args = ap.parse_args(argv)
+    parser.add_argument("--config-json", default="{}", help="JSON object or @file (see above)")
+    parser.add_argument("--out", required=True, help="the folder the tables are written to")
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = parse_config(args.config_json)
-    tables = build_all(given_results(args.evaluations), config)
+    results = given_results(args.evaluations)
+    tables = [*build_all(results, config), build_yours(results, config)]
     write_all(tables, args.out)
     for built in tables:
         have, total = filled(built)

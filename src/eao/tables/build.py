@@ -19,19 +19,45 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from eao.errors import BadInput
-from eao.tables.notes import (  # noqa: F401 - Note and the provenance helpers: public here too
+from eao.tables.notes import table_notes
+from eao.tables.paper import AVERAGE, TABLES
+from eao.tables.provenance import describe_provenance
+from eao.tables.schema import (
     MAIN,
-    Note,
-    backbone_mismatches,
-    describe_provenance,
-    random_modalities,
-    table_notes,
+    BuiltRow,
+    BuiltTable,
+    Cell,
+    Config,
+    Evaluation,
+    Metric,
+    Row,
+    Source,
+    Table,
 )
-from eao.tables.paper import AVERAGE, TABLES, Metric, Row, Source, Table
+from eao.tables.yours import is_yours
+from eao.tables.yours import result_keys as your_result_keys
+
+# The types are eao.tables.schema's; the workflow and the tests import them from here too.
+__all__ = [
+    "EXTRA_ROW",
+    "BuiltRow",
+    "BuiltTable",
+    "Cell",
+    "Config",
+    "Evaluation",
+    "Results",
+    "build_all",
+    "build_row",
+    "build_table",
+    "given_results",
+    "key_of",
+    "load_evaluation",
+    "result_key",
+    "result_keys",
+]
 
 # What each localization metric reads from the JSON (its `chance` uses the same keys).
 LOCALIZATION_KEYS = {
@@ -42,100 +68,6 @@ LOCALIZATION_KEYS = {
     AVERAGE: "recall_pooled",
 }
 EXTRA_ROW = "Ours (this run's tasks)"
-
-
-@dataclass(frozen=True)
-class Config:
-    """The part of the workflow config the tables need (see eao.tables.__main__).
-
-    `datasets` None: every benchmark counts as configured; `finetune_variants` None: any
-    variant may have fine-tuned results (only the file decides)."""
-
-    datasets: frozenset[str] | None = None
-    ablations_run: frozenset[str] = frozenset()
-    variants: dict = field(default_factory=dict)
-    pretrain: dict = field(default_factory=dict)
-    finetune_variants: frozenset[str] | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Config:
-        unknown = set(d) - {
-            "datasets",
-            "ablations_run",
-            "variants",
-            "pretrain",
-            "finetune_variants",
-        }
-        if unknown:
-            raise ValueError(f"unknown config-json keys: {', '.join(sorted(unknown))}")
-
-        def names(key: str) -> frozenset[str] | None:
-            return None if d.get(key) is None else frozenset(d[key])
-
-        return cls(
-            datasets=names("datasets"),
-            ablations_run=frozenset(d.get("ablations_run") or ()),
-            variants=dict(d.get("variants") or {}),
-            pretrain=dict(d.get("pretrain") or {}),
-            finetune_variants=names("finetune_variants"),
-        )
-
-
-@dataclass
-class Cell:
-    table: str
-    row: str
-    dataset: str
-    metric: str
-    paper: float | None
-    ours: float | None = None
-    chance: float | None = None
-    reason: str = ""
-    variant: str = ""
-    provenance: str = ""
-    lower_better: bool = False
-
-    @property
-    def above_chance(self) -> bool | None:
-        """Whether ours beats chance (below it for MedR); None without both numbers."""
-        if self.ours is None or self.chance is None:
-            return None
-        return self.ours < self.chance if self.lower_better else self.ours > self.chance
-
-
-@dataclass
-class Evaluation:
-    """One result file of a ★ row: its data, or why there is none."""
-
-    path: Path
-    data: dict | None = None
-    reason: str = ""
-
-
-@dataclass
-class BuiltRow:
-    row: Row
-    key: str  # unique within the table (the CSV's `row`)
-    cells: list[Cell]
-    evaluations: dict[str, Evaluation] = field(default_factory=dict)
-
-    @property
-    def chance_summary(self) -> str:
-        """'n/m' cells above chance, '' when no cell has both numbers."""
-        flags = [c.above_chance for c in self.cells if c.above_chance is not None]
-        return f"{sum(flags)}/{len(flags)}" if flags else ""
-
-
-@dataclass
-class BuiltTable:
-    table: Table
-    rows: list[BuiltRow]
-    notes: list[Note]
-    extra: list[Cell] = field(default_factory=list)  # our CrossTask tasks outside the paper's
-    task_titles: dict[str, str] = field(default_factory=dict)
-
-    def cells(self) -> list[Cell]:
-        return [c for r in self.rows for c in r.cells] + self.extra
 
 
 # --- which result a cell reads, and why one is missing --------------------------------------
@@ -157,9 +89,9 @@ def result_key(source: Source, dataset: str) -> str:
 def key_of(path: str | Path) -> str | None:
     """A result file's key: its path from `evaluate/` on; None when not in that layout."""
     parts = Path(path).parts
-    for n, kind in ((6, "retrieval"), (4, "localization")):
-        if len(parts) >= n and parts[-n] == "evaluate" and parts[-n + 1] == kind:
-            return "/".join(parts[-n:])
+    for depth, kind in ((6, "retrieval"), (4, "localization")):  # parts from `evaluate` on
+        if len(parts) >= depth and parts[-depth] == "evaluate" and parts[-depth + 1] == kind:
+            return "/".join(parts[-depth:])
     return None
 
 
@@ -172,7 +104,7 @@ def given_results(paths: Iterable[str | Path]) -> Results:
         key = key_of(path)
         if key is None:
             raise BadInput(f"not an evaluation result ({LAYOUT})", str(path))
-        if key not in known:
+        if key not in known and not is_yours(key):  # yours: eao.tables.yours
             raise BadInput("no table reads this result", str(path))
         if key in out and out[key] != Path(path):
             raise BadInput(f"a second file for {key} (the first: {out[key]})", str(path))
@@ -196,6 +128,7 @@ def not_configured(source: Source, dataset: str, config: Config) -> str:
 
 
 def load_evaluation(results: Results, source: Source, dataset: str, config: Config) -> Evaluation:
+    """The result a ★ row reads for a benchmark, or why there is none (module docstring)."""
     key = result_key(source, dataset)
     path = results.get(key, Path(key))
     reason = not_configured(source, dataset, config)
@@ -213,13 +146,14 @@ def load_evaluation(results: Results, source: Source, dataset: str, config: Conf
 
 def result_keys(config: Config) -> list[str]:
     """The keys of every result the tables read under this config (the workflow's inputs of
-    rule tables: eao.workflow.options.table_inputs)."""
+    rule tables: eao.workflow.options.table_inputs); for your own benchmarks every result the
+    config could make (eao.tables.yours.result_keys)."""
     keys = {
         result_key(source, dataset)
         for source, dataset in _read_sources()
         if not not_configured(source, dataset, config)
     }
-    return sorted(keys)
+    return sorted(keys | set(your_result_keys(config)))
 
 
 def _read_sources() -> Iterator[tuple[Source, str]]:
@@ -239,10 +173,11 @@ def _number(x: object) -> float | None:
 
 
 def our_value(
-    source: Source, metric: Metric, ev: Evaluation
+    source: Source, metric: Metric, evaluation: Evaluation
 ) -> tuple[float | None, float | None, str]:
     """(ours, chance, reason) of one metric from a loaded result."""
-    data, chance = ev.data or {}, (ev.data or {}).get("chance") or {}
+    data = evaluation.data or {}
+    chance = data.get("chance") or {}
     if source.kind == "localization":
         key = LOCALIZATION_KEYS.get(metric.key)
         if key is None:  # a CrossTask task id
@@ -251,71 +186,89 @@ def our_value(
             chance_value = (
                 per_task_chance.get(metric.key) if isinstance(per_task_chance, dict) else None
             )
-            reason = "" if ours is not None else f"task {metric.key} not in {ev.path}"
+            reason = "" if ours is not None else f"task {metric.key} not in {evaluation.path}"
             return _number(ours), _number(chance_value), reason
         ours = data.get(key)
-        return (
-            _number(ours),
-            _number(chance.get(key)),
-            "" if ours is not None else f"no {key} in {ev.path}",
-        )
+        reason = "" if ours is not None else f"no {key} in {evaluation.path}"
+        return _number(ours), _number(chance.get(key)), reason
     task = (data.get("metrics") or {}).get(source.task)
     if task is None:
-        return None, None, f"no task {source.task} in {ev.path}"
+        return None, None, f"no task {source.task} in {evaluation.path}"
     ours = task.get(metric.key)
-    reason = "" if ours is not None else f"no {metric.key} of {source.task} in {ev.path}"
+    reason = "" if ours is not None else f"no {metric.key} of {source.task} in {evaluation.path}"
     return _number(ours), _number(chance.get(metric.key)), reason
 
 
 def build_row(table: Table, row: Row, key: str, results: Results, config: Config) -> BuiltRow:
+    """The row's cells: the paper's numbers, and for a ★ row ours or why there is none."""
     built = BuiltRow(row, key, [])
     for dataset, _ in table.datasets:
         values = row.paper.get(dataset, (None,) * len(table.metrics))
-        ev = None
+        evaluation = None
         if row.source is not None:
-            ev = built.evaluations[dataset] = load_evaluation(results, row.source, dataset, config)
+            evaluation = load_evaluation(results, row.source, dataset, config)
+            built.evaluations[dataset] = evaluation
         for metric, paper in zip(table.metrics, values, strict=True):
             cell = Cell(
                 table.name, key, dataset, metric.key, paper, lower_better=metric.lower_better
             )
             if row.cannot:
                 cell.reason = row.cannot
-            elif row.source is not None and ev is not None:
-                cell.variant = row.source.variant
-                if ev.data is None:
-                    cell.reason = ev.reason
-                else:
-                    cell.ours, cell.chance, cell.reason = our_value(row.source, metric, ev)
-                    cell.provenance = describe_provenance(ev.data.get("provenance"))
+            elif row.source is not None and evaluation is not None:
+                _fill_ours(cell, row.source, metric, evaluation)
             built.cells.append(cell)
     return built
+
+
+def _fill_ours(cell: Cell, source: Source, metric: Metric, evaluation: Evaluation) -> None:
+    """Our number, chance and provenance in a ★ row's cell, or the reason there are none."""
+    cell.variant = source.variant
+    if evaluation.data is None:
+        cell.reason = evaluation.reason
+    else:
+        cell.ours, cell.chance, cell.reason = our_value(source, metric, evaluation)
+        cell.provenance = describe_provenance(evaluation.data.get("provenance"))
 
 
 def extra_tasks(table: Table, built: BuiltTable) -> None:
     """Supp Table 3: our CrossTask tasks whose ids are not the paper's columns become extra
     cells (the demo world has its own task ids), with titles from the result."""
-    paper_ids = {m.key for m in table.metrics}
-    for brow in built.rows:
-        ev = brow.evaluations.get("crosstask")
-        if brow.row.source is None or ev is None or ev.data is None:
+    paper_ids = {metric.key for metric in table.metrics}
+    for built_row in built.rows:
+        evaluation = built_row.evaluations.get("crosstask")
+        if built_row.row.source is None or evaluation is None or evaluation.data is None:
             continue
-        per_task = ev.data.get("per_task_pooled") or {}
-        chance = (ev.data.get("chance") or {}).get("per_task_pooled")
-        built.task_titles.update(ev.data.get("task_titles") or {})
-        provenance = describe_provenance(ev.data.get("provenance"))
-        for tid in sorted(set(per_task) - paper_ids, key=str):
-            built.extra.append(Cell(
-                table.name, EXTRA_ROW, "crosstask", str(tid), None, _number(per_task[tid]),
-                _number(chance.get(tid)) if isinstance(chance, dict) else None,
-                variant=brow.row.source.variant, provenance=provenance,
-            ))  # fmt: skip
+        built.task_titles.update(evaluation.data.get("task_titles") or {})
+        built.extra += _extra_task_cells(table, built_row.row.source, evaluation.data, paper_ids)
         if built.extra:
-            for cell in brow.cells:
+            for cell in built_row.cells:
                 if cell.ours is None and cell.metric in paper_ids and cell.metric != AVERAGE:
                     cell.reason += f" (our task ids differ from the paper's: see '{EXTRA_ROW}')"
 
 
+def _extra_task_cells(table: Table, source: Source, data: dict, paper_ids: set[str]) -> list[Cell]:
+    """A cell per task of a CrossTask result whose id is not among the paper's, by id."""
+    per_task = data.get("per_task_pooled") or {}
+    chance = (data.get("chance") or {}).get("per_task_pooled")
+    provenance = describe_provenance(data.get("provenance"))
+    return [
+        Cell(
+            table.name,
+            EXTRA_ROW,
+            "crosstask",
+            str(task_id),
+            None,
+            ours=_number(per_task[task_id]),
+            chance=_number(chance.get(task_id)) if isinstance(chance, dict) else None,
+            variant=source.variant,
+            provenance=provenance,
+        )
+        for task_id in sorted(set(per_task) - paper_ids, key=str)
+    ]
+
+
 def build_table(table: Table, results: Results, config: Config) -> BuiltTable:
+    """The table's rows, Supp Table 3's extra tasks, and the notes under it."""
     rows = [build_row(table, row, row.label, results, config) for row in table.rows]
     built = BuiltTable(table, rows, [])
     if table.name == "supp_table3_crosstask_per_task":
@@ -325,4 +278,5 @@ def build_table(table: Table, results: Results, config: Config) -> BuiltTable:
 
 
 def build_all(results: Results, config: Config) -> list[BuiltTable]:
+    """Every table of the paper and supplement (eao.tables.paper.TABLES)."""
     return [build_table(table, results, config) for table in TABLES]

@@ -6,7 +6,8 @@ show the paper's number only.
 
 from __future__ import annotations
 
-from eao.tables.build import EXTRA_ROW, BuiltRow, BuiltTable, Cell
+from eao.tables.build import EXTRA_ROW
+from eao.tables.schema import BuiltRow, BuiltTable, Cell
 
 EXTRA_HEADERS = ["Task id", "Title", "Recall ours", "Chance", "> chance"]
 EXTRA_INTRO = (
@@ -25,6 +26,7 @@ def fmt(value: float | None, metric: str, missing: str = "-") -> str:
 
 
 def cell_text(cell: Cell, star: bool) -> str:
+    """'paper / ours / chance' in a ★ row (chance only beside a number of ours), else 'paper'."""
     paper = fmt(cell.paper, cell.metric)
     if not star:
         return paper
@@ -35,24 +37,30 @@ def cell_text(cell: Cell, star: bool) -> str:
 
 
 def headers(built: BuiltTable) -> list[str]:
-    t = built.table
-    metrics = [f"{d} {m.label}" if len(t.datasets) > 1 else m.label
-               for _, d in t.datasets for m in t.metrics]  # fmt: skip
-    return ["Method", *t.fields, *metrics, "> chance"]
+    """The column headers; a metric's names its dataset when the table has several."""
+    table = built.table
+    metrics = [
+        f"{dataset} {metric.label}" if len(table.datasets) > 1 else metric.label
+        for _, dataset in table.datasets
+        for metric in table.metrics
+    ]
+    return ["Method", *table.fields, *metrics, "> chance"]
 
 
-def row_cells(brow: BuiltRow) -> list[str]:
-    star = brow.row.star
-    label = f"★ {brow.key}" if star else brow.key
-    return [label, *brow.row.fields, *(cell_text(c, star) for c in brow.cells), brow.chance_summary]
+def row_cells(built_row: BuiltRow) -> list[str]:
+    """A row's texts under `headers`: its label (★ for ours), fields, cells, '> chance'."""
+    star = built_row.row.star
+    label = f"★ {built_row.key}" if star else built_row.key
+    cells = [cell_text(cell, star) for cell in built_row.cells]
+    return [label, *built_row.row.fields, *cells, built_row.chance_summary]
 
 
 def extra_rows(built: BuiltTable) -> list[list[str]]:
     """Supp Table 3's extra rows (EXTRA_HEADERS): our CrossTask tasks outside the paper's."""
     rows = []
-    for c in built.extra:
-        above = "" if c.above_chance is None else ("yes" if c.above_chance else "no")
-        title = built.task_titles.get(c.metric, "")
-        rows.append([c.metric, title, fmt(c.ours, "recall", "n/a"), fmt(c.chance, "recall"),
-                     above])  # fmt: skip
+    for cell in built.extra:
+        above = "" if cell.above_chance is None else ("yes" if cell.above_chance else "no")
+        title = built.task_titles.get(cell.metric, "")
+        ours, chance = fmt(cell.ours, "recall", "n/a"), fmt(cell.chance, "recall")
+        rows.append([cell.metric, title, ours, chance, above])
     return rows

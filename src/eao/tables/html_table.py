@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from html import escape
 
-from eao.tables.build import BuiltTable
 from eao.tables.cells import EXTRA_HEADERS, EXTRA_INTRO, extra_rows, headers, row_cells
+from eao.tables.schema import BuiltTable
 
 STYLE = """
 body { font-family: sans-serif; font-size: 13px; margin: 1em; }
@@ -21,8 +21,9 @@ li { margin-bottom: 2px; }
 """
 
 
-def _row(cells: list[str], tag: str = "td", cls: str = "") -> str:
-    attr = f' class="{cls}"' if cls else ""
+def _row(cells: list[str], tag: str = "td", css_class: str = "") -> str:
+    """A <tr> of escaped cells; the first one (the method) left-aligned in the body."""
+    attr = f' class="{css_class}"' if css_class else ""
     first, *rest = cells
     first_attr = ' class="method"' if tag == "td" else ""
     inner = f"<{tag}{first_attr}>{escape(first)}</{tag}>" + "".join(
@@ -33,41 +34,52 @@ def _row(cells: list[str], tag: str = "td", cls: str = "") -> str:
 
 def _dataset_header(built: BuiltTable) -> list[str]:
     """A first header row grouping the metric columns by dataset (tables with several)."""
-    t = built.table
-    if len(t.datasets) < 2:
+    table = built.table
+    if len(table.datasets) < 2:
         return []
-    n = len(t.metrics)
-    cells = f'<th colspan="{1 + len(t.fields)}"></th>' + "".join(
-        f'<th colspan="{n}">{escape(label)}</th>' for _, label in t.datasets
+    n_metrics = len(table.metrics)
+    cells = f'<th colspan="{1 + len(table.fields)}"></th>' + "".join(
+        f'<th colspan="{n_metrics}">{escape(label)}</th>' for _, label in table.datasets
     )
     return [f"<tr>{cells}<th></th></tr>"]
 
 
 def to_html(built: BuiltTable) -> str:
-    t = built.table
-    head = headers(built)
+    """The page: title, the table (a section's heading as a row), extra tasks, notes."""
+    table = built.table
+    title = f"{escape(table.source)}: {escape(table.title)}"
     lines = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{escape(t.source)}: {escape(t.title)}</title>",
+        f"<title>{title}</title>",
         f"<style>{STYLE}</style></head><body>",
-        f"<h2>{escape(t.source)}: {escape(t.title)}</h2>",
+        f"<h2>{title}</h2>",
         "<p>Cells of ★ rows: paper / ours / chance.</p>",
-        f'<table class="paper-table" id="{escape(t.name)}">',
-        "<thead>", *_dataset_header(built), _row(head, "th"), "</thead>", "<tbody>",
-    ]  # fmt: skip
-    for brow in built.rows:
-        if brow.row.section:
-            lines.append(f'<tr class="section"><td colspan="{len(head)}">'
-                         f"{escape(brow.row.section)}</td></tr>")  # fmt: skip
-        lines.append(_row(row_cells(brow), cls="star" if brow.row.star else ""))
-    lines += ["</tbody>", "</table>"]
+        f'<table class="paper-table" id="{escape(table.name)}">',
+        "<thead>",
+        *_dataset_header(built),
+        _row(headers(built), "th"),
+        "</thead>",
+    ]
+    lines += ["<tbody>", *_body_rows(built), "</tbody>", "</table>"]
     if built.extra:
         lines += [f"<p>{escape(EXTRA_INTRO)}</p>", "<table>", _row(EXTRA_HEADERS, "th")]
         lines += [_row(row) for row in extra_rows(built)] + ["</table>"]
     lines += ["<h3>Notes</h3>", "<ul>"]
     for note in built.notes:
         text = escape(note.text)
-        lines.append(f"<li><strong>{text}</strong></li>" if note.loud else f"<li>{text}</li>")
+        lines.append(f"<li><strong>{text}</strong></li>" if note.warning else f"<li>{text}</li>")
     lines += ["</ul>", "</body></html>"]
     return "\n".join(lines) + "\n"
+
+
+def _body_rows(built: BuiltTable) -> list[str]:
+    """The rows, a ★ row highlighted, a section's heading as a row of its own above its rows."""
+    width = len(headers(built))
+    lines = []
+    for built_row in built.rows:
+        if built_row.row.section:
+            section = escape(built_row.row.section)
+            lines.append(f'<tr class="section"><td colspan="{width}">{section}</td></tr>')
+        lines.append(_row(row_cells(built_row), css_class="star" if built_row.row.star else ""))
+    return lines

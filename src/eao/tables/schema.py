@@ -1,4 +1,8 @@
-"""What a paper table is (Metric, Source, Row, Table) and the pieces its tables share.
+"""What a paper table is (Metric, Source, Row, Table), the pieces its tables share, and what a
+built table is (Config, Cell, Evaluation, BuiltRow, BuiltTable, Note).
+
+The types live here, apart from the modules that fill them (eao.tables.build) and write their
+notes (eao.tables.notes), so that those modules import the types and never each other.
 
 A table's numbers are typed from the paper "Everything at Once – Multi-modal Fusion Transformer
 for Video Retrieval" (Shvetsova et al., CVPR 2022) and its supplementary material; R@K and
@@ -9,9 +13,13 @@ saying why this pipeline has no such number.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 Numbers = tuple[float | None, ...]
+Expect = tuple[tuple[str, str], ...]  # (modality prefix, backbone substring) pairs
+MAIN = "main"  # the paper's model: the variant every ablation changes
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class Source:
     variant: str
     task: str = ""
     strategy: str = "at_once"
-    expect: tuple[tuple[str, str], ...] = ()
+    expect: Expect = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,104 @@ class Table:
     notes: tuple[str, ...] = ()
 
 
+# --- a built table: the paper's numbers and ours -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    """The part of the workflow config the tables need (see eao.tables.__main__).
+
+    `datasets` None: every benchmark counts as configured; `finetune_variants` None: any
+    variant may have fine-tuned results (only the file decides)."""
+
+    datasets: frozenset[str] | None = None
+    ablations_run: frozenset[str] = frozenset()
+    variants: dict = field(default_factory=dict)
+    pretrain: dict = field(default_factory=dict)
+    finetune_variants: frozenset[str] | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Config:
+        """The config from --config-json's object; ValueError naming a key it does not know."""
+        unknown = set(values) - {known.name for known in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config-json keys: {', '.join(sorted(unknown))}")
+
+        def names(key: str) -> frozenset[str] | None:
+            return None if values.get(key) is None else frozenset(values[key])
+
+        return cls(
+            datasets=names("datasets"),
+            ablations_run=frozenset(values.get("ablations_run") or ()),
+            variants=dict(values.get("variants") or {}),
+            pretrain=dict(values.get("pretrain") or {}),
+            finetune_variants=names("finetune_variants"),
+        )
+
+
+@dataclass
+class Cell:
+    table: str
+    row: str
+    dataset: str
+    metric: str
+    paper: float | None
+    ours: float | None = None
+    chance: float | None = None
+    reason: str = ""
+    variant: str = ""
+    provenance: str = ""
+    lower_better: bool = False
+
+    @property
+    def above_chance(self) -> bool | None:
+        """Whether ours beats chance (below it for MedR); None without both numbers."""
+        if self.ours is None or self.chance is None:
+            return None
+        return self.ours < self.chance if self.lower_better else self.ours > self.chance
+
+
+@dataclass
+class Evaluation:
+    """One result file of a ★ row: its data, or why there is none."""
+
+    path: Path
+    data: dict | None = None
+    reason: str = ""
+
+
+@dataclass
+class BuiltRow:
+    row: Row
+    key: str  # unique within the table (the CSV's `row`)
+    cells: list[Cell]
+    evaluations: dict[str, Evaluation] = field(default_factory=dict)
+
+    @property
+    def chance_summary(self) -> str:
+        """'n/m' cells above chance, '' when no cell has both numbers."""
+        flags = [cell.above_chance for cell in self.cells if cell.above_chance is not None]
+        return f"{sum(flags)}/{len(flags)}" if flags else ""
+
+
+@dataclass
+class Note:
+    text: str
+    warning: bool = False  # printed in bold: random weights, a backbone unlike the paper's
+
+
+@dataclass
+class BuiltTable:
+    table: Table
+    rows: list[BuiltRow]
+    notes: list[Note]
+    extra: list[Cell] = field(default_factory=list)  # our CrossTask tasks outside the paper's
+    task_titles: dict[str, str] = field(default_factory=dict)
+
+    def cells(self) -> list[Cell]:
+        return [cell for built_row in self.rows for cell in built_row.cells] + self.extra
+
+
 # --- shared pieces -------------------------------------------------------------------------
 
 RETRIEVAL4 = (
@@ -87,26 +193,43 @@ NO_TICKS = (
 )
 
 
-Expect = tuple[tuple[str, str], ...]
-
-
-def zs(
+def zeroshot(
     variant: str, task: str, strategy: str = "at_once", expect: Expect = R152_RX101_W2V
 ) -> Source:
+    """A ★ row's zero-shot retrieval result."""
     return Source("zeroshot", variant, task, strategy, expect)
 
 
-def ft(variant: str, task: str, expect: Expect = R152_RX101_W2V) -> Source:
+def finetuned(variant: str, task: str, expect: Expect = R152_RX101_W2V) -> Source:
+    """A ★ row's retrieval result after fine-tuning (the whole clip at once)."""
     return Source("finetuned", variant, task, "at_once", expect)
 
 
-def ablation(name: str, title: str, source: str, rows: tuple[Row, ...], **kw) -> Table:
+def localization(variant: str, expect: Expect = R152_RX101_W2V) -> Source:
+    """A ★ row's step localization result."""
+    return Source("localization", variant, expect=expect)
+
+
+def ablation(
+    name: str,
+    title: str,
+    source: str,
+    rows: tuple[Row, ...],
+    fields: tuple[str, ...] = (),
+    notes: tuple[str, ...] = (),
+) -> Table:
     """The ablation layout: YouCook2 / MSR-VTT R@5 R@10, zero-shot."""
-    return Table(name, title, source, kw.pop("fields", ()), RETRIEVAL_SETS, RETRIEVAL2, rows, **kw)
+    return Table(name, title, source, fields, RETRIEVAL_SETS, RETRIEVAL2, rows, notes)
 
 
-def yc_msr(yc: Numbers, msr: Numbers) -> dict[str, Numbers]:
-    return {"youcook2": yc, "msrvtt": msr}
+def retrieval_numbers(youcook2: Numbers, msrvtt: Numbers) -> dict[str, Numbers]:
+    """A row's paper numbers on the retrieval benchmarks (RETRIEVAL_SETS)."""
+    return {"youcook2": youcook2, "msrvtt": msrvtt}
+
+
+def localization_numbers(crosstask: Numbers, mining_youtube: Numbers) -> dict[str, Numbers]:
+    """A row's paper numbers on the localization benchmarks (LOCALIZATION_SETS)."""
+    return {"crosstask": crosstask, "mining_youtube": mining_youtube}
 
 
 _ = None  # "-" in the paper

@@ -5,8 +5,11 @@ line's JSON. Free of torch, so the workflow can read TrainConfig's fields when i
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import TypeVar
 
 from eao.errors import BadInput, reading
+
+T = TypeVar("T")  # the config dataclass from_dict builds
 
 
 def paper_weights() -> dict:
@@ -49,7 +52,7 @@ class TrainConfig:
     order: str = "random"
 
 
-def from_dict(cls, values: dict):
+def from_dict(cls: type[T], values: dict) -> T:
     """Build a config dataclass from a plain dict; BadInput naming an unknown key or the value
     the class refuses (the dicts come from the command line's JSON)."""
     unknown = sorted(set(values) - {f.name for f in fields(cls)})

@@ -60,8 +60,9 @@ def check_dims(model: torch.nn.Module, dims: dict[str, int], init: str) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = ArgumentParser(prog="eao finetune", description=__doc__,
-                        formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(
+        prog="eao finetune", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--init", required=True, help="the pretrained model (model.pt)")
     ap.add_argument("--clips", choices=CLIP_KINDS, required=True)
     ap.add_argument("--manifest", required=True, help="the benchmark's manifest (for the split)")
@@ -70,8 +71,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--video-3d", nargs="*", default=[])
     ap.add_argument("--audio", nargs="*", default=[])
     ap.add_argument("--text", nargs="+", required=True)
-    ap.add_argument("--train-config", default="{}", type=json_object,
-                    help="JSON object of TrainConfig keys")
+    ap.add_argument(
+        "--train-config", default="{}", type=json_object, help="JSON object of TrainConfig keys"
+    )
     ap.add_argument(
         "--all-clips",
         action="store_true",

@@ -51,12 +51,18 @@ log = logging.getLogger("eao.train")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = ArgumentParser(prog="eao train", description=__doc__,
-                        formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
-    ap.add_argument("--model-config", default="{}", type=json_object,
-                    help="JSON object of ModelConfig keys (architecture)")  # fmt: skip
-    ap.add_argument("--train-config", default="{}", type=json_object,
-                    help="JSON object of TrainConfig keys")  # fmt: skip
+    ap = ArgumentParser(
+        prog="eao train", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    ap.add_argument(
+        "--model-config",
+        default="{}",
+        type=json_object,
+        help="JSON object of ModelConfig keys (architecture)",
+    )
+    ap.add_argument(
+        "--train-config", default="{}", type=json_object, help="JSON object of TrainConfig keys"
+    )
     ap.add_argument(
         "--video-2d", nargs="*", default=[], help="2D feature shards (resnet152 or clip)"
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -34,8 +35,11 @@ from eao.io.torch_file import read_checkpoint
 RESUME_DIR = "checkpoints.partial"
 
 # What `Trainer.checkpoint` writes and `Trainer.restore` reads.
-KEYS = ("model", "model_config", "train_config", "optimizer", "scheduler", "scaler", "rng",
-        "epoch", "batch", "step")  # fmt: skip
+KEYS = (
+    *("model", "model_config", "train_config"),  # what is trained, and how
+    *("optimizer", "scheduler", "scaler", "rng"),  # the state that continues it exactly
+    *("epoch", "batch", "step"),  # where it stopped
+)
 
 
 @dataclass
@@ -58,7 +62,7 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save(path: str | Path, **entries) -> None:
+def save(path: str | Path, **entries: Any) -> None:
     """torch.save of a dict, atomically, with the code version stamped in."""
     save_atomic({"eao_version": eao.__version__, **entries}, Path(path))
 

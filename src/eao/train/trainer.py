@@ -68,7 +68,7 @@ def build_model(model_cfg: dict, dataset: ClipDataset) -> EverythingAtOnce:
     return EverythingAtOnce(cfg)
 
 
-def autocast(device: str, precision: str):
+def autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
     if not device.startswith("cuda") or precision == "fp32":
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16

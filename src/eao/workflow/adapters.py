@@ -20,13 +20,12 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.io import directory
 
 from eao.train.state import RESUME_DIR
-from eao.versions import output_version, output_versions
-from eao.workflow import demo_files, plan
+from eao.versions import output_version
+from eao.workflow import demo_files, passes, plan
 from eao.workflow import options as opt
 from eao.workflow.checks import run_problems
 from eao.workflow.config import (
@@ -38,6 +37,7 @@ from eao.workflow.config import (
     validate_config,
 )
 from eao.workflow.demo_config import apply_demo
+from eao.workflow.schema_blocks import current_schema
 from eao.workflow.variants import check_variants, variant_section
 
 T = TypeVar("T")
@@ -68,8 +68,7 @@ class Rules:
         schema cannot (dataset sources, variants, dataset references, what the run schedules:
         eao.workflow.checks) and build the adapters. A problem stops the DAG as a WorkflowError
         naming the key: the first one found, or every problem of the run checks, one a line."""
-        with open(schema_path) as f:
-            schema = yaml.safe_load(f)
+        schema, schema_path = current_schema(schema_path)
         given = json.loads(json.dumps(dict(config)))  # as named: config.yaml and the user's files
         config.update(coerce_cli_strings(dict(config), schema, schema))  # demo.enabled typed
         apply_demo(config, schema)
@@ -109,12 +108,10 @@ class Rules:
         """The output version of a stage (eao.versions), a value param: bumping it reruns."""
         return output_version(key)
 
-    def media_versions(self) -> dict[str, int]:
-        """extract_media's versions: every media backbone's, enabled or not, as its settings
-        (options.media_settings): switching a backbone off reruns nothing. The price: bumping a
-        backbone's version reruns the whole one-pass extraction, also of runs without it (one
-        job writes every backbone's shard; separate passes per backbone would avoid it)."""
-        return output_versions("features", plan.MEDIA_BACKBONES)
+    def pass_versions(self, pass_name: str) -> dict[str, int]:
+        """An extraction pass's versions: those of the backbones whose settings it records
+        (eao.workflow.passes), so bumping one reruns its pass only."""
+        return passes.pass_versions(self.config, pass_name)
 
     def imported_checkpoint(self) -> str | None:
         return plan.imported_checkpoint(self.config)
@@ -126,17 +123,18 @@ class Rules:
             for name, path in demo_files.outputs().items()
         }
 
-    def enabled_backbones(self) -> list[str]:
-        return plan.enabled_backbones(self.config, self.schema)
+    def extraction_passes(self) -> list[str]:
+        """The extraction passes that have a backbone, one rule each (extract_<pass>)."""
+        return list(passes.passes(self.config))
 
-    def media_outputs(self) -> dict[str, str]:
-        return plan.media_outputs(self.config, self.schema)
+    def pass_outputs(self, pass_name: str) -> dict[str, str]:
+        return passes.pass_outputs(self.config, pass_name)
 
-    def media_weights_inputs(self) -> list[str]:
-        return opt.media_weights_inputs(self.config, self.schema)
+    def pass_weights_inputs(self, pass_name: str) -> list[str]:
+        return opt.pass_weights_inputs(self.config, pass_name)
 
-    def media_settings(self) -> dict:
-        return opt.media_settings(self.config, self.schema)
+    def pass_settings(self, pass_name: str) -> dict:
+        return passes.pass_settings(self.config, pass_name)
 
     def retrieval_datasets(self) -> list[str]:
         return plan.retrieval_datasets(self.config)
@@ -199,8 +197,13 @@ class Rules:
         name = self.dataset_name(wildcards)
         return plan.extract_failures(self.config, self.schema, self.shards, name)
 
-    def media_args(self, wildcards, output) -> list[str]:
-        return opt.media_args(self.config, self.schema, output)
+    def pass_args(self, pass_name: str):
+        """The pass's command-line flags, a function of the job's outputs (not recorded)."""
+
+        def args(wildcards, output) -> list[str]:
+            return passes.pass_args(self.config, pass_name, output)
+
+        return args
 
     def extract_runtime(self, wildcards, threads) -> list[str]:
         return opt.extract_runtime(self.config)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 
+from eao.backbones.registry import backbone as registered
 from eao.workflow import plan
+from eao.workflow.passes import check_passes, enabled_backbones
 from eao.workflow.variants import variant_section
 
 SLOTS = ("video_2d", "video_3d", "audio", "text")
-# the pickle of an imported dataset that holds each backbone (plan.IMPORTED_BACKBONES)
-PICKLE_OF = {b: key for key, backbones in plan.IMPORTED_BACKBONES.items() for b in backbones}
 RETRIEVAL_OUTPUT = re.compile(r"results/evaluate/retrieval/(\w+)/(\w+)/(\w+)/\w+\.json")
 LOCALIZATION_OUTPUT = re.compile(r"results/evaluate/localization/(\w+)/(\w+)\.json")
 
@@ -72,11 +72,11 @@ def missing_feature(config: dict, schema: dict, dataset: str, slot: str, feature
         held = plan.dataset_backbones(config, schema, dataset)
         if feature in held:
             return ""
-        return (
-            f"the released features of {dataset} hold no {feature} (they hold "
-            f"{', '.join(held)}; add datasets.{dataset}.imported.{PICKLE_OF[feature]})"
-        )
-    if feature in plan.enabled_backbones(config, schema):
+        released = registered(feature).released
+        fix = f"add datasets.{dataset}.imported.{released[0]}" if released else "none is released"
+        holds = ", ".join(held)
+        return f"the released features of {dataset} hold no {feature} (they hold {holds}; {fix})"
+    if feature in enabled_backbones(config):
         return ""
     return f"{feature} is not extracted (features.{feature}.enabled is false)"
 
@@ -98,6 +98,12 @@ def feature_problems(config: dict, schema: dict) -> list[str]:
                 model = "the main model" if variant == "main" else f"the variant {variant}"
                 problems[key] = f"Invalid config at {key}: {why}, and {model} is {how} {dataset}"
     return list(problems.values())
+
+
+def pass_problems(config: dict) -> list[str]:
+    """features.passes names passes, backbones and each backbone once (eao.workflow.passes)."""
+    why = check_passes(config)
+    return [f"Invalid config at {why}"] if why else []
 
 
 def corpus_problems(config: dict) -> list[str]:
@@ -169,7 +175,8 @@ def benchmark_problems(config: dict, given: dict) -> list[str]:
 def run_problems(config: dict, schema: dict, given: dict) -> list[str]:
     """All of the above, corpus first (the others skip a variant whose corpus is unknown)."""
     return (
-        corpus_problems(config)
+        pass_problems(config)
+        + corpus_problems(config)
         + feature_problems(config, schema)
         + benchmark_problems(config, given)
     )

@@ -122,13 +122,17 @@ def check_dataset_sources(config: dict) -> None:
         if ds.get("imported"):
             extra = [k for k in ("videos", "root", "captions") if k in ds]
             if extra:
-                raise ValueError(f"{where}: imported replaces videos, root and captions "
-                                 f"(remove {', '.join(extra)})")  # fmt: skip
+                raise ValueError(
+                    f"{where}: imported replaces videos, root and captions "
+                    f"(remove {', '.join(extra)})"
+                )
         else:
             missing = [k for k in ("videos", "root") if k not in ds]
             if missing:
-                raise ValueError(f"{where}: {' and '.join(repr(k) for k in missing)} required "
-                                 "(or `imported:` for released features)")  # fmt: skip
+                raise ValueError(
+                    f"{where}: {' and '.join(repr(k) for k in missing)} required "
+                    "(or `imported:` for released features)"
+                )
 
 
 def check_dataset_references(config: dict, given: dict) -> None:
@@ -154,5 +158,6 @@ def coerce_variant_overrides(config: dict, schema: dict) -> None:
     for spec in config["ablations"]["variants"].values():
         for section in ("model", "pretrain"):
             if isinstance(spec.get(section), dict):
-                spec[section] = coerce_cli_strings(spec[section], schema["properties"][section],
-                                                   schema)
+                spec[section] = coerce_cli_strings(
+                    spec[section], schema["properties"][section], schema
+                )

@@ -17,14 +17,13 @@ import json
 import os
 from dataclasses import fields
 
+from eao.backbones.registry import backbone as registered
 from eao.tables.build import Config as TablesConfig
 from eao.tables.build import result_keys
 from eao.train.config import TrainConfig
+from eao.workflow.passes import backbone_config, passes
 from eao.workflow.plan import (
-    VISUAL_BACKBONES,
     attention_dataset,
-    backbone_config,
-    enabled_backbones,
     encoder_config,
     evaluation_outputs,
     imported,
@@ -32,7 +31,6 @@ from eao.workflow.plan import (
 )
 from eao.workflow.variants import finetune_variants, variant_section
 
-S3D_KEYS = ["recipe", "output", "size"]  # S3D's settings beyond weights and seed
 # The TrainConfig keys of the pretrain section (eval_mode is fine-tuning's, eao.train.finetune).
 TRAIN_KEYS = [f.name for f in fields(TrainConfig) if f.name != "eval_mode"]
 # TrainConfig keys that change no output: clips are sampled from (seed, epoch, video) keys in
@@ -67,9 +65,9 @@ def dataset_inputs(dataset: dict) -> dict[str, str]:
 
 def import_pickle(config: dict, name: str, backbone: str | None) -> dict[str, str]:
     """The pickles one import job reads: the ResNet pickle (ids, captions, the clips kept) and,
-    for a CLIP or S3D shard, that backbone's pickle."""
+    for a backbone released in a pickle of its own (CLIP, S3D), that pickle."""
     spec = imported(config, name)
-    key = {"clip": "clip", "s3d": "s3d"}.get(backbone, "resnet")
+    key = registered(backbone).released[0] if backbone else "resnet"
     return {"resnet": spec["resnet"], **({key: spec[key]} if key != "resnet" else {})}
 
 
@@ -79,40 +77,6 @@ def import_args(inputs: dict) -> list[str]:
 
 
 # -- features --------------------------------------------------------------------------------------
-def media_settings(config: dict, schema: dict) -> dict:
-    """Every media backbone's output-affecting settings, enabled or not (extract_media's recorded
-    params): a backbone switched off changes no setting of the others, so nothing reruns."""
-    feats = config["features"]
-    settings = {"device": feats["device"], "bf16": feats["bf16"], "decoder": feats["decoder"]}
-    for backbone in VISUAL_BACKBONES:
-        cfg = backbone_config(config, schema, backbone)
-        keys = ["weights", "seed"] + (S3D_KEYS if backbone == "s3d" else [])
-        settings[backbone] = {k: cfg[k] for k in keys}
-    return settings
-
-
-def media_args(config: dict, schema: dict, output) -> list[str]:
-    """The flags of `eao.features.extract` for the backbones of this job (derived from the
-    outputs, so not recorded; the settings they carry are, in media_settings). `output`: the
-    job's outputs by name (media_outputs)."""
-    settings = media_settings(config, schema)
-    args = ["--device", settings["device"], "--decoder", settings["decoder"]]
-    args += ["--bf16"] if settings["bf16"] else []
-    for b in enabled_backbones(config, schema):
-        failures = output[f"{b}_failures"]
-        args += ["--backbone", b, "--out", f"{b}={output[b]}", "--out-failures", f"{b}={failures}"]
-        if b != "logmel":
-            args += [
-                "--weights",
-                f"{b}={settings[b]['weights']}",
-                "--seed",
-                f"{b}={settings[b]['seed']}",
-            ]
-        if b == "s3d":
-            args += [arg for k in S3D_KEYS for arg in (f"--s3d-{k}", str(settings[b][k]))]
-    return args
-
-
 def extract_runtime(config: dict) -> list[str]:
     """Extraction settings that change no output: frames per forward pass (eval-mode backbones
     give the same features in any batch, up to float rounding) and the ffmpeg stall timeout."""
@@ -148,12 +112,11 @@ def local_weights(weights: str | None) -> list[str]:
     return [weights] if weights and weights != "random" and os.path.exists(weights) else []
 
 
-def media_weights_inputs(config: dict, schema: dict) -> list[str]:
-    """extract_media's local weights files: those of the enabled visual backbones."""
-    names = [b for b in VISUAL_BACKBONES if b in enabled_backbones(config, schema)]
-    return sorted(
-        {p for b in names for p in local_weights(backbone_config(config, schema, b)["weights"])}
-    )
+def pass_weights_inputs(config: dict, pass_name: str) -> list[str]:
+    """An extraction pass's local weights files: those of its enabled backbones."""
+    members = passes(config).get(pass_name, [])
+    configs = [backbone_config(config, b) for b in members]
+    return sorted({p for cfg in configs for p in local_weights(cfg.get("weights"))})
 
 
 def text_weights_input(config: dict, schema: dict, encoder: str) -> list[str]:

@@ -13,10 +13,11 @@ import itertools
 import os
 
 from eao.demo.world import DemoConfig, plan_world
-from eao.features.extract import BACKBONES
+from eao.features.imported_tables import PICKLES
 from eao.ingest.manifest import count_csv_rows, shard_count
 from eao.tables import TABLES
 from eao.workflow import demo_files
+from eao.workflow.passes import enabled_backbones
 from eao.workflow.variants import (
     finetune_variants,
     localization_variants,
@@ -26,15 +27,9 @@ from eao.workflow.variants import (
     variant_section,
 )
 
-MEDIA_BACKBONES = list(BACKBONES)  # all from rule extract_media
-VISUAL_BACKBONES = [b for b in MEDIA_BACKBONES if b != "logmel"]
 TEXT_ENCODERS = ["hf", "word2vec", "clip"]
-# The backbones each released pickle of an imported dataset holds (datasets.<name>.imported).
-IMPORTED_BACKBONES = {
-    "resnet": ["resnet152", "resnext101", "logmel"],
-    "clip": ["clip"],
-    "s3d": ["s3d"],
-}
+# The backbones whose released features can be imported (rule import_features), by pickle
+RELEASED_BACKBONES = [b for names in PICKLES.values() for b in names]
 TABLE_NAMES = [table.name for table in TABLES]
 TABLE_FILES = [
     f"results/tables/{name}.{ext}" for name in TABLE_NAMES for ext in ("md", "tex", "csv")
@@ -124,20 +119,10 @@ def defs_defaults(schema: dict) -> dict[str, dict]:
     }
 
 
-def backbone_config(config: dict, schema: dict, backbone: str) -> dict:
-    defs = defs_defaults(schema)
-    defaults = {"enabled": True} if backbone == "logmel" else defs.get(backbone, defs["visual"])
-    return {**defaults, **config["features"].get(backbone, {})}
-
-
 def encoder_config(config: dict, schema: dict, encoder: str) -> dict:
     defs = defs_defaults(schema)
     defaults = defs.get(encoder, defs["text"])  # word2vec has its own def
     return {**defaults, **config["features"]["text"].get(encoder, {})}
-
-
-def enabled_backbones(config: dict, schema: dict) -> list[str]:
-    return [b for b in MEDIA_BACKBONES if backbone_config(config, schema, b)["enabled"]]
 
 
 def enabled_text_encoders(config: dict, schema: dict) -> list[str]:
@@ -149,17 +134,8 @@ def dataset_backbones(config: dict, schema: dict, name: str) -> list[str]:
     or those its imported pickles hold."""
     spec = imported(config, name)
     if spec:
-        return [b for key, bs in IMPORTED_BACKBONES.items() if spec.get(key) for b in bs]
-    return enabled_backbones(config, schema)
-
-
-def media_outputs(config: dict, schema: dict) -> dict[str, str]:
-    """extract_media's outputs: each enabled backbone's shard and failures table."""
-    outputs = {}
-    for b in enabled_backbones(config, schema):
-        outputs[b] = f"results/features/{b}/{{dataset}}/shard-{{shard}}.parquet"
-        outputs[f"{b}_failures"] = f"results/features/{b}/{{dataset}}/failures-{{shard}}.parquet"
-    return outputs
+        return [b for key, bs in PICKLES.items() if spec.get(key) for b in bs]
+    return enabled_backbones(config)
 
 
 # -- inputs ----------------------------------------------------------------------------------------

