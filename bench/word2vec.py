@@ -29,7 +29,7 @@ import numpy as np
 CHILD = """
 import json, sys, time
 from gensim.models import KeyedVectors  # imports are the same both ways: not timed
-from eao.backbones.text import Word2Vec
+from eao.backbones.word2vec import Word2Vec
 t = time.perf_counter()
 w2v = Word2Vec.load(sys.argv[1])
 w2v.encode("cut the tomato and fry the eggs")

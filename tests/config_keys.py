@@ -215,8 +215,12 @@ def own_reasons(reason: str) -> list[str]:
     another job" is not one: the job follows an upstream rerun."""
     parts = [p for p in reason.split("; ") if p]
     follows = any(p.startswith("Input files updated by another job") for p in parts)
-    return [p for p in parts if not p.startswith("Input files updated by another job")
-            and not (follows and p.startswith("Missing output files"))]
+    return [
+        p
+        for p in parts
+        if not p.startswith("Input files updated by another job")
+        and not (follows and p.startswith("Missing output files"))
+    ]
 
 
 def rerun_roots(jobs: list[dict]) -> list[dict]:

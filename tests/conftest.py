@@ -159,10 +159,23 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     write_released(workdir / "released")  # the imported dataset `released` of tiny.yaml
     subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
-         "--directory", str(workdir), "--configfile", str(repo / "tests/configs/tiny.yaml"),
-         "--cores", "2"],
-        check=True, capture_output=True, text=True, timeout=1800,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(repo / "tests/configs/tiny.yaml"),
+            "--cores",
+            "2",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     return workdir
 

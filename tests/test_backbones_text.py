@@ -11,8 +11,9 @@ import torch
 from entry_files import write_word2vec
 
 from eao.backbones.clip import MEAN, STD, CLIPEncoder
-from eao.backbones.text import HFTextEncoder, Word2Vec, tokenize
+from eao.backbones.text import HFTextEncoder, tokenize
 from eao.backbones.weights import WeightsNotFound, sha256_file
+from eao.backbones.word2vec import Word2Vec
 
 # --- word2vec ------------------------------------------------------------------------------------
 

@@ -56,25 +56,36 @@ def words(segment: int, n: int) -> np.ndarray:
     return w
 
 
-def write_visual(path, videos: dict[str, np.ndarray], rate: float, audio: bool = False,
-                 has_audio: dict | None = None) -> None:
+def write_visual(
+    path,
+    videos: dict[str, np.ndarray],
+    rate: float,
+    audio: bool = False,
+    has_audio: dict | None = None,
+) -> None:
     dim = 40 if audio else D2
-    cols = {"video_id": list(videos),
-            "times_s": [((np.arange(len(f)) + 0.5) / rate).tolist() for f in videos.values()],
-            "features": shards.features_array(list(videos.values()), dim, pa.float16())}
+    cols = {
+        "video_id": list(videos),
+        "times_s": [((np.arange(len(f)) + 0.5) / rate).tolist() for f in videos.values()],
+        "features": shards.features_array(list(videos.values()), dim, pa.float16()),
+    }
     if audio:
         cols["has_audio"] = [has_audio.get(v, True) for v in videos]
-    shards.write_features(str(path), cols, shards.visual_schema(dim, audio=audio),
-                          {"features_per_second": rate})
+    shards.write_features(
+        str(path), cols, shards.visual_schema(dim, audio=audio), {"features_per_second": rate}
+    )
 
 
 def write_text(path, captions: dict[str, list[tuple[int, float, float, int]]]) -> None:
     rows = [(v, seg, a, b, n) for v, caps in captions.items() for seg, a, b, n in caps]
-    cols = {"video_id": [r[0] for r in rows], "segment": [r[1] for r in rows],
-            "start_s": [r[2] for r in rows], "end_s": [r[3] for r in rows],
-            "tokens": [[f"w{m}" for m in range(r[4])] for r in rows],
-            "features": shards.features_array([words(r[1], r[4]) for r in rows], DT,
-                                              pa.float32())}
+    cols = {
+        "video_id": [r[0] for r in rows],
+        "segment": [r[1] for r in rows],
+        "start_s": [r[2] for r in rows],
+        "end_s": [r[3] for r in rows],
+        "tokens": [[f"w{m}" for m in range(r[4])] for r in rows],
+        "features": shards.features_array([words(r[1], r[4]) for r in rows], DT, pa.float32()),
+    }
     shards.write_features(str(path), cols, shards.text_schema(DT), {"backbone": "test"})
 
 
@@ -89,22 +100,39 @@ def corpus(tmp_path_factory) -> dict[str, list[str]]:
     try:
         write_visual(root / "2d-0.parquet", {"v0": one_hot(20), "v1": one_hot(10)}, 1.0)
         write_visual(root / "2d-1.parquet", {"v2": one_hot(12), "v4": one_hot(6)}, 1.0)
-        write_visual(root / "3d-0.parquet",
-                     {"v0": one_hot(30), "v1": one_hot(15), "v4": one_hot(9)}, 1.5)
-        write_visual(root / "audio-0.parquet",
-                     {"v0": coded_logmel(2001), "v1": np.zeros((0, 40)),
-                      "v2": coded_logmel(1201), "v3": coded_logmel(501),
-                      "v4": coded_logmel(601)}, 100.0, audio=True, has_audio={"v1": False})
-        write_text(root / "text-0.parquet", {
-            "v0": [(seg, a, b, 6 + seg) for seg, a, b in V0_CAPTIONS],
-            "v1": [(0, 1.0, 4.0, 3), (1, 4.5, 9.0, 0)],  # segment 1: every word OOV
-            "v3": [(0, 0.0, 3.0, 4)],
-            "v4": [(0, 0.5, 2.5, 5), (1, 3.0, 5.5, 30)]})
+        write_visual(
+            root / "3d-0.parquet", {"v0": one_hot(30), "v1": one_hot(15), "v4": one_hot(9)}, 1.5
+        )
+        write_visual(
+            root / "audio-0.parquet",
+            {
+                "v0": coded_logmel(2001),
+                "v1": np.zeros((0, 40)),
+                "v2": coded_logmel(1201),
+                "v3": coded_logmel(501),
+                "v4": coded_logmel(601),
+            },
+            100.0,
+            audio=True,
+            has_audio={"v1": False},
+        )
+        write_text(
+            root / "text-0.parquet",
+            {
+                "v0": [(seg, a, b, 6 + seg) for seg, a, b in V0_CAPTIONS],
+                "v1": [(0, 1.0, 4.0, 3), (1, 4.5, 9.0, 0)],  # segment 1: every word OOV
+                "v3": [(0, 0.0, 3.0, 4)],
+                "v4": [(0, 0.5, 2.5, 5), (1, 3.0, 5.5, 30)],
+            },
+        )
     finally:
         mp.undo()
-    return {"video_2d": [str(root / "2d-0.parquet"), str(root / "2d-1.parquet")],
-            "video_3d": [str(root / "3d-0.parquet")], "audio": [str(root / "audio-0.parquet")],
-            "text": [str(root / "text-0.parquet")]}
+    return {
+        "video_2d": [str(root / "2d-0.parquet"), str(root / "2d-1.parquet")],
+        "video_3d": [str(root / "3d-0.parquet")],
+        "audio": [str(root / "audio-0.parquet")],
+        "text": [str(root / "text-0.parquet")],
+    }
 
 
 @pytest.fixture
@@ -167,7 +195,7 @@ def test_row_group_locality(tables):
     groups = np.repeat(np.arange(10), 4)
     order = locality_order(groups, seed=0, epoch=0, window=2)
     assert sorted(order.tolist()) == list(range(40))
-    windows = [set(groups[order[i:i + 8]].tolist()) for i in range(0, 40, 8)]
+    windows = [set(groups[order[i : i + 8]].tolist()) for i in range(0, 40, 8)]
     assert all(len(w) == 2 for w in windows)  # 8 consecutive videos come from 2 row groups
     assert not np.array_equal(order, locality_order(groups, seed=0, epoch=1, window=2))
     ds = ClipDataset(tables, n_clips=2)
@@ -178,9 +206,18 @@ def test_row_group_locality(tables):
 
 def test_captions_table_gives_the_timings(corpus, tmp_path):
     caps = tmp_path / "captions.parquet"
-    pq.write_table(pa.table({"video_id": ["v0", "v0", "v2"], "segment": [0, 5, 0],
-                             "start_s": [0.0, 6.0, 1.0], "end_s": [2.0, 7.0, 9.0],
-                             "text": ["a", "b", "c"]}), caps)
+    pq.write_table(
+        pa.table(
+            {
+                "video_id": ["v0", "v0", "v2"],
+                "segment": [0, 5, 0],
+                "start_s": [0.0, 6.0, 1.0],
+                "end_s": [2.0, 7.0, 9.0],
+                "text": ["a", "b", "c"],
+            }
+        ),
+        caps,
+    )
     tables = FeatureTables(**corpus, captions=[str(caps)])
     segs = tables.text_segments("v0")
     assert [(s["segment"], s["start_s"]) for s in segs] == [(0, 0.0), (5, 6.0)]
@@ -211,15 +248,14 @@ def test_grow_appends_neighbours_after_the_seed():
 
 def test_plan_clip_windows():
     rng = FixedRng(0.0)
-    assert plan_clip(3.2, STARTS, ENDS, 8.0, "code", rng) == ClipPlan(0.0, 8.5, (1, 0, 2),
-                                                                      4.0, 12.0)
-    assert plan_clip(3.2, STARTS, ENDS, 8.0, "none", rng) == ClipPlan(0.0, 8.5, (1, 0, 2),
-                                                                      0.0, 8.5)
+    assert plan_clip(3.2, STARTS, ENDS, 8.0, "code", rng) == ClipPlan(
+        0.0, 8.5, (1, 0, 2), 4.0, 12.0
+    )
+    assert plan_clip(3.2, STARTS, ENDS, 8.0, "none", rng) == ClipPlan(0.0, 8.5, (1, 0, 2), 0.0, 8.5)
     assert plan_clip(3.2, STARTS, ENDS, 8.0, "paper", FixedRng(0, 0.25)).audio_start == 4.0
     late = plan_clip(10.0, STARTS, ENDS, 8.0, "paper", FixedRng(0, 0.75))
     assert (late.start, late.end, late.audio_start, late.audio_end) == (3.0, 12.0, -1.0, 7.0)
-    assert plan_clip(12.5, STARTS, ENDS, 8.0, "code", rng) == ClipPlan(12.5, 20.5, (), 12.5,
-                                                                       None)
+    assert plan_clip(12.5, STARTS, ENDS, 8.0, "code", rng) == ClipPlan(12.5, 20.5, (), 12.5, None)
     with pytest.raises(ValueError):
         plan_clip(3.2, STARTS, ENDS, 8.0, "backwards", rng)
 
@@ -260,9 +296,15 @@ def test_unnarrated_clip_exactly(tables, monkeypatch):
     assert frames[:753].tolist() == list(range(1248, 2001))
 
 
-@pytest.mark.parametrize(("shift", "coin", "first", "count"),
-                         [("code", 0.9, 398, 768), ("paper", 0.25, 398, 768),
-                          ("paper", 0.75, 0, 398), ("none", 0.9, 0, 768)])
+@pytest.mark.parametrize(
+    ("shift", "coin", "first", "count"),
+    [
+        ("code", 0.9, 398, 768),
+        ("paper", 0.25, 398, 768),
+        ("paper", 0.75, 0, 398),
+        ("none", 0.9, 0, 768),
+    ],
+)
 def test_audio_shift_modes(tables, monkeypatch, shift, coin, first, count):
     fixed_start(monkeypatch, 3.2, coin)  # clip [0, 8.5]
     item, _ = ClipDataset(tables, n_clips=1, audio_shift=shift).sample(0, 0)
@@ -350,8 +392,14 @@ def test_collate_flattens_video_major(tables):
     items = [ds[(0, i)] for i in range(3)]
     batch = collate_clips(items)
     shapes = {k: tuple(v.shape) for k, v in batch.items()}
-    assert shapes == {"text": (12, 5, DT), "text_mask": (12, 5), "video": (12, 6, 64),
-                      "video_mask": (12, 6), "audio": (12, 40, 128), "audio_mask": (12, 128)}
+    assert shapes == {
+        "text": (12, 5, DT),
+        "text_mask": (12, 5),
+        "video": (12, 6, 64),
+        "video_mask": (12, 6),
+        "audio": (12, 40, 128),
+        "audio_mask": (12, 128),
+    }
     assert all(v.dtype == torch.float32 for v in batch.values())
     for v in range(3):
         for c in range(4):
@@ -380,8 +428,9 @@ def test_segment_clips_exact_borders(tables, caplog):
     assert batch["audio_mask"][i].sum() == 448 - 298  # [f(3.0), f(4.5))
     assert frames[:150].tolist() == list(range(298, 448))
     with caplog.at_level(logging.WARNING):
-        batch, ids = retrieval_clips(tables, rows + [dict(video_id="v3", segment=0, start_s=0.0,
-                                                           end_s=3.0)], 8, 256)
+        batch, ids = retrieval_clips(
+            tables, rows + [dict(video_id="v3", segment=0, start_s=0.0, end_s=3.0)], 8, 256
+        )
     assert len(ids) == 5 and "1 of 6 clips left out" in caplog.text
 
 

@@ -39,9 +39,21 @@ def dry_run(workdir: Path, config: dict, name: str, refused: bool = False) -> st
     path = workdir / "overlays" / f"{name}.yaml"
     path.parent.mkdir(exist_ok=True)
     path.write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(path), "--cores", "2", "-n",
-           "--nolock"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(path),
+        "--cores",
+        "2",
+        "-n",
+        "--nolock",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if proc.returncode != (1 if refused else 0):
         tail = f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"

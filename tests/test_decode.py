@@ -14,10 +14,29 @@ SPEC_2D, SPEC_3D, SPEC_CLIP = FrameSpec(1, 224), FrameSpec(24, 112, 112), FrameS
 
 def make_video(path, seconds: float, size: str = "160x120", rate: int = 25) -> str:
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
-         f"testsrc=size={size}:rate={rate}", "-t", str(seconds), "-c:v", "libx264",
-         "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size={size}:rate={rate}",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return str(path)
 

@@ -246,9 +246,14 @@ def test_full_size_official_checkpoint_imports_to_identical_embeddings(tmp_path)
         dst.unlink(missing_ok=True)
     assert model.cfg == cfg
     g = torch.Generator().manual_seed(1)
-    b = {"text": torch.randn(2, 5, 300, generator=g), "text_mask": torch.ones(2, 5),
-         "video": torch.randn(2, 3, 4096, generator=g), "video_mask": torch.ones(2, 3),
-         "audio": torch.rand(2, 40, 128, generator=g) * -80, "audio_mask": torch.ones(2, 128)}
+    b = {
+        "text": torch.randn(2, 5, 300, generator=g),
+        "text_mask": torch.ones(2, 5),
+        "video": torch.randn(2, 3, 4096, generator=g),
+        "video_mask": torch.ones(2, 3),
+        "audio": torch.rand(2, 40, 128, generator=g) * -80,
+        "audio_mask": torch.ones(2, 128),
+    }
     b["text_mask"][1] = 0  # an empty text: the masking token path
     with torch.no_grad():
         got, want = model.eval()(b, force_cross_modal=True), ref(b, True)

@@ -26,8 +26,9 @@ def test_perfect_scores_give_full_recall_and_beat_chance(benchmark):
     result = localize.score_videos(benchmark, videos, 0.05, "uniform", 3)
     assert result["recall_pooled"] == 100.0 and result["recall_per_video"] == 100.0
     assert result["IoU"] == 100.0 and result["IoD"] == 100.0
-    chance = localize.chance(benchmark, videos, draws=10, seed=0, temperature=0.05,
-                             background="uniform", n_domain=3)
+    chance = localize.chance(
+        benchmark, videos, draws=10, seed=0, temperature=0.05, background="uniform", n_domain=3
+    )
     assert chance["recall_pooled"] < 60 and chance["IoU"] < result["IoU"]
     if benchmark == "crosstask":
         assert set(result["per_task_pooled"]) == {"task0", "task1"}

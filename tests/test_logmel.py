@@ -32,9 +32,15 @@ def reference_log_mel(y: np.ndarray) -> np.ndarray:
         y = np.zeros(200, np.float32)
     y = y - y.mean()
     y = np.append(y[0], y[1:] - 0.97 * y[:-1])
-    stft = librosa.stft(y, n_fft=400, hop_length=160, win_length=400,
-                        window=scipy.signal.windows.hamming(400, sym=True), center=True,
-                        pad_mode="reflect")
+    stft = librosa.stft(
+        y,
+        n_fft=400,
+        hop_length=160,
+        win_length=400,
+        window=scipy.signal.windows.hamming(400, sym=True),
+        center=True,
+        pad_mode="reflect",
+    )
     power = np.abs(stft) ** 2
     mel = librosa.filters.mel(sr=16000, n_fft=400, n_mels=40, fmin=20, fmax=8000) @ power
     return librosa.power_to_db(mel, ref=np.max, amin=1e-10, top_db=80)
@@ -51,15 +57,36 @@ def generated_signal(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
 
 
 def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", *args], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-y", *args],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def native_samples(path: Path) -> int:
     """Samples per channel that ffmpeg decodes from the file at its own rate."""
-    out = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0",
-                          "-ac", "1", "-f", "f32le", "pipe:"], capture_output=True, check=True,
-                         timeout=60).stdout
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-ac",
+            "1",
+            "-f",
+            "f32le",
+            "pipe:",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
     return len(out) // 4
 
 
@@ -68,9 +95,20 @@ def demo_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from eao.demo.render import render_video
     from eao.demo.world import DemoConfig, plan_world
 
-    cfg = DemoConfig(tasks=1, width=64, height=48, fps=12, howto_videos=1, youcook2_videos=1,
-                     msrvtt_videos=3, crosstask_videos=1, mining_youtube_videos=1,
-                     step_seconds=(1.0, 1.5), corrupt_videos=0, no_audio_videos=0)
+    cfg = DemoConfig(
+        tasks=1,
+        width=64,
+        height=48,
+        fps=12,
+        howto_videos=1,
+        youcook2_videos=1,
+        msrvtt_videos=3,
+        crosstask_videos=1,
+        mining_youtube_videos=1,
+        step_seconds=(1.0, 1.5),
+        corrupt_videos=0,
+        no_audio_videos=0,
+    )
     world = plan_world(cfg)
     video = next(v for v in world.videos["howto"] if v.has_audio and not v.corrupt)
     path = tmp_path_factory.mktemp("demo") / f"{video.video_id}.mp4"
@@ -122,8 +160,13 @@ def test_parity_catches_the_pitfalls(sym, pad_mode):
     y = generated_signal(1.0)
     pre = y - y.mean()
     pre = np.append(pre[0], pre[1:] - 0.97 * pre[:-1])
-    stft = librosa.stft(pre, n_fft=400, hop_length=160,
-                        window=scipy.signal.windows.hamming(400, sym=sym), pad_mode=pad_mode)
+    stft = librosa.stft(
+        pre,
+        n_fft=400,
+        hop_length=160,
+        window=scipy.signal.windows.hamming(400, sym=sym),
+        pad_mode=pad_mode,
+    )
     mel = librosa.filters.mel(sr=16000, n_fft=400, n_mels=40, fmin=20, fmax=8000)
     wrong = librosa.power_to_db(mel @ np.abs(stft) ** 2, ref=np.max, amin=1e-10, top_db=80)
     assert np.abs(wrong - log_mel(y).numpy()).max() > 10 * PARITY_DB

@@ -51,3 +51,12 @@ def test_a_block_without_its_end_is_an_error():
         schema_blocks.render("a:\n  # >>> generated: backbones\n  b: 1\n")
     with pytest.raises(ValueError, match="unknown generated block"):
         schema_blocks.render("  # >>> generated: nothing\n  # <<< generated: nothing\n")
+
+
+def test_a_new_text_encoder_is_a_choice_of_pretrain_text(monkeypatch):
+    spec = dataclasses.replace(registry.text_encoder("hf"), name="toy_text")
+    monkeypatch.setitem(registry.text_encoders(), "toy_text", spec)
+    schema, _ = schema_blocks.current_schema(str(SCHEMA_PATH))
+    text = schema["properties"]["features"]["properties"]["text"]["properties"]
+    assert text["toy_text"]["properties"]["enabled"]["default"] is False
+    assert "toy_text" in schema["properties"]["pretrain"]["properties"]["text"]["enum"]

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 # Snakemake's CLI with eao patched first: the DAG build (a dry run) sees the patched code.
-# A backbone's version is its SPEC's (features.<name>): the registry's cached spec is replaced.
+# A backbone's (features.<name>) or text encoder's (text.<name>) version is its spec's: the
+# registry's cached spec is replaced.
 PATCHED = (
     "import dataclasses, sys, eao, eao.versions as v, eao.backbones.registry as r\n"
     "for change in sys.argv.pop(1).split(','):\n"
@@ -26,6 +27,9 @@ PATCHED = (
     "    elif change.startswith('features.'):\n"
     "        name = change.removeprefix('features.'); spec = r.backbones()[name]\n"
     "        r.backbones()[name] = dataclasses.replace(spec, version=spec.version + 1)\n"
+    "    elif change.startswith('text.'):\n"
+    "        name = change.removeprefix('text.'); spec = r.text_encoders()[name]\n"
+    "        r.text_encoders()[name] = dataclasses.replace(spec, version=spec.version + 1)\n"
     "    elif change: v.OUTPUT_VERSIONS[change] += 1\n"
     "from snakemake.cli import main\n"
     "main()\n"

@@ -14,8 +14,8 @@ import pytest
 from entry_files import write_word2vec
 
 from eao.backbones import word2vec
-from eao.backbones.text import Word2Vec
 from eao.backbones.weights import sha256_file
+from eao.backbones.word2vec import Word2Vec
 from eao.errors import run
 from eao.features import text
 from eao.io.parquet import CAPTIONS, MANIFEST, table_from_rows, write_table

@@ -119,8 +119,8 @@ def test_backbones_default_from_their_specs(tmp_path):
     assert passes.backbone_config(config, "s3d")["size"] == 224
     assert passes.backbone_config(config, "logmel") == {"enabled": True}
     assert passes.enabled_backbones(config) == ["resnet152", "resnext101", "s3d", "logmel"]
-    assert plan.encoder_config(config, SCHEMA, "word2vec")["enabled"] is False
-    assert plan.enabled_text_encoders(config, SCHEMA) == []
+    assert plan.encoder_config(config, "word2vec")["enabled"] is False
+    assert plan.enabled_text_encoders(config) == []
 
 
 def test_an_imported_dataset_has_the_backbones_of_its_pickles(tiny):
@@ -172,7 +172,7 @@ def test_failures_gather_every_extraction_of_a_dataset(tiny):
     shards = plan.shards(tiny)
     paths = plan.extract_failures(tiny, SCHEMA, shards, "howto")
     n = len(shards["howto"])
-    per_kind = len(passes.enabled_backbones(tiny)) + len(plan.enabled_text_encoders(tiny, SCHEMA))
+    per_kind = len(passes.enabled_backbones(tiny)) + len(plan.enabled_text_encoders(tiny))
     assert len(paths) == per_kind * n
     assert plan.probe_failures(shards, "howto")[0] == "results/probe/howto/failures-00000.parquet"
 

@@ -13,10 +13,10 @@ key to bump. Bumping a key reruns that stage's jobs and everything downstream of
 (tests/test_versions.py), e.g. a backbone's reruns its extraction pass, the models
 trained on its features, their evaluations, the tables and the report.
 
-Keys: a stage, or "text.<encoder>" where one rule runs several extractors whose outputs change
-independently. A media backbone's version is its spec's (`version` in its module, eao.backbones;
-eao.backbones.registry.versions() gives them as "features.<backbone>" keys). Pure Python: any
-module may import it.
+Keys: a stage. A media backbone's or text encoder's version is its spec's (`version` of the
+SPEC / TEXT_SPEC in its module, eao.backbones): extract_<pass> and extract_text run several
+extractors whose outputs change independently. eao.backbones.registry.versions() gives them as
+"features.<backbone>" / "text.<encoder>" keys. Pure Python: any module may import it.
 """
 
 from __future__ import annotations
@@ -29,9 +29,6 @@ OUTPUT_VERSIONS: dict[str, int] = {
     "import": 2,  # released features as manifest and shards; 2: a row's path is <pickle>#<item>
     "failures": 1,  # the gathered failures table
     "word2vec": 1,  # a word2vec file converted for memory-mapped loading
-    "text.hf": 1,
-    "text.word2vec": 1,
-    "text.clip": 1,
     "pretrain": 1,  # the trained model and its metrics
     "import_checkpoint": 1,  # a released checkpoint converted
     "finetune": 1,

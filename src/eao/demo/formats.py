@@ -76,9 +76,13 @@ def write_videos_csv(folder: str, videos: list[Video]) -> None:
 
 def write_howto(folder: str, world: World) -> None:
     captions = {
-        v.video_id: {"start": [c.start for c in v.captions], "end": [c.end for c in v.captions],
-                     "text": [c.text for c in v.captions]}
-        for v in world.videos["howto"] if v.captions
+        v.video_id: {
+            "start": [c.start for c in v.captions],
+            "end": [c.end for c in v.captions],
+            "text": [c.text for c in v.captions],
+        }
+        for v in world.videos["howto"]
+        if v.captions
     }
     write_json(os.path.join(folder, "caption.json"), captions)
 
@@ -94,34 +98,57 @@ def write_youcook2(folder: str, world: World) -> None:
             if v.split == "validation":
                 val_rows.append([end, start, task.task_id, cap.text, v.video_id])
         database[v.video_id] = {
-            "subset": v.split, "recipe_type": task.task_id, "duration": v.duration,
-            "video_url": f"https://www.youtube.com/watch?v={v.video_id}", "annotations": anns,
+            "subset": v.split,
+            "recipe_type": task.task_id,
+            "duration": v.duration,
+            "video_url": f"https://www.youtube.com/watch?v={v.video_id}",
+            "annotations": anns,
         }
     write_json(os.path.join(folder, "youcookii_annotations_trainval.json"), {"database": database})
-    _write_csv(os.path.join(folder, "val_clips.csv"), ["end", "start", "task", "text", "video_id"],
-               val_rows)
+    _write_csv(
+        os.path.join(folder, "val_clips.csv"),
+        ["end", "start", "task", "text", "video_id"],
+        val_rows,
+    )
 
 
 def write_msrvtt(folder: str, world: World) -> None:
     videos, sentences, train, test = [], [], [], []
     for i, v in enumerate(world.videos["msrvtt"]):
-        videos.append({"category": v.task, "url": "", "video_id": v.video_id, "start time": 0.0,
-                       "end time": v.duration, "split": "test" if v.split == "test" else "train",
-                       "id": i})
+        videos.append(
+            {
+                "category": v.task,
+                "url": "",
+                "video_id": v.video_id,
+                "start time": 0.0,
+                "end time": v.duration,
+                "split": "test" if v.split == "test" else "train",
+                "id": i,
+            }
+        )
         for cap in v.captions:
-            sentences.append({"caption": cap.text, "video_id": v.video_id,
-                              "sen_id": len(sentences)})
+            sentences.append(
+                {"caption": cap.text, "video_id": v.video_id, "sen_id": len(sentences)}
+            )
         if v.split == "test":
             num = v.video_id.removeprefix("video")
             test.append([f"ret{len(test)}", f"msr{num}", v.video_id, v.captions[0].text])
         else:
             train.append([v.video_id])
-    write_json(os.path.join(folder, "MSRVTT_data.json"),
-                {"info": {"description": "EAO demo world, MSR-VTT layout"}, "videos": videos,
-                 "sentences": sentences})
+    write_json(
+        os.path.join(folder, "MSRVTT_data.json"),
+        {
+            "info": {"description": "EAO demo world, MSR-VTT layout"},
+            "videos": videos,
+            "sentences": sentences,
+        },
+    )
     _write_csv(os.path.join(folder, "MSRVTT_train.7k.csv"), ["video_id"], train)
-    _write_csv(os.path.join(folder, "MSRVTT_JSFUSION_test.csv"),
-               ["key", "vid_key", "video_id", "sentence"], test)
+    _write_csv(
+        os.path.join(folder, "MSRVTT_JSFUSION_test.csv"),
+        ["key", "vid_key", "video_id", "sentence"],
+        test,
+    )
 
 
 def write_crosstask(folder: str, world: World) -> None:
@@ -138,8 +165,9 @@ def write_crosstask(folder: str, world: World) -> None:
         line = [task.task_id, v.video_id, f"https://www.youtube.com/watch?v={v.video_id}"]
         (val_rows if v.split == "val" else rows).append(line)
         ann = [[seg.step + 1, f"{seg.start:.2f}", f"{seg.end:.2f}"] for seg in v.segments]
-        _write_csv(os.path.join(release, "annotations", f"{task.task_id}_{v.video_id}.csv"),
-                   None, ann)
+        _write_csv(
+            os.path.join(release, "annotations", f"{task.task_id}_{v.video_id}.csv"), None, ann
+        )
     _write_csv(os.path.join(release, "videos.csv"), None, rows + val_rows)
     _write_csv(os.path.join(release, "videos_val.csv"), None, val_rows)
 
@@ -159,8 +187,10 @@ def write_mining_youtube(folder: str, world: World, fps: int) -> None:
     _write_text(os.path.join(folder, "videos_val.txt"), "".join(f"{v.video_id}\n" for v in val))
     for v in vids:
         task: Task = world.tasks[v.task]
-        srt = [f"{i}\n{_srt_time(s.start)} --> {_srt_time(s.end)}\n{task.steps[s.step].label}\n"
-               for i, s in enumerate(v.segments, start=1)]
+        srt = [
+            f"{i}\n{_srt_time(s.start)} --> {_srt_time(s.end)}\n{task.steps[s.step].label}\n"
+            for i, s in enumerate(v.segments, start=1)
+        ]
         _write_text(os.path.join(folder, "annotations", f"{v.video_id}.srt"), "\n".join(srt))
         frames = []
         for k in range(int(round(v.duration * fps))):

@@ -33,8 +33,9 @@ def _shape_mask(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndar
         d2 = dx**2 + dy**2
         return (d2 <= r**2) & (d2 >= (0.55 * r) ** 2)
     if shape == "cross":
-        return ((np.abs(dx) <= r * 0.3) | (np.abs(dy) <= r * 0.3)) & (np.maximum(
-            np.abs(dx), np.abs(dy)) <= r)
+        return ((np.abs(dx) <= r * 0.3) | (np.abs(dy) <= r * 0.3)) & (
+            np.maximum(np.abs(dx), np.abs(dy)) <= r
+        )
     if shape == "diamond":
         return np.abs(dx) + np.abs(dy) <= r
     raise ValueError(f"unknown shape {shape!r}")
@@ -108,12 +109,21 @@ def synth_audio(task: Task, video: Video, cfg: DemoConfig, rng: np.random.Genera
 
 def encode(path: str, frames, n_frames: int, audio: np.ndarray | None, cfg: DemoConfig) -> None:
     """Pipe `n_frames` RGB frames (and optional audio) into an H.264/AAC mp4 at `path`."""
-    video_in = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24",
-                            s=f"{cfg.width}x{cfg.height}", r=cfg.fps)
+    video_in = ffmpeg.input(
+        "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{cfg.width}x{cfg.height}", r=cfg.fps
+    )
     streams, audio_file = [video_in.video], None
-    opts = dict(vcodec="libx264", preset="veryfast", crf=23, pix_fmt="yuv420p", threads=1,
-                movflags="+faststart", map_metadata=-1, fflags="+bitexact",
-                **{"flags:v": "+bitexact"})
+    opts = dict(
+        vcodec="libx264",
+        preset="veryfast",
+        crf=23,
+        pix_fmt="yuv420p",
+        threads=1,
+        movflags="+faststart",
+        map_metadata=-1,
+        fflags="+bitexact",
+        **{"flags:v": "+bitexact"},
+    )
     if audio is not None:
         # a scratch input, hidden like the temporary outputs: a killed run leaves no visible file
         fd, audio_file = tempfile.mkstemp(

@@ -17,83 +17,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-# (title, steps); a step is (verb synonyms, object synonyms). The first verb and the last word
-# of the first object make the step's short label (Mining YouTube style 'verb_object').
-TASK_CATALOGUE: list[tuple[str, list[tuple[list[str], list[str]]]]] = [
-    ("Make a Salad", [
-        (["wash", "rinse", "clean"], ["the lettuce", "the salad leaves", "the greens"]),
-        (["chop", "dice", "cut"], ["the tomatoes", "a ripe tomato", "the tomato"]),
-        (["slice", "cut up", "shave"], ["the cucumber", "a cucumber", "the cucumbers"]),
-        (["add", "pour on", "drizzle"], ["the dressing", "some vinaigrette", "the sauce"]),
-        (["toss", "mix", "combine"], ["the salad", "everything in the bowl", "the bowl"]),
-    ]),
-    ("Make Pancakes", [
-        (["crack", "break", "open"], ["the eggs", "two eggs", "an egg"]),
-        (["whisk", "beat", "stir"], ["the batter", "the flour and milk", "the mixture"]),
-        (["pour", "ladle", "spoon"], ["the batter into the pan", "some batter", "the batter"]),
-        (["flip", "turn over", "toss"], ["the pancake", "the pancake carefully", "it"]),
-        (["serve", "plate", "stack"], ["the pancakes", "them with syrup", "the stack"]),
-    ]),
-    ("Change a Tire", [
-        (["loosen", "unscrew", "crack loose"], ["the lug nuts", "the nuts", "the wheel nuts"]),
-        (["jack up", "raise", "lift"], ["the car", "the vehicle", "the car with the jack"]),
-        (["remove", "pull off", "take off"], ["the flat tire", "the wheel", "the old tire"]),
-        (["mount", "put on", "fit"], ["the spare tire", "the spare", "the new wheel"]),
-        (["tighten", "screw on", "secure"], ["the lug nuts", "the bolts", "the nuts again"]),
-    ]),
-    ("Make Lemonade", [
-        (["squeeze", "juice", "press"], ["the lemons", "fresh lemons", "a lemon"]),
-        (["add", "measure", "sprinkle"], ["the sugar", "a cup of sugar", "some sugar"]),
-        (["pour", "fill", "add"], ["cold water", "the water", "water into the jug"]),
-        (["stir", "mix", "blend"], ["the lemonade", "the jug", "it all together"]),
-    ]),
-    ("Build a Shelf", [
-        (["measure", "mark", "level"], ["the wall", "the spot on the wall", "the height"]),
-        (["drill", "bore", "make"], ["the holes", "two holes", "pilot holes"]),
-        (["insert", "tap in", "push in"], ["the anchors", "wall plugs", "the plugs"]),
-        (["attach", "screw on", "fix"], ["the brackets", "the metal brackets", "a bracket"]),
-        (["place", "lay", "set"], ["the board", "the wooden plank", "the shelf board"]),
-    ]),
-    ("Make Coffee", [
-        (["grind", "mill", "crush"], ["the beans", "the coffee beans", "fresh beans"]),
-        (["boil", "heat", "warm"], ["the water", "the kettle", "some water"]),
-        (["brew", "steep", "press"], ["the coffee", "the grounds", "a pot of coffee"]),
-        (["froth", "foam", "steam"], ["the milk", "some milk", "the cream"]),
-        (["pour", "add", "top with"], ["the milk", "the foam", "milk into the cup"]),
-    ]),
-]
+from eao.demo.catalogue import (
+    BACKGROUNDS,
+    COLOURS,
+    FILLERS,
+    MOTIONS,
+    SHAPES,
+    TASK_CATALOGUE,
+    TEMPLATES,
+)
 
-TEMPLATES = [
-    "now we {v} {o}",
-    "next you want to {v} {o}",
-    "okay so i {v} {o} like this",
-    "then {v} {o}",
-    "the next step is to {v} {o}",
-    "go ahead and {v} {o}",
-    "here i {v} {o}",
-    "you just {v} {o} right here",
-]
-
-FILLERS = [
-    "welcome back to my channel",
-    "so yeah",
-    "don't forget to like and subscribe",
-    "this is really easy",
-    "let me know in the comments",
-    "alright guys",
-    "that looks pretty good",
-    "um okay",
-    "thanks for watching",
-]
-
-SHAPES = ["circle", "square", "triangle", "ring", "cross", "diamond"]
-COLOURS = [
-    (230, 40, 40), (40, 200, 60), (40, 90, 230), (240, 210, 40), (200, 60, 220),
-    (40, 210, 220), (250, 140, 30), (140, 80, 30), (250, 250, 250), (20, 20, 20),
-]
-MOTIONS = ["horizontal", "vertical", "orbit", "diagonal"]
-BACKGROUNDS = [(120, 140, 110), (150, 120, 100), (100, 110, 140), (140, 140, 90), (110, 90, 120),
-               (90, 130, 130)]
 DATASETS = ["howto", "youcook2", "msrvtt", "crosstask", "mining_youtube"]
 YT_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -199,8 +132,11 @@ class World:
         return {
             "config": asdict(self.config),
             "tasks": [
-                {"task_id": t.task_id, "title": t.title,
-                 "steps": [{"name": s.name, "label": s.label, **asdict(s)} for s in t.steps]}
+                {
+                    "task_id": t.task_id,
+                    "title": t.title,
+                    "steps": [{"name": s.name, "label": s.label, **asdict(s)} for s in t.steps],
+                }
                 for t in self.tasks
             ],
             "videos": {ds: [asdict(v) for v in vs] for ds, vs in self.videos.items()},
@@ -215,23 +151,38 @@ def build_tasks(n_tasks: int) -> list[Task]:
         built = []
         for verbs, objects in steps:
             # shape = k mod 6 and colour = k mod 10 give 30 distinct pairs: no two steps look alike.
-            built.append(Step(
-                index=k, verbs=tuple(verbs), objects=tuple(objects),
-                shape=SHAPES[k % len(SHAPES)], colour=COLOURS[k % len(COLOURS)],
-                motion=MOTIONS[(k // 2) % len(MOTIONS)], stripes=2 + (k * 3) % 7,
-                tones=(220.0 * 2 ** (k / 8), 220.0 * 2 ** (k / 8) * 1.5), wobble_hz=1.5 + (k % 5),
-            ))
+            built.append(
+                Step(
+                    index=k,
+                    verbs=tuple(verbs),
+                    objects=tuple(objects),
+                    shape=SHAPES[k % len(SHAPES)],
+                    colour=COLOURS[k % len(COLOURS)],
+                    motion=MOTIONS[(k // 2) % len(MOTIONS)],
+                    stripes=2 + (k * 3) % 7,
+                    tones=(220.0 * 2 ** (k / 8), 220.0 * 2 ** (k / 8) * 1.5),
+                    wobble_hz=1.5 + (k % 5),
+                )
+            )
             k += 1
-        tasks.append(Task(task_id=str(20001 + t), title=title, steps=tuple(built),
-                          background=BACKGROUNDS[t % len(BACKGROUNDS)], noise_level=0.03 * (1 + t)))
+        tasks.append(
+            Task(
+                task_id=str(20001 + t),
+                title=title,
+                steps=tuple(built),
+                background=BACKGROUNDS[t % len(BACKGROUNDS)],
+                noise_level=0.03 * (1 + t),
+            )
+        )
     return tasks
 
 
 def narration(step: Step, rng: np.random.Generator) -> str:
     """One paraphrase of what the step is: a template with a verb and an object synonym."""
     template = TEMPLATES[rng.integers(len(TEMPLATES))]
-    return template.format(v=step.verbs[rng.integers(len(step.verbs))],
-                           o=step.objects[rng.integers(len(step.objects))])
+    return template.format(
+        v=step.verbs[rng.integers(len(step.verbs))], o=step.objects[rng.integers(len(step.objects))]
+    )
 
 
 def youtube_id(rng: np.random.Generator) -> str:
@@ -265,12 +216,18 @@ def _asr(task: Task, segments: list[Segment], duration: float, rng, cfg: DemoCon
             centre = (neighbour.start + neighbour.end) / 2 + float(rng.uniform(-0.5, 0.5))
         length = float(rng.uniform(1.5, 3.0))
         start = min(max(0.0, centre - length / 2), max(0.0, duration - length))
-        captions.append(Caption(round(start, 2), round(min(duration, start + length), 2),
-                                narration(task.steps[seg.step], rng)))
+        captions.append(
+            Caption(
+                round(start, 2),
+                round(min(duration, start + length), 2),
+                narration(task.steps[seg.step], rng),
+            )
+        )
         if rng.random() < cfg.filler_narration:
             s = float(rng.uniform(0, max(0.1, duration - 1.5)))
-            captions.append(Caption(round(s, 2), round(s + 1.5, 2),
-                                    FILLERS[rng.integers(len(FILLERS))]))
+            captions.append(
+                Caption(round(s, 2), round(s + 1.5, 2), FILLERS[rng.integers(len(FILLERS))])
+            )
     return sorted(captions, key=lambda c: (c.start, c.end))
 
 
@@ -300,8 +257,9 @@ def _plan_youcook2(tasks, cfg: DemoConfig, rng) -> list[Video]:
     videos = _instructional("youcook2", cfg.youcook2_videos, tasks, cfg, rng, skip=0.1)
     for i, v in enumerate(videos):
         v.split = "validation" if i % 3 == 2 or i >= len(videos) - len(tasks) else "training"
-        v.captions = [Caption(s.start, s.end, narration(tasks[v.task].steps[s.step], rng))
-                      for s in v.segments]
+        v.captions = [
+            Caption(s.start, s.end, narration(tasks[v.task].steps[s.step], rng)) for s in v.segments
+        ]
     return videos
 
 
@@ -315,8 +273,10 @@ def _plan_msrvtt(tasks, cfg: DemoConfig, rng) -> list[Video]:
         seg = Segment(s, 0.3, round(0.3 + length, 2))
         v = Video(f"video{i}", "msrvtt", t, round(seg.end + 0.3, 2), [seg])
         v.split = "test" if i % 3 == 2 else "train"
-        v.captions = [Caption(0.0, v.duration, narration(tasks[t].steps[s], rng))
-                      for _ in range(cfg.msrvtt_captions_per_video)]
+        v.captions = [
+            Caption(0.0, v.duration, narration(tasks[t].steps[s], rng))
+            for _ in range(cfg.msrvtt_captions_per_video)
+        ]
         videos.append(v)
     # MSR-VTT has clips without sound; fine-tuning keeps those with audio.
     train = [v for v in videos if v.split == "train"]
@@ -334,7 +294,8 @@ def plan_world(cfg: DemoConfig) -> World:
         "msrvtt": _plan_msrvtt,
         "crosstask": lambda t, c, r: _instructional("crosstask", c.crosstask_videos, t, c, r, 0.2),
         "mining_youtube": lambda t, c, r: _instructional(
-            "mining_youtube", c.mining_youtube_videos, t, c, r, 0.1),
+            "mining_youtube", c.mining_youtube_videos, t, c, r, 0.1
+        ),
     }
     videos = {}
     for k, ds in enumerate(DATASETS):

@@ -4,9 +4,10 @@
         --probed results/probe/howto/shard-00000.parquet \
         --captions results/manifest/howto/captions.parquet --out ... --out-failures ...
 
-Encoders (src/eao/backbones): `hf` (any Hugging Face encoder; token features of the last
-layer), `word2vec` (GoogleNews 300-d, tokens `[\\w']+`, cased, unknown words dropped and
-counted), `clip` (CLIP text tokens after the projection into the joint space, as EAO uses them).
+Encoders: every module of eao.backbones that declares a TEXT_SPEC (eao.backbones.registry):
+a Hugging Face encoder (token features of the last layer), word2vec (GoogleNews 300-d, tokens
+`[\\w']+`, cased, unknown words dropped and counted), CLIP text tokens after the projection into
+the joint space, as EAO uses them.
 One row per segment, in manifest and segment order; the whole sentence is kept (a loader cuts
 it to max_words). Word vectors are stored per word: for the demo and the benchmarks that is
 small; at HowTo100M scale (~0.8 TB as fp32 per word) keep `tokens` only and look vectors up
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 import torch
 
 from eao import __version__
+from eao.backbones.registry import text_encoder, text_encoders
 from eao.devices import resolve_device
 from eao.errors import ArgumentParser, run
 from eao.features.shards import features_array, text_schema, write_features
@@ -48,33 +50,14 @@ def load_segments(probed: str, captions: str) -> list[dict]:
 def encode_all(
     encoder: str, weights: str, seed: int, device: str, tokenizer: str | None, texts: list[str]
 ) -> tuple[list[tuple[list[str], np.ndarray]], int, dict]:
-    """(tokens, features) per text, feature dim, provenance metadata."""
-    if encoder == "word2vec":
-        from eao.backbones.text import Word2Vec
-
-        w2v = Word2Vec.load(weights, seed=seed)
-        out, oov = [], 0
-        for text in progress(texts, "word2vec"):
-            tokens, vectors, n_oov = w2v.encode(text)
-            out.append((tokens, vectors))
-            oov += n_oov
-        return out, w2v.dim, {**w2v.provenance.as_metadata(), "oov_tokens": str(oov)}
-    if encoder == "hf":
-        from eao.backbones.text import HFTextEncoder
-
-        enc = HFTextEncoder(weights, device=device)
-        encode, dim, prov = enc.encode, enc.dim, enc.provenance
-    elif encoder == "clip":
-        from eao.backbones.clip import CLIPEncoder
-
-        enc = CLIPEncoder(weights, seed=seed, device=device, tokenizer=tokenizer)
-        encode, dim, prov = enc.encode_text, enc.text_dim, enc.provenance
-    else:
-        raise ValueError(f"unknown text encoder {encoder!r}")
+    """(tokens, features) per text, feature dim, provenance metadata: the registered text
+    encoder `encoder` (eao.backbones.registry) on chunks of CHUNK texts."""
+    settings = {"weights": weights, "seed": seed, "tokenizer": tokenizer}
+    enc = text_encoder(encoder).build(settings, device)
     out = []
     for start in progress(range(0, len(texts), CHUNK), f"text {encoder}"):
-        out += encode(texts[start : start + CHUNK])
-    return out, dim, prov.as_metadata()
+        out += enc.encode(texts[start : start + CHUNK])
+    return out, enc.dim, enc.provenance()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawTextHelpFormatter,
     )
-    ap.add_argument("--encoder", required=True, choices=["hf", "word2vec", "clip"])
+    ap.add_argument("--encoder", required=True, choices=list(text_encoders()))
     ap.add_argument("--probed", required=True)
     ap.add_argument("--captions", required=True)
     ap.add_argument("--weights", default="random")
@@ -109,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         "features": features_array([f for _, f in encoded], dim, pa.float32()),
     }
     meta = {
-        "table": f"text_features/{args.encoder}",
+        "table": text_encoder(args.encoder).table,
         "code_version": __version__,
         "probed": args.probed,
         "device": device,

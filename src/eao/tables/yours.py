@@ -21,6 +21,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from eao.tables.note_text import clip
 from eao.tables.paper import TABLES as PAPER
 from eao.tables.provenance import describe_provenance, random_modalities
 from eao.tables.schema import (
@@ -42,7 +43,6 @@ PAPER_DATASETS = frozenset(name for table in PAPER for name, _ in table.datasets
 STAGES = {"zeroshot": "zero-shot", "finetuned": "fine-tuned"}
 STRATEGIES = ("at_once", "uniform", "max_pool", "clips")  # eao.data.benchmarks.STRATEGIES
 TASKS = {"t2va": "t→va", "t2v": "t→v"}  # the first the result has
-LIMIT = 193  # characters of a note (the paper tables' limit)
 TABLE = Table(
     name=NAME,
     title="Your own retrieval benchmarks",
@@ -123,25 +123,25 @@ def _task(data: dict | None) -> str:
 
 def _row(key: Key, path: Path) -> BuiltRow:
     stage, variant, dataset, strategy = key
-    ev = _load(path)
-    task = _task(ev.data)
+    evaluation = _load(path)
+    task = _task(evaluation.data)
     label = f"{dataset}: {variant}, {STAGES[stage]}, {strategy}"
     label += f", {TASKS[task]}" if task else ""
     built = BuiltRow(Row(label, source=Source(stage, variant, task, strategy)), label, [])
-    built.evaluations[dataset] = ev
-    data = ev.data or {}
+    built.evaluations[dataset] = evaluation
+    data = evaluation.data or {}
     ours, chance = (data.get("metrics") or {}).get(task) or {}, data.get("chance") or {}
     for metric in TABLE.metrics:
         cell = Cell(table=NAME, row=label, dataset=dataset, metric=metric.key, paper=None)
         cell.variant, cell.lower_better = variant, metric.lower_better
         cell.ours, cell.chance = _number(ours.get(metric.key)), _number(chance.get(metric.key))
-        if ev.data is None:
-            cell.reason = ev.reason
+        if evaluation.data is None:
+            cell.reason = evaluation.reason
         elif not task:
             cell.reason = f"no task {' or '.join(TASKS)} in {path}"
         elif cell.ours is None:
             cell.reason = f"no {metric.key} of {task} in {path}"
-        cell.provenance = describe_provenance(data.get("provenance")) if ev.data else ""
+        cell.provenance = describe_provenance(data.get("provenance")) if evaluation.data else ""
         built.cells.append(cell)
     return built
 
@@ -166,22 +166,18 @@ def build_yours(results: dict[str, Path], config: Config) -> BuiltTable:
 # --- notes ---------------------------------------------------------------------------------
 
 
-def _fit(text: str) -> str:
-    return text if len(text) <= LIMIT else text[: LIMIT - 1].rstrip() + "…"
-
-
-def row_note(brow: BuiltRow, config: Config) -> Note:
+def row_note(built_row: BuiltRow, config: Config) -> Note:
     """'★ <row>: 5/6 clips, split test; <variant description>' or why it has no number."""
-    ev = next(iter(brow.evaluations.values()))
-    if ev.data is None:
-        return Note(_fit(f"★ {brow.key}: n/a: {ev.reason}"))
-    data, variant = ev.data, brow.row.source.variant
+    evaluation = next(iter(built_row.evaluations.values()))
+    if evaluation.data is None:
+        return Note(clip(f"★ {built_row.key}: n/a: {evaluation.reason}"))
+    data, variant = evaluation.data, built_row.row.source.variant
     parts = [f"{data.get('clips', '?')}/{data.get('complete_size', '?')} clips"]
     parts.append(f"split {data['split']}" if data.get("split") else "every video")
     about = (config.variants.get(variant) or {}).get("description")
     if variant != MAIN and about:
         parts.append(f"variant {variant}: {about}")
-    return Note(_fit(f"★ {brow.key}: " + ", ".join(parts)))
+    return Note(clip(f"★ {built_row.key}: " + ", ".join(parts)))
 
 
 def table_notes(rows: list[BuiltRow], config: Config) -> list[Note]:
@@ -190,7 +186,7 @@ def table_notes(rows: list[BuiltRow], config: Config) -> list[Note]:
     paper = ", ".join(sorted(PAPER_DATASETS))
     if not rows:
         none = f"None in this run: no retrieval benchmark besides the paper's ({paper})."
-        return [Note(none, True), Note(_fit(HOW))]
+        return [Note(none, True), Note(clip(HOW))]
     texts = [
         f"Every retrieval benchmark of this run besides the paper's ({paper}), a row per "
         "result: results/evaluate/retrieval/<stage>/<variant>/<name>/<strategy>.json.",
@@ -199,13 +195,15 @@ def table_notes(rows: list[BuiltRow], config: Config) -> list[Note]:
         "t→va: the text against the fused video+audio embedding (t→v: a model without audio); "
         "R@K in % of the clips (complete_size when set), MedR over the evaluated clips.",
     ]
-    notes = [Note(_fit(text)) for text in texts]
-    loaded = [ev.data for r in rows for ev in r.evaluations.values() if ev.data]
+    notes = [Note(clip(text)) for text in texts]
+    loaded = [
+        evaluation.data for r in rows for evaluation in r.evaluations.values() if evaluation.data
+    ]
     random = sorted({m for d in loaded for m in random_modalities(d.get("provenance"))})
     if random:
         warning = (
             f"WARNING: our numbers come from RANDOM backbone weights ({', '.join(random)}): "
             "they test the pipeline end to end, not a trained model."
         )
-        notes.append(Note(_fit(warning), True))
-    return notes + [row_note(brow, config) for brow in rows] + [Note(_fit(HOW))]
+        notes.append(Note(clip(warning), True))
+    return notes + [row_note(built_row, config) for built_row in rows] + [Note(clip(HOW))]

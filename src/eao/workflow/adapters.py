@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from snakemake.exceptions import WorkflowError
 from snakemake.io import directory
 
+from eao.backbones.registry import text_encoder
 from eao.train.state import RESUME_DIR
 from eao.versions import output_version
 from eao.workflow import demo_files, passes, plan
@@ -213,7 +214,7 @@ class Rules:
 
     def text_version(self, wildcards) -> int:
         """A function of wildcards only, so recorded: the encoder's output version."""
-        return output_version(f"text.{wildcards.encoder}")
+        return text_encoder(wildcards.encoder).version
 
     def text_options(self, wildcards) -> list[str]:
         return opt.text_options(self.config, self.schema, wildcards.encoder)

@@ -65,7 +65,7 @@ def missing_feature(config: dict, schema: dict, dataset: str, slot: str, feature
     """Why `dataset` has no shards of `feature` (a backbone, or a text encoder for the text
     slot), or "" when it has them."""
     if slot == "text":
-        if feature in plan.enabled_text_encoders(config, schema):
+        if feature in plan.enabled_text_encoders(config):
             return ""
         return f"text encoder {feature} is not enabled (features.text.{feature}.enabled)"
     if plan.imported(config, dataset):

@@ -92,7 +92,7 @@ def extract_runtime(config: dict) -> list[str]:
 def word2vec_source(config: dict, schema: dict) -> str | None:
     """The word2vec file the config names, or None: nothing to convert for random vectors or a
     folder that is converted already."""
-    weights = encoder_config(config, schema, "word2vec")["weights"]
+    weights = encoder_config(config, "word2vec")["weights"]
     return None if weights.strip().lower() == "random" or os.path.isdir(weights) else weights
 
 
@@ -123,11 +123,11 @@ def text_weights_input(config: dict, schema: dict, encoder: str) -> list[str]:
     """extract_text's converted word2vec folder, when it reads one, or its local weights."""
     if encoder == "word2vec" and word2vec_source(config, schema):
         return [word2vec_converted(config, schema)]
-    return local_weights(encoder_config(config, schema, encoder)["weights"])
+    return local_weights(encoder_config(config, encoder)["weights"])
 
 
 def text_options(config: dict, schema: dict, encoder: str) -> list[str]:
-    cfg = encoder_config(config, schema, encoder)
+    cfg = encoder_config(config, encoder)
     converted = text_weights_input(config, schema, encoder)  # the converted folder of a file
     weights = converted[0] if converted else cfg["weights"]
     options = [

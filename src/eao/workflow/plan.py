@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 
+from eao.backbones.registry import text_encoder, text_encoders
 from eao.demo.world import DemoConfig, plan_world
 from eao.features.imported_tables import PICKLES
 from eao.ingest.manifest import count_csv_rows, shard_count
@@ -27,7 +28,7 @@ from eao.workflow.variants import (
     variant_section,
 )
 
-TEXT_ENCODERS = ["hf", "word2vec", "clip"]
+TEXT_ENCODERS = list(text_encoders())  # rule extract_text's {encoder}
 # The backbones whose released features can be imported (rule import_features), by pickle
 RELEASED_BACKBONES = [b for names in PICKLES.values() for b in names]
 TABLE_NAMES = [table.name for table in TABLES]
@@ -110,23 +111,16 @@ def shards(config: dict) -> Shards:
 
 
 # -- backbones and text encoders -----------------------------------------------------------------
-def defs_defaults(schema: dict) -> dict[str, dict]:
-    """The defaults of the schema's $defs: snakemake's validate does not fill defaults behind a
-    $ref, so an extractor the config does not mention gets them from here."""
-    return {
-        name: {k: v["default"] for k, v in d["properties"].items() if "default" in v}
-        for name, d in schema["$defs"].items()
-    }
-
-
-def encoder_config(config: dict, schema: dict, encoder: str) -> dict:
-    defs = defs_defaults(schema)
-    defaults = defs.get(encoder, defs["text"])  # word2vec has its own def
+def encoder_config(config: dict, encoder: str) -> dict:
+    """A text encoder's settings: off, random weights and seed 0 unless features.text.<name>
+    says otherwise (a text encoder is extracted only when a config enables it)."""
+    text_encoder(encoder)  # KeyError naming the known ones
+    defaults = {"enabled": False, "weights": "random", "seed": 0}
     return {**defaults, **config["features"]["text"].get(encoder, {})}
 
 
-def enabled_text_encoders(config: dict, schema: dict) -> list[str]:
-    return [e for e in TEXT_ENCODERS if encoder_config(config, schema, e)["enabled"]]
+def enabled_text_encoders(config: dict) -> list[str]:
+    return [e for e in text_encoders() if encoder_config(config, e)["enabled"]]
 
 
 def dataset_backbones(config: dict, schema: dict, name: str) -> list[str]:
@@ -153,7 +147,7 @@ def extract_failures(config: dict, schema: dict, shards: Shards, name: str) -> l
             f"results/features/{backbone}/{name}/failures-{{shard}}.parquet", shard=shards[name]
         )
     if captioned(config, name):
-        for encoder in enabled_text_encoders(config, schema):
+        for encoder in enabled_text_encoders(config):
             out += paths(
                 f"results/features/text_{encoder}/{name}/failures-{{shard}}.parquet",
                 shard=shards[name],
@@ -320,7 +314,7 @@ def all_outputs(config: dict, schema: dict, shards: Shards) -> list[str]:
         for backbone in dataset_backbones(config, schema, name):
             out += paths(f"results/features/{backbone}/{name}/shard-{{shard}}.parquet", shard=ids)
         if captioned(config, name):
-            for encoder in enabled_text_encoders(config, schema):
+            for encoder in enabled_text_encoders(config):
                 out += paths(
                     f"results/features/text_{encoder}/{name}/shard-{{shard}}.parquet", shard=ids
                 )

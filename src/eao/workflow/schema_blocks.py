@@ -17,8 +17,8 @@ import tempfile
 
 import yaml
 
-from eao.backbones.registry import backbones, names
-from eao.backbones.spec import Backbone
+from eao.backbones.registry import backbones, names, text_encoders
+from eao.backbones.spec import Backbone, TextEncoder
 from eao.io.atomic import write_text_atomic
 
 MARKER = re.compile(r"^(\s*)# >>> generated: (\w+)")
@@ -79,11 +79,54 @@ def slot_entry(slot: str) -> dict:
     }
 
 
+def text_entry(spec: TextEncoder) -> dict:
+    """The JSON schema of features.text.<name>: enabled (off by default), weights, seed and
+    tokenizer, the same keys for every text encoder."""
+    rerun = {"x-reruns": ["extract_text"]}
+    described = {"description": "Seed of random weights."}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "description": spec.summary,
+        "properties": {
+            "enabled": {
+                "x-reruns": ["failures"],
+                "type": "boolean",
+                "default": False,
+                "description": "Run this text encoder.",
+            },
+            "weights": {
+                "x-reruns": list(spec.weights_reruns),
+                "type": "string",
+                "default": "random",
+                "description": spec.weights_help,
+            },
+            "seed": {**rerun, "type": "integer", "default": 0, **described},
+            "tokenizer": {**rerun, "type": "string", "description": spec.tokenizer_help},
+        },
+    }
+
+
+def text_slot_entry() -> dict:
+    """pretrain.text: one of the registered text encoders (the first of the paper's default)."""
+    default = next(n for n, s in text_encoders().items() if s.paper)
+    return {
+        "x-reruns": ["pretrain"],
+        "type": "string",
+        "enum": list(text_encoders()),
+        "default": default,
+        "description": f"Text features (the paper's: {default}).",
+    }
+
+
 def blocks() -> dict[str, list[str]]:
     """Block name -> its lines, unindented."""
+    slots = [f"{slot}: {json.dumps(slot_entry(slot))}" for slot in SLOTS]
     return {
         "backbones": [f"{n}: {json.dumps(backbone_entry(s))}" for n, s in backbones().items()],
-        "slots": [f"{slot}: {json.dumps(slot_entry(slot))}" for slot in SLOTS],
+        "slots": [*slots, f"text: {json.dumps(text_slot_entry())}"],
+        "text_encoders": [f"{n}: {json.dumps(text_entry(s))}" for n, s in text_encoders().items()],
     }
 
 
