@@ -106,3 +106,10 @@ def test_the_pass_args_carry_each_backbones_settings(tiny):
     args = passes.pass_args(tiny, "video3d", output)
     assert args.count("--backbone") == 1 and args[args.index("--backbone") + 1] == "s3d"
     assert args[args.index("--s3d-size") + 1] == "64" and "--s3d-recipe" in args
+
+
+def test_a_pass_is_not_named_like_a_text_job_nor_lists_a_backbone_twice(tiny):
+    tiny["features"]["passes"] = {"text_hf": ["clip"]}
+    assert "not text*" in passes.check_passes(tiny)
+    tiny["features"]["passes"] = {"x": ["clip", "clip"]}
+    assert passes.check_passes(tiny) == "features.passes.x: a backbone named twice"

@@ -128,7 +128,7 @@ def test_many_gpus_run_torchrun(tiny):
     assert opt.pretrain_processes(tiny) == 4
 
 
-def test_media_settings_are_every_backbones_pinned(tiny):
+def test_the_default_pass_records_every_backbones_settings(tiny):
     assert passes.pass_settings(tiny, "media") == {
         "device": "cpu",
         "bf16": False,
@@ -150,7 +150,7 @@ def test_media_settings_are_every_backbones_pinned(tiny):
     assert opt.extract_runtime(tiny) == ["--batch-size", "16", "--stall-timeout-s", "600"]
 
 
-def test_media_args_name_the_jobs_outputs(tiny):
+def test_pass_args_name_the_jobs_outputs(tiny):
     tiny["features"].update(
         bf16=True,
         resnet152={"enabled": False},

@@ -133,7 +133,7 @@ def test_an_imported_dataset_has_the_backbones_of_its_pickles(tiny):
     assert plan.dataset_backbones(tiny, SCHEMA, "howto") == passes.enabled_backbones(tiny)
 
 
-def test_media_outputs_name_each_enabled_backbone(tiny):
+def test_pass_outputs_name_each_enabled_backbone(tiny):
     outputs = passes.pass_outputs(tiny, "media")
     enabled = passes.enabled_backbones(tiny)
     assert list(outputs) == [k for b in enabled for k in (b, f"{b}_failures")]

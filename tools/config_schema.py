@@ -4,8 +4,9 @@
     python tools/config_schema.py --check    # exit 1 when the schema is out of date
 
 The blocks between `# >>> generated: NAME` and `# <<< generated: NAME` (eao.workflow.
-schema_blocks) hold each backbone's features.<name> entry and the pretrain slots' choices. After
-adding a backbone module, run this and then tools/config_docs.py (docs/config.md).
+schema_blocks) hold each backbone's features.<name> entry, each text encoder's
+features.text.<name> entry and the pretrain slots' choices. After adding a backbone module, run
+this and then tools/config_docs.py (docs/config.md).
 """
 
 from __future__ import annotations

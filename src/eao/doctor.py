@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from eao.backbones.registry import backbones
 from eao.errors import ArgumentParser, run
 from eao.io.config import read_config
 
@@ -151,13 +152,21 @@ def check_gpu(report: Report) -> None:
         )
 
 
+def _on_by_default(key: str) -> bool:
+    """features.<backbone>: one of the paper's backbones (a text encoder is off by default)."""
+    name = key.removeprefix("features.")
+    return name in backbones() and backbones()[name].paper
+
+
 def check_weights(report: Report, config: dict) -> None:
     print("weights in the config")
     features = config.get("features", {})
     specs = [(f"features.{k}", v) for k, v in features.items() if k != "text"]
     specs += [(f"features.text.{k}", v) for k, v in features.get("text", {}).items()]
     for key, spec in specs:
-        if not isinstance(spec, dict) or not spec.get("enabled", True) or "weights" not in spec:
+        if not isinstance(spec, dict) or not spec.get("enabled", _on_by_default(key)):
+            continue
+        if "weights" not in spec:
             continue
         weights = str(spec["weights"])
         if weights == "random":

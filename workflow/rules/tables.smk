@@ -3,7 +3,7 @@
 # tools read exactly their inputs, named on the command line, and write their declared outputs
 # into the folder of the first one (params out_dir).
 
-# One HTML page per paper table (for the report), beside the .md/.tex/.csv of TABLE_FILES.
+# One HTML page per table (for the report), beside the .md/.tex/.csv of TABLE_FILES.
 TABLE_CSV_FILES = [f for f in TABLE_FILES if f.endswith(".csv")]
 PAPER_TABLES = [f.removeprefix("results/tables/").removesuffix(".csv") for f in TABLE_CSV_FILES]
 TABLE_HTML_FILES = [f"results/tables/{name}.html" for name in PAPER_TABLES]

@@ -27,9 +27,14 @@ def _collect(attribute: str, kind: type, order: tuple[str, ...]) -> dict:
     """name -> the `attribute` spec of every module of this package that declares one."""
     found: dict[str, object] = {}
     for info in pkgutil.iter_modules(eao.backbones.__path__):
-        module = importlib.import_module(f"eao.backbones.{info.name}")
+        name = f"eao.backbones.{info.name}"
+        try:
+            module = importlib.import_module(name)
+        except Exception as e:  # one line naming the module, not a traceback through the DAG
+            raise ImportError(f"backbone module {name} cannot be imported: {e}") from e
         spec = getattr(module, attribute, None)
-        if isinstance(spec, kind):
+        # a spec counts in the module that builds it, not in one that imports it
+        if isinstance(spec, kind) and spec.build.__module__ == name:
             if spec.name in found:
                 raise ValueError(f"two modules declare the {attribute} name {spec.name!r}")
             found[spec.name] = spec

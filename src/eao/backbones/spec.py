@@ -11,6 +11,7 @@ docs/extending.md walks through adding one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +20,24 @@ import numpy as np
 import torch
 
 from eao.io.decode import FrameSpec
+from eao.timeline import FRAMES_PER_SECOND, N_MELS
 
 KINDS = ("2d", "3d", "audio")  # the model's media slots: pretrain.video_2d / video_3d / audio
 SPEEDUPS = ("channels_last", "fold_bn")
+# a name is a config key, a folder and part of rule and file names; text_* are extract_text's
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+RESERVED_KEYS = ("enabled", "weights", "seed")
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise ValueError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
+
+
+def _parser(schema: dict) -> Callable[[str], Any]:
+    """How the command line parses a setting of this JSON type (a string stays one)."""
+    return {"integer": int, "number": float, "boolean": _boolean}.get(schema.get("type"), str)
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,14 @@ class Setting:
 
     key: str
     schema: dict[str, Any]
-    parse: Callable[[str], Any] = str
+    parse: Callable[[str], Any] | None = None  # None: from the schema's type
+
+    def __post_init__(self) -> None:
+        missing = sorted({"default", "description"} - set(self.schema))
+        if missing:
+            raise ValueError(f"setting {self.key}: its schema needs {', '.join(missing)}")
+        if self.parse is None:
+            object.__setattr__(self, "parse", _parser(self.schema))
 
     @property
     def default(self) -> Any:
@@ -97,11 +120,24 @@ class Backbone:
     released: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
+        if not NAME.fullmatch(self.name) or self.name.startswith("text"):
+            raise ValueError(f"backbone {self.name!r}: a name is [a-z][a-z0-9_]*, not text*")
         if self.kind not in KINDS:
             raise ValueError(f"backbone {self.name}: kind {self.kind!r} is not one of {KINDS}")
         unknown = set(self.speedups) - set(SPEEDUPS)
         if unknown:
             raise ValueError(f"backbone {self.name}: unknown speed-ups {sorted(unknown)}")
+        keys = [s.key for s in self.settings]
+        if len(set(keys)) < len(keys) or set(keys) & set(RESERVED_KEYS):
+            raise ValueError(
+                f"backbone {self.name}: settings {keys} repeat a key or use one of {RESERVED_KEYS}"
+            )
+        # the audio slot is the audio CNN's: 40 mel bands at 100 frames per second (eao.timeline)
+        if self.kind == "audio" and (self.dim, self.step_s) != (N_MELS, 1 / FRAMES_PER_SECOND):
+            raise ValueError(
+                f"backbone {self.name}: an audio backbone gives {N_MELS}-d rows at "
+                f"{FRAMES_PER_SECOND}/s (the audio CNN's log-mel input)"
+            )
 
     @property
     def table(self) -> str:
@@ -140,7 +176,7 @@ class TextEncoder:
     paper: bool = False  # one of the paper's (pretrain.text defaults to the first)
     version: int = 1  # output version: bump when its features change (eao.versions)
     weights_help: str = "A library name, a local path, or random."
-    tokenizer_help: str = "Tokenizer folder, for random weights."
+    tokenizer_help: str = "Tokenizer folder for CLIP with random weights."
     # rules a change of `weights` reruns: a file converted first (word2vec) is its rule's input
     weights_reruns: tuple[str, ...] = ("extract_text",)
 

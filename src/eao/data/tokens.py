@@ -145,7 +145,7 @@ def _clip_tokens(
 
 
 def audio_window(
-    logmel: np.ndarray | None,
+    frames: np.ndarray | None,
     start: float,
     end: float | None,
     n_frames: int,
@@ -156,11 +156,11 @@ def audio_window(
     No table (no audio stream, failed extraction) gives zeros with an all-zero mask."""
     out = np.zeros((N_MELS, n_frames), np.float32)
     mask = np.zeros(n_frames, np.float32)
-    if logmel is None or len(logmel) == 0:
+    if frames is None or len(frames) == 0:
         return out, mask
     a = max(0, time_to_frame(start, mapping))
     b = a + n_frames if end is None else max(time_to_frame(end, mapping), a)
-    crop = logmel[a : min(b, a + n_frames)]
+    crop = frames[a : min(b, a + n_frames)]
     out[:, : len(crop)] = crop.T
     mask[: len(crop)] = 1.0
     return out, mask

@@ -39,6 +39,8 @@ def build_visual(
     vis = spec.build(given, device)
     if not isinstance(vis, Visual):
         raise ValueError(f"{name} is not a visual backbone (kind {spec.kind})")
+    if vis.to_inputs is None and vis.windows is None:
+        raise ValueError(f"{name}: its Visual gives neither to_inputs nor windows")
     if channels_last and "channels_last" in spec.speedups:
         fmt = torch.channels_last if spec.kind == "2d" else torch.channels_last_3d
         vis.model = vis.model.to(memory_format=fmt)

@@ -64,9 +64,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--train-config", default="{}", type=json_object, help="JSON object of TrainConfig keys"
     )
     ap.add_argument(
-        "--video-2d", nargs="*", default=[], help="2D feature shards (resnet152 or clip)"
+        "--video-2d", nargs="*", default=[], help="2D feature shards (a backbone of kind 2d)"
     )
-    ap.add_argument("--video-3d", nargs="*", default=[], help="3D feature shards (resnext101)")
+    ap.add_argument(
+        "--video-3d", nargs="*", default=[], help="3D feature shards (a backbone of kind 3d)"
+    )
     ap.add_argument("--audio", nargs="*", default=[], help="log-mel shards")
     ap.add_argument("--text", nargs="*", default=[], help="text feature shards of the captions")
     ap.add_argument("--device", default="auto")

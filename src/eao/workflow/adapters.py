@@ -69,7 +69,7 @@ class Rules:
         schema cannot (dataset sources, variants, dataset references, what the run schedules:
         eao.workflow.checks) and build the adapters. A problem stops the DAG as a WorkflowError
         naming the key: the first one found, or every problem of the run checks, one a line."""
-        schema, schema_path = current_schema(schema_path)
+        schema, schema_path = workflow_error(current_schema, schema_path)
         given = json.loads(json.dumps(dict(config)))  # as named: config.yaml and the user's files
         config.update(coerce_cli_strings(dict(config), schema, schema))  # demo.enabled typed
         apply_demo(config, schema)

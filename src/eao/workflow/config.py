@@ -19,7 +19,7 @@ class UnknownDataset(ValueError):
 
 
 def resolve(node: dict, schema: dict) -> dict:
-    """A schema node with its "$ref" (e.g. "#/$defs/visual") replaced by the definition, the
+    """A schema node with its "$ref" (e.g. "#/$defs/<name>") replaced by the definition, the
     node's own keys on top."""
     ref = node.get("$ref")
     if not ref:

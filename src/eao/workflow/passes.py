@@ -44,11 +44,13 @@ def check_passes(config: dict) -> str | None:
     named by two passes."""
     seen: dict[str, str] = {}
     for name, members in config["features"].get("passes", {}).items():
-        if not PASS_NAME.fullmatch(name) or name in (DEFAULT_PASS, "text"):
+        if not PASS_NAME.fullmatch(name) or name == DEFAULT_PASS or name.startswith("text"):
             return (
                 f"features.passes: {name!r} is not a pass name (lower-case letters, digits and _;"
-                f" not {DEFAULT_PASS!r} or 'text')"
+                f" not {DEFAULT_PASS!r}, not text*: extract_text's)"
             )
+        if len(set(members)) < len(members):
+            return f"features.passes.{name}: a backbone named twice"
         for b in members:
             if b not in backbones():
                 known = ", ".join(backbones())

@@ -1,9 +1,10 @@
 """The parts of the config schema that the backbone registry decides, as text blocks.
 
 workflow/schemas/config.schema.yaml holds, between marker lines, one `features.<name>` entry per
-registered backbone (eao.backbones.registry) and the choices of pretrain.video_2d / video_3d /
-audio. tools/config_schema.py rewrites those blocks from here; tests/test_schema_blocks.py
-fails when the checked-in schema differs from what it would write. Each entry is one line of
+registered backbone and one `features.text.<name>` entry per text encoder
+(eao.backbones.registry), and the choices of pretrain.video_2d / video_3d / audio / text.
+tools/config_schema.py rewrites those blocks from here; tests/test_schema_blocks.py fails when
+the checked-in schema differs from what it would write. Each entry is one line of
 JSON (valid YAML flow), so a diff shows one line per backbone.
 """
 
@@ -14,6 +15,7 @@ import json
 import os
 import re
 import tempfile
+from pathlib import Path
 
 import yaml
 
@@ -36,7 +38,8 @@ def backbone_entry(spec: Backbone) -> dict:
     reruns = {"x-reruns": ["extract_media"]}
     properties = {
         "enabled": {
-            "x-reruns": ["failures"],
+            # one of the paper's is recorded enabled or not; another joins its pass's params
+            "x-reruns": ["failures"] if spec.paper else ["failures", "extract_media"],
             "type": "boolean",
             "default": spec.paper,
             "description": "Run this extractor"
@@ -164,6 +167,6 @@ def current_schema(path: str) -> tuple[dict, str]:
     if rendered != text:
         digest = hashlib.sha256(rendered.encode()).hexdigest()[:16]
         path = os.path.join(tempfile.gettempdir(), f"eao-config-schema-{digest}.yaml")
-        if not os.path.exists(path):
+        if not (os.path.exists(path) and Path(path).read_text(encoding="utf-8") == rendered):
             write_text_atomic(path, rendered)
     return yaml.safe_load(rendered), path
