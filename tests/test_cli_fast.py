@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +65,14 @@ def test_a_bad_argument_is_still_one_line_and_exit_2(capfd):
     assert exit_.value.code == 2
     err = capfd.readouterr().err
     assert err.startswith("eao info: error: ") and err.count("\n") == 1, err
+
+
+def test_every_rules_entry_point_is_also_an_eao_command():
+    """README: every rule calls one entry point, `python -m eao.<stage>`, also `eao <command>`."""
+    repo = Path(__file__).resolve().parents[1]
+    sources = [*repo.glob("workflow/rules/*.smk"), repo / "src/eao/workflow/options.py"]
+    called = {m for p in sources for m in re.findall(r"-m (eao(?:\.\w+)+)", p.read_text())}
+    commands = {
+        target.partition(":")[0].removesuffix(".__main__") for target, _ in cli.COMMANDS.values()
+    }
+    assert len(called) >= 15 and called <= commands, sorted(called - commands)

@@ -339,6 +339,7 @@ def test_changing_an_ablation_reruns_only_what_depends_on_it(tiny_run, tmp_path)
 
 
 def test_default_config_dry_run_lists_jobs_per_shard(tmp_path):
+    """README.md's `make demo` (snakemake on the default config), as a dry run."""
     out = snakemake(tmp_path, "-n", configfile=REPO / "config.yaml").stdout
     jobs = jobs_scheduled(out)
     config = yaml.safe_load((REPO / "config.yaml").read_text())

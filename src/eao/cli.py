@@ -22,6 +22,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "manifest": ("eao.ingest.manifest:main", "build a dataset's manifest and captions tables"),
     "probe": ("eao.ingest.probe:main", "probe one shard of a manifest"),
     "failures": ("eao.ingest.failures:main", "gather failures tables"),
+    "extract": (
+        "eao.features.extract:main",
+        "media features of one probed shard: every backbone from one decode per video",
+    ),
+    "text": ("eao.features.text:main", "per-token text features of a shard's captions"),
+    "word2vec": (
+        "eao.backbones.word2vec:main",
+        "convert a word2vec file for memory-mapped loading",
+    ),
     "train": ("eao.train.loop:main", "pretrain the fusion model on feature shards"),
     "import-checkpoint": ("eao.checkpoints:main", "convert a released EAO checkpoint to ours"),
     "import-features": (
@@ -41,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zero-shot step localization on CrossTask / Mining YouTube",
     ),
     "tables": ("eao.tables.__main__:main", "the paper's tables with our numbers beside them"),
+    "report": ("eao.report.__main__:main", "the report's figures"),
     "index": (
         "eao.own_videos:main",
         "make a folder of videos searchable: probe, extract, embed, index",
