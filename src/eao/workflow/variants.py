@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from jsonschema import Draft202012Validator
 
+from eao.tables import variants_read
+
 SECTIONS = ("model", "pretrain")
 
 
@@ -79,10 +81,12 @@ def finetune_variants(config: dict) -> list[str]:
 
 
 def localization_variants(config: dict) -> list[str]:
-    """Table 3: main, and the S3D variant when it is run (its 'Ours (S3D)' row)."""
-    return [v for v in ("main", "s3d") if v in variant_names(config)]
+    """The variants the tables read step localization of (Table 3: main and, when it is run,
+    the S3D variant's 'Ours (S3D)' row)."""
+    return [v for v in variants_read("localization") if v in variant_names(config)]
 
 
 def long_video_variants(config: dict) -> list[str]:
-    """Table 6: the strategies are evaluated for main and (when run) the pos_emb variant."""
-    return [v for v in ("main", "pos_emb") if v in variant_names(config)]
+    """The variants evaluated with Table 6's long-video strategies (main and, when it is run,
+    the pos_emb variant)."""
+    return [v for v in variants_read("zeroshot", long_videos=True) if v in variant_names(config)]
