@@ -150,3 +150,23 @@ def test_the_pages_python_reads_the_tiny_runs_tables(tiny_run, page):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "video" in proc.stdout
+
+
+CITED = re.compile(r"(?:tests/)?(test_\w+\.py)(?:::(\w+))?")
+
+
+def test_every_test_the_docs_cite_exists():
+    """A guarantee in the docs names its test (`tests/test_x.py::test_name`): both exist."""
+    missing = []
+    for page in [*PAGES, REPO / "BENCHMARKS.md"]:
+        text = page.read_text(encoding="utf-8")
+        # a test the page itself has you write (docs/extending.md) is not one of ours
+        written = set(re.findall(r"# file: tests/(test_\w+\.py)", text))
+        for file, name in CITED.findall(text):
+            if file in written:
+                continue
+            path = REPO / "tests" / file
+            source = path.read_text(encoding="utf-8") if path.exists() else ""
+            if not source or (name and not re.search(rf"def {name}\b", source)):
+                missing.append(f"{page.name}: {file}{'::' + name if name else ''}")
+    assert not missing, "cited but not found:\n" + "\n".join(sorted(set(missing)))

@@ -258,3 +258,18 @@ def test_the_demos_files_are_inputs_only_of_demo_datasets(tiny, tmp_path):
     outputs = demo_files.outputs()
     assert outputs["youcook2_videos"] == "results/demo_world/youcook2/videos/"
     assert len(set(outputs.values())) == len(outputs)
+
+
+def test_a_real_benchmarks_files_beside_its_captions_are_inputs(tmp_path):
+    """A benchmark of downloaded files declares the release files its reader opens beside the
+    captions file (eao.ingest.captions.READ_BESIDE), those that exist: an optional split list
+    that is not there is no input."""
+    folder = tmp_path / "msrvtt"
+    folder.mkdir()
+    for name in ("MSRVTT_data.json", "MSRVTT_JSFUSION_test.csv"):
+        (folder / name).write_text("{}")
+    config = own_videos(tmp_path)
+    config["datasets"]["own"].update(
+        captions=str(folder / "MSRVTT_data.json"), captions_format="msrvtt"
+    )
+    assert demo_files.release_files(config, "own") == [str(folder / "MSRVTT_JSFUSION_test.csv")]
