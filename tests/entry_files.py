@@ -181,8 +181,8 @@ def write(path: Path, content: str) -> Path:
 
 def released_items(seed: int = 0) -> tuple[list[dict], list[dict]]:
     """Six clips in the layout of EAO's released youcook_val.pkl (seeded arrays; one item
-    without `2d_full`, as the 11 the reference drops; a non-ASCII caption; some audio as
-    tensors) and the items of the S3D pickle aligned with it."""
+    without `2d_full`, as the 11 the reference drops, holding a pooled (2048,) `2d`; a
+    non-ASCII caption; some audio as tensors) and the items of the S3D pickle aligned with it."""
     rng = np.random.default_rng(seed)
     captions = [
         "add the eggs",
@@ -205,6 +205,8 @@ def released_items(seed: int = 0) -> tuple[list[dict], list[dict]]:
             item["audio"] = torch.from_numpy(item["audio"])
         if i != 3:  # one item without 2D features, as the 11 of youcook_val.pkl
             item["2d_full"] = rng.standard_normal((t2, 2048)).astype(np.float32)
+        else:  # ... but a pooled `2d` vector: still a miss (no fallback to `2d`)
+            item["2d"] = np.linspace(-1, 1, 2048, dtype=np.float32)
         items.append(item)
         s3d.append({"s3d": rng.standard_normal((t2, 1024)).astype(np.float32)})
     return items, s3d

@@ -4,6 +4,7 @@ strict keys) and loading ours; numerics against the plain reference implementati
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
 import pathlib
 import shutil
@@ -13,7 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from eao.checkpoints import import_official, infer_config, load_model, main
+from eao.checkpoints import (
+    checkpoint_source,
+    import_official,
+    infer_config,
+    load_model,
+    main,
+    model_record,
+)
 from eao.errors import run
 from eao.model import EverythingAtOnce, ModelConfig
 
@@ -116,10 +124,15 @@ def test_import_reproduces_the_reference_embeddings(tmp_path):
     assert ckpt["source"] == {
         "format": "official",
         "file": "latest_model.pth",
+        "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
         "arch": "DataParallel",
         "epoch": 15,
         "step": 1234,
     }
+    # what the evaluations record, and a model fine-tuned from it (eao.train.finetune)
+    assert model_record(ckpt) == {"model_source": ckpt["source"]}
+    assert checkpoint_source(ckpt, finetuned=True) == {**ckpt["source"], "finetuned": True}
+    assert model_record({"model": {}}) == {} and checkpoint_source({"model": {}}) is None
     assert list(ckpt["model"]) == list(ref.state_dict())
     assert_same_embeddings(model, ref)
     assert [p.name for p in dst.parent.iterdir()] == ["eao.pt"]  # no temp file left

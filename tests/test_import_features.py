@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-import torch.nn.functional as F
 from entry_files import FRAMES, NON_ASCII, released_items
 
 from eao.data.benchmarks import retrieval_clips, segment_rows, video_rows
@@ -113,32 +113,19 @@ def test_arrays_tensors_and_containers_load(tmp_path):
 
 
 # -- YouCook2 layout: round trip through retrieval ----------------------------------------------
-def unit16(x: np.ndarray) -> np.ndarray:
-    return F.normalize(torch.from_numpy(x), dim=-1).numpy().astype(np.float16)
-
-
 def write_direct(root: Path, items: list[dict]) -> dict[str, list[str]]:
-    """The same arrays as shards written with the project's writers (the extraction contract)."""
+    """The same arrays as shards written with the project's writer (float32, as imported)."""
     kept = [it for it in items if "2d_full" in it]
     rows = [{"video_id": it["id"]} for it in kept]
     paths = {k: str(root / f"{k}.parquet") for k in ("2d", "3d", "audio")}
-    meta = {"table": "features/resnet152", "features_per_second": "1"}
-    write_shard(
-        paths["2d"], rows, {i: unit16(it["2d_full"]) for i, it in enumerate(kept)}, 1.0, 2048, meta
-    )
-    meta = {"table": "features/resnext101", "features_per_second": "1.5"}
-    write_shard(
-        paths["3d"],
-        rows,
-        {i: unit16(it["3d_full"]) for i, it in enumerate(kept)},
-        1 / 1.5,
-        2048,
-        meta,
-    )
-    mels = {
-        i: np.asarray(it["audio"], np.float32).T.astype(np.float16) for i, it in enumerate(kept)
-    }
-    write_shard(paths["audio"], rows, mels, 0.01, 40, {"table": "features/logmel"}, audio=True)
+    f32 = pa.float32()
+    for kind, backbone, step in (("2d", "resnet152", 1.0), ("3d", "resnext101", 1 / 1.5)):
+        meta = {"table": f"features/{backbone}", "features_per_second": f"{1 / step:g}"}
+        feats = {i: it[f"{kind}_full"] for i, it in enumerate(kept)}
+        write_shard(paths[kind], rows, feats, step, 2048, meta, dtype=f32)
+    mels = {i: np.asarray(it["audio"], np.float32).T for i, it in enumerate(kept)}
+    meta = {"table": "features/logmel"}
+    write_shard(paths["audio"], rows, mels, 0.01, 40, meta, audio=True, dtype=f32)
     return {"video_2d": [paths["2d"]], "video_3d": [paths["3d"]], "audio": [paths["audio"]]}
 
 
@@ -222,8 +209,8 @@ def test_youcook2_round_trip_equals_direct_shards(tmp_path, capsys, model):
         table = pq.read_table(path)
         assert table.column("video_id").to_pylist() == ["clip0", "clip1", "clip2", "clip4", "clip5"]
     s3d_rows = pq.read_table(results / "features" / "s3d" / "youcook2" / "shard-00000.parquet")
-    got = np.array(s3d_rows.column("features")[4].as_py(), np.float16)
-    assert np.array_equal(got, unit16(s3d[5]["s3d"])) and kv[b"weights"] == b"released"
+    got = np.array(s3d_rows.column("features")[4].as_py(), np.float32)
+    assert np.array_equal(got, s3d[5]["s3d"]) and kv[b"weights"] == b"released"
 
     text = text_shard(results, "youcook2")
     imported = FeatureTables(**imported_shards(results), text=[text])
@@ -325,7 +312,7 @@ def test_howto_s3d_files(tmp_path, capsys):
     s0 = pq.read_table(results / "features" / "s3d" / "howto" / "shard-00000.parquet")
     assert s0.column("video_id").to_pylist() == ["a"]
     assert s0.column("times_s")[0].as_py() == [k + 0.5 for k in range(7)]
-    assert np.array_equal(np.array(s0.column("features")[0].as_py(), np.float16), unit16(fa))
+    assert np.array_equal(np.array(s0.column("features")[0].as_py(), np.float32), fa)
     s1 = pq.read_table(results / "features" / "s3d" / "howto" / "shard-00001.parquet")
     assert s1.column("video_id").to_pylist() == ["c"] and len(s1.column("features")[0]) == 4
 

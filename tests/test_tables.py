@@ -440,3 +440,41 @@ def test_the_tables_read_only_the_results_given(results: Path, tmp_path: Path):
         with pytest.raises(BadInput, match=why):
             main(["--config-json", "{}", "--out", str(refused), "--evaluations", str(bad)])
     assert not refused.exists()
+
+
+SHA = "ab" * 32
+IMPORTED = {"format": "official", "file": "latest_model.pth", "sha256": SHA}
+
+
+def test_an_imported_main_is_named_by_its_file_and_sha256(results: Path, tmp_path: Path):
+    """Main from a released checkpoint (pretrain.checkpoint): the notes name its file and
+    sha256, not pretraining settings that did not produce it (the other variants' are said
+    where the table has rows of them); each cell of main's says it in the CSV."""
+    for path in results.rglob("*.json"):
+        if "/main/" in str(path):
+            data = json.loads(path.read_text())
+            tuned = {"finetuned": True} if "/finetuned/" in str(path) else {}
+            put(path, {**data, "model_source": {**IMPORTED, **tuned}})
+    pretrain = {"dataset": "howto", "epochs": 15, "precision": "bf16", "checkpoint": "x/l.pth"}
+    out = tmp_path / "tables"
+    run_cli(results, out, {**CONFIG, "pretrain": pretrain})
+    for table in ("table1_zeroshot_retrieval", "table2_finetuned_retrieval"):
+        lines = notes_lines((out / f"{table}.md").read_text())
+        imported = [line for line in lines if "latest_model.pth" in line]
+        assert len(imported) == 1 and SHA in imported[0] and "released checkpoint" in imported[0]
+        assert not any("Our pretraining of main" in line or "checkpoint=" in line for line in lines)
+        settings = [line for line in lines if "epochs=" in line]
+        if table == "table1_zeroshot_retrieval":  # rows of main and of variant tv
+            assert len(settings) == 1 and "Our pretraining of the other variants" in settings[0]
+        else:  # main's rows only: no pretraining settings at all
+            assert settings == [], settings
+    cells = read_csv(out / "table1_zeroshot_retrieval.csv")
+    mine = [c for c in cells if c["variant"] == "main" and c["ours"]]
+    assert mine and all(f"latest_model.pth (sha256 {SHA})" in c["provenance"] for c in mine)
+    t2 = read_csv(out / "table2_finetuned_retrieval.csv")
+    assert any("latest_model.pth, fine-tuned" in c["provenance"] for c in t2)
+    # not yet evaluated with the import: the config's file, the sha256 not recorded
+    run_cli(tmp_path / "none", tmp_path / "t0", {**CONFIG, "pretrain": pretrain})
+    t0 = notes_lines((tmp_path / "t0" / "table1_zeroshot_retrieval.md").read_text())
+    assert any("l.pth (sha256 not recorded)" in line for line in t0)
+    assert not any("epochs=" in line for line in t0)

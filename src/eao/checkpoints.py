@@ -8,7 +8,10 @@ epoch, step, config). Only tensors and plain containers: loads with `weights_onl
 
 converts a released checkpoint (`torch.save({'arch', 'epoch', 'step', 'state_dict', 'optimizer',
 'monitor_best', 'config'})`, keys usually prefixed `module.` by DataParallel) into our format:
-the architecture is read off the tensor shapes (docs/model.md, "Released checkpoints").
+the architecture is read off the tensor shapes (docs/model.md, "Released checkpoints"). The
+converted file's "source" names the released file and its sha256; a model fine-tuned from it
+keeps them (`checkpoint_source`), and the evaluations record them beside their numbers
+(`model_record`), so a table says which weights produced each number.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from torch import Tensor
 
 import eao
+from eao.backbones.weights import sha256_file
 from eao.errors import ArgumentParser, BadInput, reading, run
 from eao.io.atomic import atomic_path
 from eao.io.torch_file import PickledObjects, read_checkpoint
@@ -100,7 +104,7 @@ def import_official(src: str | Path, dst: str | Path, trust_pickle: bool = False
     with reading(src):
         _check_keys(state, expected)
     model = _build(cfg, {k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    source = {"format": "official", "file": Path(src).name}
+    source = {"format": "official", "file": Path(src).name, "sha256": sha256_file(str(src))}
     for key in ("arch", "epoch", "step"):
         if isinstance(raw.get(key), str | int):
             source[key] = raw[key]
@@ -114,6 +118,23 @@ def import_official(src: str | Path, dst: str | Path, trust_pickle: bool = False
         Path(dst),
     )
     return cfg
+
+
+def checkpoint_source(ckpt: dict, finetuned: bool = False) -> dict | None:
+    """Where a checkpoint's weights come from when not from our pretraining: an imported
+    released checkpoint's "source" (format, file, sha256, ...); None for ours. `finetuned`:
+    the source a model fine-tuned from `ckpt` records (the same, marked finetuned)."""
+    source = ckpt.get("source")
+    if not isinstance(source, dict):
+        return None
+    return {**source, "finetuned": True} if finetuned else dict(source)
+
+
+def model_record(ckpt: dict) -> dict:
+    """What a result JSON records of its model's origin: {"model_source": ...} for weights of
+    an imported checkpoint (or fine-tuned from one), nothing for ours."""
+    source = checkpoint_source(ckpt)
+    return {"model_source": source} if source else {}
 
 
 def infer_config(state: dict[str, Tensor], arch_args: dict | None = None) -> ModelConfig:

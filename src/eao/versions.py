@@ -26,11 +26,13 @@ OUTPUT_VERSIONS: dict[str, int] = {
     # videos/captions/failures tables of a dataset; 2: paths under a relative root stay relative
     "manifest": 2,
     "probe": 1,  # probed shards and their failures
-    "import": 2,  # released features as manifest and shards; 2: a row's path is <pickle>#<item>
+    # released features as manifest and shards; 2: a row's path is <pickle>#<item>; 3: the
+    # pickles' float32 values unchanged (were unit rows in float16), the official loaders' keys
+    "import": 3,
     "failures": 1,  # the gathered failures table
     "word2vec": 1,  # a word2vec file converted for memory-mapped loading
     "pretrain": 1,  # the trained model and its metrics
-    "import_checkpoint": 1,  # a released checkpoint converted
+    "import_checkpoint": 2,  # a released checkpoint converted; 2: its source has the sha256
     "finetune": 1,
     "retrieval": 1,  # text-to-video retrieval metrics
     "localization": 1,  # step localization metrics

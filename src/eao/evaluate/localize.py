@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 import eao
+from eao.checkpoints import model_record
 from eao.data.benchmarks import query_rows, window_clips
 from eao.data.corpus import FeatureTables
 from eao.errors import ArgumentParser, run
@@ -333,6 +334,7 @@ def run_record(args: argparse.Namespace, ckpt: dict, result: dict) -> dict:
         "video's steps); pooled per task (official) and per-video mean; IoU/IoD per entry "
         "matched by position; videos with fewer windows than steps " + short,
         eao_version=eao.__version__,
+        **model_record(ckpt),  # an imported checkpoint's file and sha256
     )
 
 

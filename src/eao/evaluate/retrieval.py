@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 import eao
+from eao.checkpoints import model_record
 from eao.data.benchmarks import (
     AUDIO_POOLING,
     STRATEGIES,
@@ -208,6 +209,7 @@ def run_record(args: argparse.Namespace, ckpt: dict) -> dict:
         clip_frames=args.clip_frames if strategy == "clips" else None,
         provenance=inputs_provenance(args),
         eao_version=eao.__version__,
+        **model_record(ckpt),  # an imported checkpoint's file and sha256
     )
 
 

@@ -10,12 +10,17 @@ over the whole item ([0, duration], the longest of its features). Written to the
 --out names (the workflow's rules: the manifest's five tables, manifest, captions, failures,
 probed, probe_failures; or a backbone's shard and its failures), or by hand under --results:
 manifest/{dataset}/{videos,captions,failures}.parquet, probe/{dataset}/{shard,failures}-00000
-and features/{resnet152,resnext101,logmel,clip,s3d}/{dataset}/{shard,failures}-00000, visual
-rows L2-normalised float16 and log-mel (T, 40) float16 as extraction writes them. Items without
-2D features are dropped by default when the file uses the `*_full` keys (YouCook2: the reference
-drops 11 and counts them as misses): such an item stays in the manifest, its probe row carries
-the error, so evaluation leaves it out and complete_size (3350) counts it as a miss. Every table
-records source=imported, source_file, source_sha256 (and the shards weights=released).
+and features/{resnet152,resnext101,logmel,clip,s3d}/{dataset}/{shard,failures}-00000, the
+pickles' float32 values unchanged (visual rows as they are, log-mel as (T, 40)): the official
+loaders normalise later, as the model's input does. The keys are the official loaders', without
+fallback: a file with `*_full` keys (YouCook2) is read through `2d_full`/`3d_full` only, one
+without them (MSR-VTT) through `2d`/`3d` only. Items without 2D features are dropped by default
+when the file uses the `*_full` keys: exactly the items without `2d_full`, whatever else they
+hold (the reference keeps the others and counts the 11 it drops as misses). Such an item stays
+in the manifest, its probe row carries the error, so evaluation leaves it out and complete_size
+(3350) counts it as a miss; its features are never read (an unusable one does not stop the
+import). Every table records source=imported, source_file, source_sha256 (and the shards
+weights=released).
 
 s3d-npy (HowTo100M's released S3D features, eao.features.imported_s3d): DIR/<id>.npy, <id>.npz
 or <id>_3d.npz (key `features`), (seconds, 1024) at 1/s, for the videos of an existing manifest:
@@ -55,11 +60,13 @@ from eao.io.parquet import CAPTIONS, MANIFEST, table_from_rows, write_table
 from eao.io.safe_pickle import load_dicts
 from eao.timeline import N_MELS, frames_to_seconds, time_to_frame
 
+FULL_KEYS = ("2d", "3d")  # the keys a `*_full` file holds as `2d_full`, `3d_full`
 
-def _get(item: dict, key: str, full: bool):
-    first, second = (f"{key}_full", key) if full else (key, f"{key}_full")
-    value = item.get(first)
-    return item.get(second) if value is None else value
+
+def _key(key: str, full: bool) -> str:
+    """The key the official loader reads: `2d_full`/`3d_full` in a `*_full` file (YouCook2's
+    key_2d, key_3d), the key itself otherwise (MSR-VTT's; audio, clip, s3d everywhere)."""
+    return f"{key}_full" if full and key in FULL_KEYS else key
 
 
 def _texts(item: dict, what: str, path: str) -> list[str]:
@@ -138,24 +145,33 @@ def _convert(
     source: dict[str, str],
     backbones: list[str],
     full: bool,
+    dropped: set[int],
 ) -> dict[str, dict[int, np.ndarray]]:
-    """backbone -> item index -> its (T, D) features (log-mel (n, 40)), for `backbones`;
-    source: backbone -> the pickle holding it."""
+    """backbone -> item index -> its (T, D) features (log-mel (n, 40)), for `backbones`, of
+    source: backbone -> the pickle holding it. An unusable array is an error, but for a
+    `dropped` item (the official loader never reads it: it is left out)."""
     feats: dict[str, dict[int, np.ndarray]] = {b: {} for b in source}
     for i, (vid, item) in enumerate(zip(ids, items, strict=True)):
         for backbone in backbones:
             name, key = registered(backbone).released
             holder = item if name == "resnet" else others[name][i]
-            value = _get(holder, key, full)
-            if value is None:
+            key = _key(key, full)
+            if holder.get(key) is None:
                 continue
             what = f"item {i} ({vid}): {key}"
-            if _visual(backbone):
-                dim = registered(backbone).dim
-                feats[backbone][i] = matrix(value, dim, what, source[backbone])
-            else:
-                feats[backbone][i] = _logmel(value, what, source[backbone])
+            try:
+                feats[backbone][i] = _array(backbone, holder[key], what, source[backbone])
+            except BadInput:
+                if i not in dropped:  # a dropped item's features only give its duration
+                    raise
     return feats
+
+
+def _array(backbone: str, value, what: str, path: str) -> np.ndarray:
+    """A backbone's (T, D) rows of an item (log-mel (n, 40)), float32."""
+    if _visual(backbone):
+        return matrix(value, registered(backbone).dim, what, path)
+    return _logmel(value, what, path)
 
 
 def _video_row(vid: str, path: str, dataset: str, split: str, lengths: dict[str, int]) -> dict:
@@ -184,7 +200,7 @@ def _rows(
     items: list[dict],
     feats: dict,
     full: bool,
-    drop: bool,
+    dropped: set[int],
 ) -> dict[str, list[dict]]:
     """The rows of the manifest (videos), its probed shard, captions and their failures."""
     shard_path = os.path.normpath(base)  # as given: an id, not read again
@@ -194,8 +210,8 @@ def _rows(
         row = _video_row(vid, f"{shard_path}#{i}", dataset, split, lengths)
         out["manifest"].append(row)
         error = None
-        if drop and _get(item, "2d", full) is None:
-            key = "2d_full" if full else "2d"
+        if i in dropped:
+            key = _key("2d", full)
             error = f"no {key} features in the released pickle (dropped, as the reference does)"
             out["probe_failures"].append(failure_row(row, STAGE, error))
         out["probed"].append(dict(row, error=error))
@@ -226,6 +242,7 @@ def import_pickles(
     items, others = _load(pickles)
     full = any("2d_full" in it or "3d_full" in it for it in items)
     drop = full if drop_missing_2d is None else drop_missing_2d
+    dropped = {i for i, it in enumerate(items) if drop and it.get(_key("2d", full)) is None}
     ids = _unique([_as_text(it["id"], base) for it in items])
     source = {b: pickles[name] for name, bbs in PICKLES.items() if name in pickles for b in bbs}
     absent = sorted(only - {"manifest", *source})
@@ -233,8 +250,8 @@ def import_pickles(
         raise BadInput(f"--only {', '.join(absent)}: no pickle given holds these features")
     # a shard job converts only its backbone; the manifest needs every length (durations)
     convert = [b for b in source if b in only or "manifest" in only]
-    feats = _convert(items, others, ids, source, convert, full)
-    rows = _rows(dataset, split, base, ids, items, feats, full, drop)
+    feats = _convert(items, others, ids, source, convert, full, dropped)
+    rows = _rows(dataset, split, base, ids, items, feats, full, dropped)
     sums = {p: sha256_file(p) for p in dict.fromkeys(pickles.values())}
     prov = {"source": "imported", "source_format": "eao-pickle", "code_version": __version__}
 

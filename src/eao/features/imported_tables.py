@@ -1,6 +1,9 @@
 """The tables of an imported dataset (eao.features.imported, .imported_s3d): where they go, the
 paths the workflow's rules give (--out TABLE=PATH) or a results folder's layout (--results), and
-their writers (visual rows unit float16, log-mel float16, as extraction writes them).
+their writers. The shards keep the released float32 values exactly as the files hold them
+(visual rows not normalised: the official evaluation normalises after resampling and pooling,
+and so does the model's input, eao.data.tokens; log-mel frames transposed to (T, 40)), where
+extraction stores float16.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ import os
 from collections.abc import Collection
 
 import numpy as np
+import pyarrow as pa
 import torch
-import torch.nn.functional as F
 
 from eao.backbones.registry import backbone as registered
 from eao.backbones.registry import backbones
@@ -89,11 +92,6 @@ def matrix(value, dim: int, what: str, path: str) -> np.ndarray:
     return x
 
 
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows L2-normalised in float32, stored float16 (the visual shards' contract)."""
-    return F.normalize(torch.from_numpy(x), dim=-1, eps=1e-12).numpy().astype(np.float16)
-
-
 def write_failures(path: str, rows: list[dict], meta: dict) -> None:
     write_table(table_from_rows(rows, FAILURES), path, {**meta, "table": "failures"})
 
@@ -107,7 +105,7 @@ def write_features(
     failures: list[dict],
     meta: dict,
 ) -> None:
-    """The backbone's shard (visual rows unit float16, log-mel float16) and failures table."""
+    """The backbone's shard (the released float32 values as they are) and failures table."""
     spec = registered(backbone)
     meta = {**meta, "table": spec.table, "backbone": backbone}
     rate = f"{1 / spec.step_s:g}"
@@ -118,12 +116,10 @@ def write_features(
             frames_per_second=rate,
             features_per_second=rate,
         )
-        frames = {i: f.astype(np.float16) for i, f in features.items()}
-        write_shard(out, rows, frames, spec.step_s, spec.dim, meta, audio=True)
     else:
         meta.update(weights="released", features_per_second=rate)
-        unit = {i: unit_rows(f) for i, f in features.items()}
-        write_shard(out, rows, unit, spec.step_s, spec.dim, meta)
+    audio = spec.kind == "audio"
+    write_shard(out, rows, features, spec.step_s, spec.dim, meta, audio, pa.float32())
     write_failures(out_failures, failures, meta)
 
 

@@ -1,7 +1,9 @@
 """Feature shards: one Parquet file per (backbone, dataset, shard), one row per video.
 
 Columns: video_id, `times_s` list<float32> (centre time of each feature step, seconds),
-`features` list<fixed_size_list<float16, D>>; the audio table adds `has_audio`. Text tables
+`features` list<fixed_size_list<float16, D>> (extracted; imported released features keep their
+float32 values: list<fixed_size_list<float32, D>>, eao.features.imported_tables); the audio
+table adds `has_audio`. Readers (eao.data.corpus) take either. Text tables
 are one row per caption segment (see `text_schema`). Written with zstd level 1 and
 BYTE_STREAM_SPLIT on the float columns (about 30 % smaller than zstd alone on features), no
 dictionary on floats, in manifest order so the bytes are reproducible. Row groups: one video
@@ -119,7 +121,11 @@ def write_shard(
     dim: int,
     metadata: dict,
     audio: bool = False,
+    dtype: pa.DataType | None = None,
 ) -> None:
+    """A visual or audio shard of `rows` (those in `features`: row index -> (T, dim) matrix),
+    features stored as `dtype` (default float16, as extraction writes them)."""
+    dtype = dtype or pa.float16()
     kept = [i for i in range(len(rows)) if i in features]
     # a visual row covers [i, i+1) steps, so its centre is i + 0.5; a log-mel frame is centred
     # on its hop already (center=True)
@@ -128,8 +134,8 @@ def write_shard(
     columns = {
         "video_id": [rows[i]["video_id"] for i in kept],
         "times_s": pa.array([t.tolist() for t in times], pa.list_(pa.float32())),
-        "features": features_array([features[i] for i in kept], dim, pa.float16()),
+        "features": features_array([features[i] for i in kept], dim, dtype),
     }
     if audio:
         columns["has_audio"] = [len(features[i]) > 0 for i in kept]
-    write_features(path, columns, visual_schema(dim, audio=audio), metadata)
+    write_features(path, columns, visual_schema(dim, dtype, audio), metadata)

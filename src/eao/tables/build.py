@@ -24,7 +24,7 @@ from pathlib import Path
 from eao.errors import BadInput
 from eao.tables.notes import table_notes
 from eao.tables.paper import AVERAGE, TABLES
-from eao.tables.provenance import describe_provenance
+from eao.tables.provenance import describe_result
 from eao.tables.schema import (
     MAIN,
     BuiltRow,
@@ -227,7 +227,7 @@ def _fill_ours(cell: Cell, source: Source, metric: Metric, evaluation: Evaluatio
         cell.reason = evaluation.reason
     else:
         cell.ours, cell.chance, cell.reason = our_value(source, metric, evaluation)
-        cell.provenance = describe_provenance(evaluation.data.get("provenance"))
+        cell.provenance = describe_result(evaluation.data)
 
 
 def extra_tasks(table: Table, built: BuiltTable) -> None:
@@ -250,7 +250,7 @@ def _extra_task_cells(table: Table, source: Source, data: dict, paper_ids: set[s
     """A cell per task of a CrossTask result whose id is not among the paper's, by id."""
     per_task = data.get("per_task_pooled") or {}
     chance = (data.get("chance") or {}).get("per_task_pooled")
-    provenance = describe_provenance(data.get("provenance"))
+    provenance = describe_result(data)
     return [
         Cell(
             table.name,

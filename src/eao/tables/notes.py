@@ -14,10 +14,12 @@ provenance and reason).
 
 from __future__ import annotations
 
+import os
+
 from eao.tables.note_text import clip, settings_items, wrapped
-from eao.tables.provenance import random_modalities
+from eao.tables.provenance import imported_sources, random_modalities
 from eao.tables.row_note import CommonParts, common_parts, row_note
-from eao.tables.schema import BuiltTable, Config, Note, Table
+from eao.tables.schema import MAIN, BuiltRow, BuiltTable, Config, Note, Table
 
 MODALITIES = ("video_2d", "video_3d", "audio", "text")  # pretrain keys naming a backbone
 PAPER = (
@@ -62,7 +64,7 @@ def table_notes(table: Table, built: BuiltTable, config: Config) -> list[Note]:
         if note is not None:
             notes.append(note)
     notes += [Note(text) for kind in common.kinds for text in PROTOCOL[kind]]
-    notes += _pretraining_notes(config, common)
+    notes += _pretraining_notes(config, built, common)
     return notes + [Note(clip(text)) for text in table.notes]
 
 
@@ -103,10 +105,41 @@ def _common_notes(common: CommonParts) -> list[Note]:
     return notes + wrapped("Evaluation settings of all our numbers here", list(common.settings))
 
 
-def _pretraining_notes(config: Config, common: CommonParts) -> list[Note]:
-    """The pretraining settings of `main` that change results; its backbones only when the
-    results recorded none (else they are said once above, as the results record them)."""
+def _pretraining_notes(config: Config, built: BuiltTable, common: CommonParts) -> list[Note]:
+    """What produced `main`'s weights: the pretraining settings that change results (its
+    backbones only when the results recorded none: else they are said once above, as the
+    results record them), or, for an imported released checkpoint, its file and sha256 (the
+    settings then only the other variants', when the table has results of them)."""
     said = set(MODALITIES) if common.backbones else set()
     pretrain = {key: value for key, value in config.pretrain.items() if key not in said}
-    first = "Our pretraining of main (each variant's row says what it changes)"
-    return wrapped("Our pretraining", settings_items(pretrain), first=first)
+    imported = _imported_notes(config, built)
+    if not imported:
+        first = "Our pretraining of main (each variant's row says what it changes)"
+        return wrapped("Our pretraining", settings_items(pretrain), first=first)
+    if not any(_has_result(r) and r.row.source.variant != MAIN for r in built.rows):
+        return imported
+    pretrain.pop("checkpoint", None)
+    first = "Our pretraining of the other variants (each row says what it changes)"
+    return imported + wrapped("Our pretraining", settings_items(pretrain), first=first)
+
+
+def _has_result(built_row: BuiltRow) -> bool:
+    """Whether a ★ row has a number of ours (a result with data)."""
+    evaluations = built_row.evaluations.values()
+    return built_row.row.source is not None and any(e.data for e in evaluations)
+
+
+def _imported_notes(config: Config, built: BuiltTable) -> list[Note]:
+    """'main: ... the released checkpoint FILE (sha256 HEX) ...' when main's results record an
+    imported checkpoint (eao.checkpoints.model_record) or the config imports one (then its
+    file, the sha256 unknown until the evaluations record it); none otherwise."""
+    sources = imported_sources(built)
+    checkpoint = config.pretrain.get("checkpoint")
+    if not sources and not checkpoint:
+        return []
+    if not sources:
+        sources = [{"file": os.path.basename(str(checkpoint))}]
+    files = [f"{s.get('file', '?')} (sha256 {s.get('sha256') or 'not recorded'})" for s in sources]
+    head = "Imported main"
+    first = "main is not pretrained here: EAO's released checkpoint, via eao import-checkpoint"
+    return wrapped(head, files, sep="; ", first=first)

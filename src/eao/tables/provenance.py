@@ -3,7 +3,7 @@ weights of each modality (a result's `provenance`), and where they differ from t
 
 from __future__ import annotations
 
-from eao.tables.schema import BuiltRow, Source
+from eao.tables.schema import MAIN, BuiltRow, BuiltTable, Source
 
 
 def describe_provenance(provenance: dict | None) -> str:
@@ -22,6 +22,34 @@ def describe_provenance(provenance: dict | None) -> str:
             text += f", weights {weights}"
         parts.append(text)
     return "; ".join(parts) or "provenance not recorded"
+
+
+def describe_result(data: dict) -> str:
+    """A result's provenance as the CSV says it: the backbones (`describe_provenance`) and, for
+    a model of an imported checkpoint, its file and sha256."""
+    text = describe_provenance(data.get("provenance"))
+    source = data.get("model_source")
+    if isinstance(source, dict):
+        tuned = ", fine-tuned" if source.get("finetuned") else ""
+        text += f"; model: released checkpoint {source.get('file', '?')}{tuned}"
+        text += f" (sha256 {source.get('sha256') or 'not recorded'})"
+    return text
+
+
+def imported_sources(built: BuiltTable) -> list[dict]:
+    """The imported checkpoints (file, sha256) that main's results of the table record, each
+    once (a fine-tuned model's the same as the one it started from)."""
+    found: list[dict] = []
+    for built_row in built.rows:
+        if built_row.row.source is None or built_row.row.source.variant != MAIN:
+            continue
+        for evaluation in built_row.evaluations.values():
+            source = (evaluation.data or {}).get("model_source")
+            if isinstance(source, dict):
+                named = {k: source.get(k) for k in ("file", "sha256")}
+                if named not in found:
+                    found.append(named)
+    return found
 
 
 def random_modalities(provenance: dict | None) -> list[str]:

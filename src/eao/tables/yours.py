@@ -23,7 +23,7 @@ from pathlib import Path
 
 from eao.tables.note_text import clip
 from eao.tables.paper import TABLES as PAPER
-from eao.tables.provenance import describe_provenance, random_modalities
+from eao.tables.provenance import describe_result, random_modalities
 from eao.tables.schema import (
     MAIN,
     RETRIEVAL4,
@@ -141,7 +141,7 @@ def _row(key: Key, path: Path) -> BuiltRow:
             cell.reason = f"no task {' or '.join(TASKS)} in {path}"
         elif cell.ours is None:
             cell.reason = f"no {metric.key} of {task} in {path}"
-        cell.provenance = describe_provenance(data.get("provenance")) if evaluation.data else ""
+        cell.provenance = describe_result(data) if evaluation.data else ""
         built.cells.append(cell)
     return built
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from eao.checkpoints import load_model
+from eao.checkpoints import checkpoint_source, load_model
 from eao.data.corpus import FeatureTables
 from eao.data.pairs import CLIP_KINDS, FinetuneDataset
 from eao.errors import ArgumentParser, BadInput, json_object, run
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     check_dims(model, dataset.dims(), args.init)
     # the metrics history starts here: the pretrained model's own is not fine-tuning's
     trainer = start_trainer(args, model, dataset, cfg, device, world)
+    trainer.source = checkpoint_source(ckpt, finetuned=True)  # an imported main's file, sha256
     log.info(
         "fine-tuning %s (pretrained %s steps) on %d clips, batch %d, %d epochs, lr %g",
         args.init,

@@ -126,6 +126,9 @@ class Trainer:
         self.pos = state.Position()
         self.metrics = MetricsLog(out_dir, world.is_main)
         self.last_checkpoint: tuple[Path, int] | None = None
+        # where the starting weights come from when not from our pretraining (an imported
+        # checkpoint, eao.checkpoints.checkpoint_source): recorded in every checkpoint
+        self.source: dict | None = None
 
     # -- checkpoints ---------------------------------------------------------------------------
     def checkpoint(
@@ -138,6 +141,8 @@ class Trainer:
         if not self.world.is_main:
             return
         extra = {"history": self.metrics.history} if history else {}
+        if self.source:
+            extra["source"] = self.source
         state.save(
             path,
             model=self.module.state_dict(),
