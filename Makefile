@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test test-cluster bench lint setup ffmpeg clean-results golden
+.PHONY: demo test test-cluster bench bench-docs bench-gpu bench-gpu-dry lint setup ffmpeg clean-results golden
 
 setup: $(STAMP) ffmpeg
 
@@ -41,7 +41,8 @@ test-cluster: setup
 golden: setup
 	EAO_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
 
-# Speed measurements (results/bench/*.json); BENCHMARKS.md records them as ratios.
+# Speed measurements (results/bench/*.json), then bench-docs: BENCHMARKS.md's and
+# docs/cluster.md's tables are generated from the JSONs, committed in bench/results/.
 bench: setup
 	$(BIN)/python bench/extraction.py --decode-only --end-to-end --out results/bench/extraction.json
 	$(BIN)/python bench/training.py --config all --out results/bench/training.json
@@ -49,6 +50,18 @@ bench: setup
 	$(BIN)/python bench/dag.py --out results/bench/dag.json
 	$(BIN)/python bench/word2vec.py --out results/bench/word2vec.json
 	$(BIN)/python bench/cost.py --out results/bench/cost.json
+	$(BIN)/python tools/bench_docs.py --collect results/bench
+
+# results/bench/*.json -> bench/results/ (committed), recost, regenerate the docs' tables
+bench-docs: setup
+	$(BIN)/python tools/bench_docs.py --collect results/bench
+
+# every GPU measurement in one go (a GPU machine), and its CPU dry run on tiny inputs
+bench-gpu: setup
+	PYTHON=$(BIN)/python bench/gpu.sh
+
+bench-gpu-dry: setup
+	PYTHON=$(BIN)/python bench/gpu.sh --device cpu --tiny
 
 # snakefmt's line length is pyproject.toml's [tool.snakefmt], ruff's too (100)
 lint: setup

@@ -3,16 +3,15 @@
     python bench/cost.py [--gpus-per-node 8] [--cores-per-node 64] [--videos N] [--seconds S]
 
 Reads what the other benchmarks wrote (every input optional):
-  - results/bench/extraction.json, key "rates": [{"stage", "device", "device_name",
-    "video_s_per_s", "source"}] for stages resnet152, resnext101, clip, logmel, fused (all
-    backbones in one decoding pass) and, when measured, word2vec; other keys are ignored;
-  - results/bench/training.json and training_paper.json (`make bench` runs the medium config
-    into the first; the paper-size run goes to the second, see MEASURE_TRAINING): the runs of the
-    "paper" config, clips_per_s of one training step on one device;
+  - results/bench/extraction.json and extraction_gpu.json (bench/gpu.sh), key "rates":
+    [{"stage", "device", "device_name", "video_s_per_s", "source"}] for stages resnet152,
+    resnext101, clip, logmel, fused (all backbones in one decoding pass) and, when measured,
+    word2vec; other keys are ignored;
+  - results/bench/training.json, training_paper.json and training_gpu.json (bench/gpu.sh): the
+    runs of the "paper" config, clips_per_s of one training step on one device;
   - results/bench/word2vec.json: the start-up of a text job, quoted next to the word2vec row.
-The GPU extraction rates recorded in BENCHMARKS.md (one H100, 2026-11-23) are used for a stage
-the JSON has no cuda rate for. A stage without any measurement is printed as "not measured"
-with the command that measures it: nothing here is guessed.
+A stage without a measurement in those JSONs is printed as "not measured" with the command that
+measures it: nothing here is guessed or typed in by hand (bench/gpu.sh measures the GPU rows).
 
   GPU stage:  GPU-hours = video seconds / rate / 3600;  node-days = GPU-hours / GPUs per node / 24
   CPU stage:  core-hours = video seconds / rate / 3600 x cores measured on;
@@ -31,7 +30,8 @@ import re
 import sys
 from dataclasses import asdict, dataclass
 
-from eao.io.atomic import write_text_atomic
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from meta import write_result  # noqa: E402
 
 # HowTo100M (Miech et al., ICCV 2019, abstract): 1.22 M videos, 136 M clips, "15 years of video".
 HOWTO_VIDEOS = 1_220_000
@@ -47,15 +47,6 @@ CLIPS_PER_VIDEO = 10
 # The paper's supplement: "approximately 2 days on four Nvidia V100 32GB GPUs".
 PAPER_GPU_HOURS = 2 * 24 * 4
 
-# GPU rates (video seconds per second) that cannot be rerun here: BENCHMARKS.md, "ours fp32".
-# Decode-bound (the H100 was mostly idle), so they are lower bounds for the GPU itself.
-RECORDED = {"resnet152": 28.76, "resnext101": 20.60, "clip": 34.84}
-RECORDED_DEVICE = "NVIDIA H100"
-RECORDED_SOURCE = (
-    "BENCHMARKS.md, GPU, one H100, 16 videos, 198 s of video, batch 64, 2026-11-23 "
-    "(decode-bound, one decoder thread, fp32)"
-)
-
 # name, the device the workflow runs it on (always shown; another device only when measured)
 STAGES = [
     ("resnet152", "cuda", "2D ResNet-152, 1 frame/s"),
@@ -67,21 +58,19 @@ STAGES = [
 ]
 WORD2VEC_LABEL = STAGES[-1][2]
 TRAIN_MODELS = [
+    ("reference_amp_fp16", "pretraining, reference structure, fp16 AMP (official recipe)"),
     ("reference_fp32", "pretraining, reference structure, fp32"),
     ("ours_fp32", "pretraining, ours, fp32"),
     ("ours_bf16", "pretraining, ours, bf16"),
     ("ours_compiled_fp32", "pretraining, ours compiled, fp32"),
 ]
 # How to measure what is missing (markdown: commands in backticks).
-MEASURE_EXTRACTION = "`python bench/extraction.py --device {device}`"
+MEASURE_EXTRACTION = "`python bench/extraction.py --device {device}` (GPU: `bench/gpu.sh`)"
 MEASURE_WORD2VEC = (
     "no bench yet; time extract_text on one real shard, "
     "`benchmarks/extract/howto/text_word2vec-<shard>.tsv` (video seconds of the shard / s)"
 )
-MEASURE_TRAINING = (
-    "`python bench/training.py --device cuda --config paper --videos 224 "
-    "--out results/bench/training_paper.json`"
-)
+MEASURE_TRAINING = "`bench/gpu.sh` (its training step at the paper's size)"
 
 
 @dataclass
@@ -110,6 +99,26 @@ def load_json(path: str) -> dict:
         print(f"[cost] ignoring {path}: {e}", file=sys.stderr)
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def own_job_rates(data: dict) -> list[dict]:
+    """Rates of each backbone's own job in an --end-to-end run (log-mel included), for the
+    stages the JSON's "rates" lack (a JSON written before extraction.py recorded them)."""
+    e2e, meta = data.get("end_to_end") or {}, data.get("meta") or {}
+    have = {r.get("stage") for r in data.get("rates", [])}
+    device = next((r.get("device") for r in data.get("rates", [])), "cpu")
+    return [
+        {
+            "stage": stage,
+            "device": device,
+            "device_name": meta.get("accelerator") or meta.get("cpu") or device,
+            "cores": meta.get("cores"),
+            "video_s_per_s": round(e2e["video_seconds"] / seconds, 2),
+            "source": f"bench/extraction.py {meta.get('date', '')}, its own job (--end-to-end)",
+        }
+        for stage, seconds in e2e.get("today_per_backbone_s", {}).items()
+        if stage not in have and seconds > 0
+    ]
 
 
 def extraction_rates(data: dict) -> dict[tuple[str, str], dict]:
@@ -182,24 +191,12 @@ def not_measured(stage: str, device: str, work: str, how: str) -> Row:
 # ---------------------------------------------------------------------------- rows
 
 
-def rate_for(rates: dict, stage: str, device: str) -> dict | None:
-    """The JSON's rate for (stage, device); else, for a GPU, the recorded one; else None."""
-    entry = rates.get((stage, device))
-    if entry is None and device == "cuda" and stage in RECORDED:
-        entry = {
-            "video_s_per_s": RECORDED[stage],
-            "device_name": RECORDED_DEVICE,
-            "source": RECORDED_SOURCE,
-        }
-    return entry
-
-
 def extraction_rows(rates: dict, word2vec: dict, args: argparse.Namespace) -> list[Row]:
     work = f"{sci(args.seconds)} video-s"
     rows = []
     for stage, home, label in STAGES:
         for device in ("cuda", "cpu"):
-            entry = rate_for(rates, stage, device)
+            entry = rates.get((stage, device))
             if entry is not None:
                 rate = entry["video_s_per_s"]
                 measured = {
@@ -240,7 +237,8 @@ def training_rows(runs: list[dict], args: argparse.Namespace) -> list[Row]:
         measured = {
             "name": run.get("device_name") or device,
             "rate": f"{fmt(rate)} clips/s",
-            "source": f"{run.get('file', 'training.json')} (bench/training.py --config paper, "
+            "source": f"{run.get('file', 'training.json')} {run.get('date', '')} "
+            "(bench/training.py --config paper, "
             f"{run.get('clips', '?')} clips a step, {run.get('step_s', 0):.3g} s a step)",
             "cores": run.get("threads"),
         }
@@ -330,12 +328,25 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--extraction", default="results/bench/extraction.json")
+    ap.add_argument(
+        "--extraction",
+        nargs="*",
+        help="extraction.py JSONs; a later file's rate of a stage wins",
+        default=[
+            "results/bench/extraction.json",
+            "results/bench/extraction_gpu.json",
+            "results/bench/extraction_passes_gpu.json",
+        ],
+    )
     ap.add_argument(
         "--training",
         nargs="*",
         help="training.py JSONs; a later file's run of a model wins",
-        default=["results/bench/training.json", "results/bench/training_paper.json"],
+        default=[
+            "results/bench/training.json",
+            "results/bench/training_paper.json",
+            "results/bench/training_gpu.json",
+        ],
     )
     ap.add_argument("--word2vec", default="results/bench/word2vec.json")
     ap.add_argument("--videos", type=int, default=HOWTO_VIDEOS)
@@ -345,9 +356,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="results/bench/cost.json")
     args = ap.parse_args(argv)
     # every file's runs, each tagged with its file (the row names it)
-    runs = [{**r, "file": path} for path in args.training for r in load_json(path).get("runs", [])]
-    result = build(load_json(args.extraction), runs, load_json(args.word2vec), args)
-    write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
+    runs = []
+    for path in args.training:
+        data = load_json(path)
+        date = data.get("meta", {}).get("date", "undated")
+        runs += [{**r, "file": path, "date": date} for r in data.get("runs", [])]
+    rates = []
+    for path in args.extraction:
+        data = load_json(path)
+        rates += own_job_rates(data) + data.get("rates", [])
+    result = build({"rates": rates}, runs, load_json(args.word2vec), args)
+    write_result(args.out, result)
     print(markdown(result), end="")
     return 0
 

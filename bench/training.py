@@ -1,18 +1,25 @@
-"""Training step throughput: our model against a straightforward reference, in the same run.
+"""Training step throughput: our model against the official structure, in the same run.
 
-    python bench/training.py [--device cpu|cuda] [--config all|demo|medium|paper] [--videos N]
+    python bench/training.py [--device cpu|cuda] [--config all|demo|medium|paper|tiny] [--videos N]
 
 Both models hold the same weights, the paper's full audio CNN (ResDAVEnet v2, 315 M parameters)
-in every config, and take the same batch (videos x 10 clips: 20 text tokens, 12 video tokens,
-768 spectrogram frames) through forward, the combinatorial loss, backward and an Adam step,
-fp32. Reference (bench/reference_model.py): the official structure, six separate fusion passes
-with eager attention and an explicit softmax, Conv2d audio CNN, plain torch.optim.Adam. Ours
-(eao.model + eao.train.optim.make_optimizer, as eao.train.loop): shared token projections and
-qkv across passes, packed passes, SDPA, the audio CNN as GEMMs in token layout, fused Adam.
-The two are timed interleaved (reference step, ours step, repeated; best of --rounds), so load
-from other processes hits both alike. On a GPU, ours is also measured under bf16 autocast
-(peak memory too). Prints a JSON line per measurement and writes results/bench/training.json.
-"""
+in every config but `tiny` (a dry-run size), and take the same batch (videos x 10 clips: 20 text
+tokens, 12 video tokens, 768 spectrogram frames) through forward, the combinatorial loss,
+backward and an Adam step. Reference (bench/reference_model.py): the official structure, six
+separate fusion passes with eager attention and an explicit softmax, Conv2d audio CNN, plain
+torch.optim.Adam. Ours (eao.model + eao.train.optim.make_optimizer, as eao.train.loop): shared
+token projections and qkv across passes, packed passes, SDPA, the audio CNN as GEMMs in token
+layout, fused Adam.
+
+Sides: on CPU reference fp32 against ours fp32. On a GPU the baseline is the official recipe
+(its pretraining ran `mixed_precision: true`): the reference in fp16 autocast with a GradScaler,
+the reference in fp32 as a second row, and ours in bf16 autocast. The sides are timed
+interleaved (one step of each, repeated; best of --rounds after a warm-up), so load from other
+processes hits them alike. Each side's FLOPs per step are counted once with
+torch.utils.flop_counter.FlopCounterMode (matmuls, convolutions, attention; forward + backward),
+giving achieved FLOP/s and MFU: on CPU against this machine's fp32 GEMM rate measured in the
+same run (2048 x 2048 matmuls, best of 5), on a GPU against the device's dense bf16/fp16 peak
+(PEAK_TFLOPS; an unknown device: its measured bf16 GEMM rate). Writes --out (JSON)."""
 
 from __future__ import annotations
 
@@ -25,8 +32,11 @@ import time
 from collections.abc import Callable, Iterable
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import meta  # noqa: E402
+from meta import write_result  # noqa: E402
 from reference_model import ReferenceModel  # noqa: E402
 
 from eao.model import EverythingAtOnce, ModelConfig  # noqa: E402
@@ -38,9 +48,18 @@ CONFIGS = {
     "demo": dict(width=256, heads=4, proj_dim=256),  # the demo's fusion width
     "medium": dict(width=1024, heads=16, proj_dim=1536),  # a quarter of the paper's width
     "paper": dict(),  # width 4096, heads 64, proj 6144 (689 M parameters)
+    # a dry-run size (bench/gpu.sh --tiny): narrow audio CNN, not a measurement
+    "tiny": dict(width=64, heads=2, proj_dim=64, audio_channels=(16, 16, 32, 32, 64, 64, 128)),
 }
 # videos per batch (x 10 clips) for `--config all`: a CPU run of a few minutes per config
-DEFAULT_VIDEOS = {"demo": 8, "medium": 4, "paper": 1}
+DEFAULT_VIDEOS = {"demo": 8, "medium": 4, "paper": 1, "tiny": 1}
+# Dense bf16/fp16 tensor-core peaks (TFLOP/s) by device name; the first name found wins.
+PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0}
+BASELINE_CPU = "the official structure (bench/reference_model.py) in fp32 with plain Adam"
+BASELINE_GPU = (
+    "the official recipe: the official structure (bench/reference_model.py) in fp16 autocast "
+    "with a GradScaler and plain Adam (mixed_precision: true); the same in fp32 as a second row"
+)
 
 
 def make_batch(n: int, cfg: ModelConfig, device: str) -> dict[str, torch.Tensor]:
@@ -73,10 +92,11 @@ class Stepper:
         make_opt: Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer],
         batch: dict,
         device: str,
-        bf16: bool = False,
+        amp: str = "",
     ):
         self.name, self.model, self.make_opt = name, model, make_opt
-        self.batch, self.device, self.bf16 = batch, device, bf16
+        self.batch, self.device, self.amp = batch, device, amp
+        self.scaler = torch.amp.GradScaler(device) if amp == "fp16" else None
         self.opt = None
         self.marks: dict[str, float] = {}
         model.davenet.register_forward_pre_hook(lambda *_: self.mark("cnn_fwd_start"))
@@ -106,7 +126,8 @@ class Stepper:
             self.opt = self.make_opt(self.model.parameters())
         self.model.train()
         self.mark("start")
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
+        dtype = torch.float16 if self.amp == "fp16" else torch.bfloat16
+        with torch.autocast(self.device, dtype=dtype, enabled=bool(self.amp)):
             out = self.model(self.batch)
         self.mark("forward")
         loss, _ = combinatorial_loss(
@@ -114,9 +135,13 @@ class Stepper:
         )
         self.mark("loss")
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         self.mark("backward")
-        self.opt.step()
+        if self.scaler is None:
+            self.opt.step()
+        else:
+            self.scaler.step(self.opt)
+            self.scaler.update()
         self.mark("optimizer")
         m = self.marks
         return {
@@ -132,7 +157,8 @@ class Stepper:
 
 def time_steps(model: torch.nn.Module, batch: dict, steps: int, device: str, bf16: bool) -> dict:
     """Ours alone (bench/loader.py): best of `steps` training steps after a warm-up."""
-    side = Stepper("ours", model, lambda p: make_optimizer(p, 5e-5), batch, device, bf16)
+    amp = "bf16" if bf16 else ""
+    side = Stepper("ours", model, lambda p: make_optimizer(p, 5e-5), batch, device, amp)
     side.step()  # warm-up: allocations, kernels, Adam state
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -150,31 +176,122 @@ def available_bytes() -> int:
     return int(info["MemAvailable"].split()[0]) * 1024
 
 
-def compare(sides: list[Stepper], rounds: int, params: int) -> list[dict]:
+def count_flops(side: Stepper) -> int:
+    """FLOPs of one training step of `side` (forward + backward; an untimed step)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        side.step()
+    return counter.get_total_flops()
+
+
+def gemm_flop_per_s(device: str, dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """This machine's large-GEMM rate: n x n matmuls, best of `repeats` (after a warm-up)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    reps = 20 if device == "cuda" else 2  # matmuls per timing: long enough to time on a GPU
+    best = float("inf")
+    for _ in range(repeats + 1):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, (time.perf_counter() - t0) / reps)
+    return 2 * n**3 / best
+
+
+def peak(device: str) -> dict:
+    """What MFU is measured against: a known dense bf16 peak, else the measured GEMM rate."""
+    if device == "cuda":
+        name = torch.cuda.get_device_name()
+        known = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
+        if known is not None:
+            return {"flop_per_s": known * 1e12, "is": f"{name} dense bf16/fp16 peak (datasheet)"}
+        rate = gemm_flop_per_s(device, torch.bfloat16)
+        return {"flop_per_s": rate, "is": f"{name}: measured bf16 2048x2048 GEMM, best of 5"}
+    rate = gemm_flop_per_s(device, torch.float32)
+    threads = torch.get_num_threads()
+    return {"flop_per_s": rate, "is": f"measured fp32 2048x2048 GEMM, {threads} threads, best of 5"}
+
+
+def first_step(side: Stepper, flops: dict[str, int], count: bool) -> None:
+    """The untimed warm-up step (allocations, Adam state); counts the FLOPs the first time."""
+    if count and side.name not in flops:
+        flops[side.name] = count_flops(side)
+    else:
+        side.step()
+
+
+def timed_step(side: Stepper) -> dict:
+    if side.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    t = side.step()
+    if side.device == "cuda":
+        t["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    return t
+
+
+def compare(sides: list[Stepper], rounds: int, params: int) -> tuple[list[dict], dict]:
     """Interleaved: each round steps every side once; best of `rounds` per side. When both
     sides' Adam state (16 bytes a parameter with weights and gradients) does not fit in
-    memory, each round starts a fresh optimizer with an untimed warm-up step."""
-    keep = len(sides) * params * 16 < 0.7 * available_bytes()
+    memory, or on a GPU, each round starts a fresh optimizer with an untimed warm-up step.
+    Returns the best step of each side and each side's FLOPs per step."""
+    # on a GPU never: each side's peak memory must not hold the other sides' Adam state
+    keep = sides[0].device != "cuda" and len(sides) * params * 16 < 0.7 * available_bytes()
     best: dict[str, dict] = {}
+    flops: dict[str, int] = {}
     for r in range(rounds):
         for side in sides:
             if r == 0 or not keep:
-                side.step()  # warm-up: allocations, Adam state
-            t = side.step()
+                first_step(side, flops, count=r == 0)
+            t = timed_step(side)
             if side.name not in best or t["step_s"] < best[side.name]["step_s"]:
                 best[side.name] = t
             if not keep:
                 side.release()
     for side in sides:
         side.release()
-    clips = sides[0].batch["video"].shape[0]
+    return [{"model": s.name, **best[s.name]} for s in sides], flops
+
+
+def with_rates(run: dict, clips: int, flops: int, ref_flops: int, peak_rate: float) -> dict:
+    """clips/s, FLOPs per step, achieved FLOP/s and MFU (own FLOPs; and the reference's, the
+    same useful work for every side)."""
+    step = run["step_s"]
+    return {
+        **run,
+        "clips_per_s": clips / step,
+        "flops_per_step": flops,
+        "flop_per_s": flops / step,
+        "mfu": flops / step / peak_rate,
+        "mfu_reference_flops": ref_flops / step / peak_rate,
+    }
+
+
+def make_sides(ref, ours, batch: dict, device: str) -> list[Stepper]:
+    lr = 5e-5
+
+    def plain(p):  # the official code: plain Adam (a Python loop over tensors on CPU)
+        return torch.optim.Adam(p, lr=lr)
+
+    def fused(p):  # ours: the optimizer eao.train.loop trains with
+        return make_optimizer(p, lr)
+
+    if device != "cuda":
+        return [
+            Stepper("reference_fp32", ref, plain, batch, device),
+            Stepper("ours_fp32", ours, fused, batch, device),
+        ]
     return [
-        {"model": s.name, **best[s.name], "clips_per_s": clips / best[s.name]["step_s"]}
-        for s in sides
+        Stepper("reference_amp_fp16", ref, plain, batch, device, amp="fp16"),
+        Stepper("reference_fp32", ref, plain, batch, device),
+        Stepper("ours_bf16", ours, fused, batch, device, amp="bf16"),
     ]
 
 
-def run_config(name: str, videos: int, args: argparse.Namespace) -> dict:
+def run_config(name: str, videos: int, args: argparse.Namespace, peak_rate: float) -> dict:
     cfg = ModelConfig(video_dim=4096, text_dim=300, **CONFIGS[name])
     torch.manual_seed(0)
     ours = EverythingAtOnce(cfg).to(args.device)
@@ -189,29 +306,29 @@ def run_config(name: str, videos: int, args: argparse.Namespace) -> dict:
         "cnn_params": sum(p.numel() for p in ours.davenet.parameters()),
         "clips": videos * 10,
         "device": args.device,
+        "device_name": torch.cuda.get_device_name() if args.device == "cuda" else meta.cpu_model(),
         "threads": torch.get_num_threads(),
     }
-    lr = 5e-5
-    sides = [
-        # the official code: plain Adam (a Python loop over tensors on CPU)
-        Stepper("reference_fp32", ref, lambda p: torch.optim.Adam(p, lr=lr), batch, args.device),
-        # ours: the optimizer eao.train.loop trains with
-        Stepper("ours_fp32", ours, lambda p: make_optimizer(p, lr), batch, args.device),
+    sides = make_sides(ref, ours, batch, args.device)
+    runs, flops = compare(sides, args.rounds, params)
+    ref_flops = flops[sides[0].name]
+    results = [
+        {**common, **with_rates(r, videos * 10, flops[r["model"]], ref_flops, peak_rate)}
+        for r in runs
     ]
-    if args.device == "cuda":
-        sides.append(
-            Stepper(
-                "ours_bf16", ours, lambda p: make_optimizer(p, lr), batch, args.device, bf16=True
-            )
-        )
-    results = [{**common, **r} for r in compare(sides, args.rounds, params)]
     for r in results:
         print(json.dumps(r), flush=True)
-    summary = {**common, "speedup_fp32": results[0]["step_s"] / results[1]["step_s"]}
-    if args.device == "cuda":
-        summary["speedup_bf16_vs_reference"] = results[0]["step_s"] / results[2]["step_s"]
+    return {"runs": results, "summary": summarize(common, results)}
+
+
+def summarize(common: dict, results: list[dict]) -> dict:
+    """Each reference side's step time over ours' (the last side)."""
+    ours = results[-1]
+    summary = {**common, "ours": ours["model"]}
+    for r in results[:-1]:
+        summary[f"speedup_vs_{r['model']}"] = r["step_s"] / ours["step_s"]
     print(json.dumps(summary), flush=True)
-    return {"runs": results, "summary": summary}
+    return summary
 
 
 def main() -> int:
@@ -224,14 +341,24 @@ def main() -> int:
     )
     ap.add_argument("--out", default="results/bench/training.json")
     args = ap.parse_args()
-    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 for both models
+    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 for every side
     torch.backends.cudnn.allow_tf32 = False
-    names = list(CONFIGS) if args.config == "all" else [args.config]
-    configs = [run_config(n, args.videos or DEFAULT_VIDEOS[n], args) for n in names]
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:  # "runs": every config's, flat (bench/cost.py reads them)
-        runs = [r for c in configs for r in c["runs"]]
-        json.dump({"runs": runs, "summaries": [c["summary"] for c in configs]}, f, indent=1)
+    names = [n for n in CONFIGS if n != "tiny"] if args.config == "all" else [args.config]
+    mfu_peak = peak(args.device)
+    print(json.dumps({"peak": mfu_peak}), flush=True)
+    configs = [
+        run_config(n, args.videos or DEFAULT_VIDEOS[n], args, mfu_peak["flop_per_s"]) for n in names
+    ]
+    baseline = BASELINE_GPU if args.device == "cuda" else BASELINE_CPU
+    write_result(  # "runs": every config's, flat (bench/cost.py reads them)
+        args.out,
+        {
+            "baseline_is": baseline,
+            "peak": mfu_peak,
+            "runs": [r for c in configs for r in c["runs"]],
+            "summaries": [c["summary"] for c in configs],
+        },
+    )
     return 0
 
 

@@ -26,6 +26,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from meta import write_result  # noqa: E402
+
 CHILD = """
 import json, sys, time
 from gensim.models import KeyedVectors  # imports are the same both ways: not timed
@@ -87,10 +90,8 @@ def main() -> None:
             "after": startup(folder, args.repeats),
         }
     result["speedup"] = round(result["before"]["s_median"] / result["after"]["s_median"], 1)
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
-    print(json.dumps(result, indent=1))
+    result["baseline_is"] = "gensim load_word2vec_format of the binary + sha256 of the file"
+    print(json.dumps(write_result(args.out, result), indent=1))
 
 
 if __name__ == "__main__":

@@ -73,24 +73,24 @@ def test_missing_stage_is_not_measured(tmp_path, capsys):
     rows = rows_of(result)
     fused = rows[(label("fused"), "cuda")]
     assert fused["hours"] is None and fused["node_days"] is None
-    assert fused["source"] == "not measured: `python bench/extraction.py --device cuda`"
+    assert fused["source"] == (
+        "not measured: `python bench/extraction.py --device cuda` (GPU: `bench/gpu.sh`)"
+    )
     assert rows[(label("logmel"), "cpu")]["source"].startswith("not measured")
-    # the recorded H100 rates fill the stages they cover
-    resnet = rows[(label("resnet152"), "cuda")]
-    assert resnet["hours"] == pytest.approx(cost.HOWTO_SECONDS / 28.76 / 3600)
-    assert resnet["source"] == cost.RECORDED_SOURCE
+    # no rate is typed in by hand: without a JSON every GPU stage is unmeasured
+    assert rows[(label("resnet152"), "cuda")]["hours"] is None
     out = capsys.readouterr().out
     assert "| fused: all backbones, one decoding pass | cuda | — |" in out
-    assert "not measured: `python bench/training.py" in out
+    assert "not measured: `bench/gpu.sh`" in out
 
 
-def test_json_rate_overrides_recorded(tmp_path):
+def test_json_rates(tmp_path):
     extraction = {"rates": [rate("resnet152", "cuda", 200.0), rate("clip", "cpu", 5.0)]}
     rows = rows_of(run(tmp_path, extraction, None, "--seconds", "7.2e6"))
     assert rows[(label("resnet152"), "cuda")]["hours"] == pytest.approx(10.0)
     assert rows[(label("resnet152"), "cuda")]["source"] == "hand-made"
-    # a CPU measurement does not replace the recorded GPU rate: both rows are shown
-    assert rows[(label("clip"), "cuda")]["source"] == cost.RECORDED_SOURCE
+    # a CPU measurement does not stand in for the GPU: that row stays unmeasured
+    assert rows[(label("clip"), "cuda")]["source"].startswith("not measured")
     assert rows[(label("clip"), "cpu")]["unit"] == "machine-h"  # no core count given
 
 
@@ -130,3 +130,20 @@ def test_howto_defaults():
     seconds, videos = cost.HOWTO_SECONDS, cost.HOWTO_VIDEOS
     assert seconds == pytest.approx(4.73e8, rel=1e-3)  # 15 years
     assert seconds / videos == pytest.approx(388, abs=0.5)  # 6.5 min a video
+
+
+def test_own_job_rates_fill_missing_stages(tmp_path):
+    """log-mel (and any backbone without a per-backbone run) from the --end-to-end jobs."""
+    extraction = {
+        "meta": {"date": "2026-01-02", "cpu": "CPU X", "cores": 4},
+        "rates": [rate("resnet152", "cpu", 2.0, cores=4)],
+        "end_to_end": {
+            "video_seconds": 20.0,
+            "today_per_backbone_s": {"resnet152": 40.0, "logmel": 0.5},
+        },
+    }
+    rows = rows_of(run(tmp_path, extraction, None, "--seconds", "3.6e6"))
+    assert rows[(label("resnet152"), "cpu")]["rate"] == "2 video-s/s"  # the JSON's own rate
+    logmel = rows[(label("logmel"), "cpu")]
+    assert logmel["rate"] == "40 video-s/s" and logmel["unit"] == "core-h"
+    assert "its own job (--end-to-end)" in logmel["source"]
