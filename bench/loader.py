@@ -10,8 +10,10 @@ the same run:
   - the loader: eao's ClipDataset through a DataLoader with the training's batch sampler
     (batch_videos videos x 10 clips, 12 video tokens, 768 spectrogram frames), one epoch per
     worker count and video order (pretrain.order: random, locality), clips/s after the first
-    batch (worker start-up excluded). The corpus has many more row groups (32 videos each) than
-    a process caches (2 per table), as HowTo100M has: random order decodes a row group per video;
+    batch (worker start-up excluded). The corpus is written as the pipeline writes it (one video
+    per row group, eao.features.shards), many more row groups than a process caches (2 per
+    table), as HowTo100M has; the baseline corpus has 32 videos per row group (the layout
+    before), where random order decodes a whole group per video;
   - one training step of the model (`--config`, bench/training.py's sizes) on a loaded batch:
     forward, combinatorial loss, backward, Adam; clips/s, best of 3.
 The ratio loader / step says how many steps' worth of data a loader delivers per step time: at
