@@ -25,9 +25,9 @@ import torch
 from torch import Tensor
 
 import eao
-from eao.backbones.weights import sha256_file
 from eao.errors import ArgumentParser, BadInput, reading, run
 from eao.io.atomic import atomic_path
+from eao.io.digest import sha256_file
 from eao.io.torch_file import PickledObjects, read_checkpoint
 from eao.model import EverythingAtOnce, ModelConfig
 

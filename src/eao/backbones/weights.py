@@ -12,13 +12,13 @@ A spec that cannot be resolved raises WeightsNotFound, which says what to put wh
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from eao.errors import BadInput
+from eao.io.digest import sha256_file  # noqa: F401  (the backbones' import of it)
 
 if TYPE_CHECKING:  # torch is imported lazily: text-only users of this module need not load it
     import torch
@@ -53,14 +53,6 @@ def is_random(spec: str) -> bool:
 def is_path(spec: str) -> bool:
     """A spec naming a local file or folder (as opposed to a library name)."""
     return os.path.sep in spec or spec.startswith(".") or os.path.exists(spec)
-
-
-def sha256_file(path: str, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def warn_random(backbone: str, seed: int) -> None:
