@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test test-cluster bench bench-docs bench-gpu bench-gpu-dry lint setup ffmpeg clean-results golden
+.PHONY: demo test test-cluster test-browser browser bench bench-docs bench-gpu bench-gpu-dry lint setup ffmpeg clean-results golden
 
 setup: $(STAMP) ffmpeg
 
@@ -36,6 +36,15 @@ test: setup
 test-cluster: setup
 	EAO_TEST_CLUSTER=1 timeout 1800 $(BIN)/python -m pytest -q -rA -m cluster tests/test_cluster.py
 
+# eao serve in headless Chromium on the tiny workflow's index (tests/test_serve_browser.py); root
+# on Debian: installs chromium and chromium-driver when missing. `make test` runs it too when
+# they are installed, and skips it with the reason otherwise. Screenshot: results/test-artifacts/.
+test-browser: setup browser
+	$(BIN)/python -m pytest -q -rA -m browser tests/test_serve_browser.py
+
+browser:
+	@bash tools/ensure-chromium.sh
+
 # Records each stage's outputs on the tiny workflow beside its output version
 # (tests/golden/stages.json), after a deliberate change of outputs and a bump in src/eao/versions.py.
 golden: setup
@@ -49,6 +58,7 @@ bench: setup
 	$(BIN)/python bench/loader.py --out results/bench/loader.json
 	$(BIN)/python bench/dag.py --out results/bench/dag.json
 	$(BIN)/python bench/word2vec.py --out results/bench/word2vec.json
+	$(BIN)/python bench/search.py --out results/bench/search.json
 	$(BIN)/python bench/cost.py --out results/bench/cost.json
 	$(BIN)/python tools/bench_docs.py --collect results/bench
 

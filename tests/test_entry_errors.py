@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from eao.features import extract, imported, text
 from eao.ingest import failures, manifest, probe
 from eao.io.parquet import MANIFEST, table_from_rows, write_table
 from eao.report import __main__ as report
+from eao.serve import __main__ as serve_main
 from eao.tables import __main__ as tables
 from eao.train import finetune, loop
 
@@ -55,6 +57,12 @@ class Entry:
     other: str  # a file of another format
     outputs: tuple[str, ...]  # under out: what a failed run must not leave
     kinds: tuple[str, ...] = KINDS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _out(out: Path, name: str) -> str:
@@ -354,6 +362,15 @@ ENTRIES = {
         "eao search",
         search.search_main,
         lambda f, bad, out: [bad, "cut the onion"],
+        "index",
+        "manifest",
+        "model",
+        (),
+    ),
+    "serve": Entry(
+        "eao serve",
+        serve_main.main,
+        lambda f, bad, out: [bad, "--port", str(free_port())],
         "index",
         "manifest",
         "model",

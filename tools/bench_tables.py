@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bench_search_table import search  # beside this file, as bench_docs imports this one
+
 REPO = Path(__file__).resolve().parents[1]
 
 EXTRACTION = ("extraction", "extraction_gpu", "extraction_passes_gpu")
@@ -27,6 +29,7 @@ MEASURE = {
     "dag": "make bench",
     "word2vec": "make bench",
     "cost": "make bench-docs",
+    "search": "make bench",
 }
 
 
@@ -391,8 +394,6 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
         word2vec,
         ddp,
         cost,
+        search,
     )
 }
-
-
-# ---------------------------------------------------------------------------- regions

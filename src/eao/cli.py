@@ -60,6 +60,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "embed feature shards into an index (rule index)",
     ),
     "search": ("eao.evaluate.search:search_main", "rank an index's windows for a text query"),
+    "serve": ("eao.serve.__main__:main", "search indexes in the browser (page and JSON API)"),
     "info": ("eao.info:main", "what a Parquet table holds: schema, rows, provenance"),
     "doctor": ("eao.doctor:main", "check ffmpeg, packages, GPUs and the config's weights"),
 }

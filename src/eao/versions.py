@@ -36,7 +36,8 @@ OUTPUT_VERSIONS: dict[str, int] = {
     "finetune": 1,
     "retrieval": 1,  # text-to-video retrieval metrics
     "localization": 1,  # step localization metrics
-    "index": 2,  # the search index's window embeddings; 2: the model's path as given
+    "index": 3,  # the search index's window embeddings; 2: the model's path as given; 3: its
+    # search folder (.ann)
     "tables": 2,  # 2: your_benchmarks, the retrieval benchmarks that are not the paper's
     "report": 1,  # the report's figures
 }

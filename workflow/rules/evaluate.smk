@@ -56,12 +56,14 @@ rule evaluate_localization:
 
 
 # Search index of a dataset's videos (config index.datasets): every window embedded by the main
-# model; `eao search results/index/<dataset>.parquet "a query"` ranks them.
+# model, and its search folder (exact, or approximate above index.ann.min_windows);
+# `eao search results/index/<dataset>.parquet "a query"` and `eao serve` rank them.
 rule index:
     input:
         unpack(R.index_inputs),
     output:
         index="results/index/{dataset}.parquet",
+        ann=directory("results/index/{dataset}.ann"),
     params:
         options=R.index_options,
         version=R.version("index"),
@@ -78,4 +80,5 @@ rule index:
     shell:
         "python -m eao.evaluate.search index --model {input.model} --manifest {input.manifest}"
         " --video-2d {input.video_2d} --video-3d {input.video_3d} --audio {input.audio}"
-        " --text {input.text} {params.options:q} --out {output.index} > {log} 2>&1"
+        " --text {input.text} {params.options:q} --out {output.index} --out-ann {output.ann}"
+        " > {log} 2>&1"

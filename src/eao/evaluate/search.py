@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +32,18 @@ import torch
 from eao.checkpoints import load_model
 from eao.data.benchmarks import video_seconds, window_clips
 from eao.data.corpus import FeatureTables
-from eao.data.tokens import text_tokens
 from eao.devices import resolve_device
 from eao.errors import ArgumentParser, BadInput, first_sentence, run
+from eao.evaluate.ann import AnnSettings, ExactSearch, open_search
+from eao.evaluate.ann import build as build_ann
+from eao.evaluate.ann import read_meta as read_ann_meta
 from eao.evaluate.embed import embed_batches
+from eao.evaluate.queries import QueryEncoder
 from eao.io.parquet import check_table, read_table, write_table
 from eao.progress import progress
 
-INDEX_COLUMNS = {"video_id", "path", "start_s", "end_s", "embedding"}
+WINDOW_COLUMNS = ["video_id", "path", "start_s", "end_s"]
+INDEX_COLUMNS = {*WINDOW_COLUMNS, "embedding"}
 
 
 class NotAnIndex(BadInput):
@@ -90,7 +95,7 @@ def build_index(args: argparse.Namespace) -> pa.Table:
     return pa.Table.from_pydict({**rows, "embedding": embedding})
 
 
-def index_main(argv: list[str] | None = None) -> int:
+def index_parser() -> ArgumentParser:
     ap = ArgumentParser(
         prog="eao index-shards",
         description="Embed every window of a dataset's feature shards with a trained model into "
@@ -111,7 +116,16 @@ def index_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-words", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="auto")
+    for key, default in asdict(AnnSettings()).items():
+        flag = "--ann-" + key.replace("_", "-")
+        ap.add_argument(flag, type=int, default=default, help="eao.evaluate.ann.AnnSettings")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--out-ann", help="the search folder (default: the index's name, .ann)")
+    return ap
+
+
+def index_main(argv: list[str] | None = None) -> int:
+    ap = index_parser()
     args = ap.parse_args(argv)
     if args.stride_s <= 0 or args.window_s < args.stride_s:
         ap.error("need 0 < --stride-s <= --window-s")
@@ -130,6 +144,12 @@ def index_main(argv: list[str] | None = None) -> int:
         **text,
     }
     write_table(table, args.out, meta)
+    settings = AnnSettings(**{k: getattr(args, "ann_" + k) for k in asdict(AnnSettings())})
+    search_meta = write_search(table, args.out_ann or ann_folder(args.out), settings)
+    print(
+        f"search: {search_meta['kind']} ({len(table)} windows, approximate from "
+        f"{settings.min_windows})"
+    )
     print(
         f"index: {len(table)} windows of {len(set(table['video_id'].to_pylist()))} videos "
         f"-> {args.out}"
@@ -138,20 +158,75 @@ def index_main(argv: list[str] | None = None) -> int:
 
 
 # -- search ---------------------------------------------------------------------------------------
-def read_index(path: str) -> tuple[pa.Table, dict[str, str]]:
+def read_index(path: str, columns: list[str] | None = None) -> tuple[pa.Table, dict[str, str]]:
+    """The index's table (all columns, or `columns`) and footer; NotAnIndex naming the file
+    when it is not one."""
     if not Path(path).is_file():
         raise NotAnIndex(f"{path}: no such index file (build one with the `index` rule)")
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, columns=columns)
     except (OSError, ValueError) as e:
         detail = first_sentence(e)
         raise NotAnIndex(f"{path}: not an eao index (not a Parquet file: {detail})") from e
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
-    if meta.get("table") != "index" or not set(table.column_names) >= INDEX_COLUMNS:
+    if meta.get("table") != "index" or not set(table.column_names) >= set(columns or INDEX_COLUMNS):
         raise NotAnIndex(f"{path}: not an eao index (a Parquet table of {meta.get('table')!r})")
     if len(table) == 0:
         raise NotAnIndex(f"{path}: the index is empty (no video had features to embed)")
     return table, meta
+
+
+def ann_folder(index: str | Path) -> Path:
+    """The search folder the `index` rule writes beside an index (eao.evaluate.ann)."""
+    return Path(index).with_suffix(".ann")
+
+
+def embedding_matrix(table: pa.Table) -> np.ndarray:
+    """The index's (n, d) float32 embeddings."""
+    column = table["embedding"].combine_chunks()
+    return column.flatten().to_numpy().reshape(len(table), -1)
+
+
+def write_search(table: pa.Table, folder: str | Path, settings: AnnSettings) -> dict:
+    emb = embedding_matrix(table) if len(table) else np.zeros((0, 0), np.float32)
+    chunks = (emb[i : i + 65_536] for i in range(0, len(emb), 65_536))
+    return build_ann(chunks, len(emb), emb.shape[1], folder, settings)
+
+
+class SearchIndex:
+    """An index opened for queries: its windows (no embeddings), its footer, and the search
+    its `.ann` folder names (exact below the size threshold, approximate above). An index
+    without that folder (written before it existed) is searched exactly."""
+
+    def __init__(self, path: str):
+        self.path = path
+        folder = ann_folder(path)
+        exact = not (folder / "meta.json").is_file() or read_ann_meta(folder)["kind"] == "exact"
+        table, self.meta = read_index(path, None if exact else WINDOW_COLUMNS)
+        self.windows = table.select(WINDOW_COLUMNS)
+        self.search_kind = "exact"
+        if exact:
+            self.searcher = ExactSearch(embedding_matrix(table))
+        else:
+            self.searcher = open_search(folder, lambda: embedding_matrix(table))
+            self.search_kind = self.searcher.kind
+            if len(self.searcher) != len(table):
+                raise NotAnIndex(
+                    f"{folder}: built for {len(self.searcher)} windows, not "
+                    f"{len(table)} (rebuild the index)"
+                )
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def search(self, query: np.ndarray, k: int) -> list[dict]:
+        """The k best windows, best first: video_id, path, start_s, end_s, score, row."""
+        rows_at, scores = self.searcher.search(query, min(k, len(self)))
+        rows = self.windows.take(rows_at).to_pylist()
+        return [
+            {**row, "score": float(score), "row": int(at)}
+            for row, score, at in zip(rows, scores, rows_at, strict=True)
+        ]
 
 
 def embed_queries(
@@ -162,33 +237,9 @@ def embed_queries(
     tokenizer: str | None = None,
     skip_unknown: bool = False,
 ) -> np.ndarray:
-    """(len(queries), proj_dim) L2-normalised text embeddings; the text encoder of the index's
-    footer is loaded once for all of them. A query with no word the encoder knows is an error,
-    or with skip_unknown a row of NaN (so a caption list can be measured as a whole)."""
-    from eao.features.text import encode_all
-
-    encoder, weights, seed = meta["text_encoder"], meta["text_weights"], int(meta["text_seed"])
-    encoded, dim, _ = encode_all(encoder, weights, seed, device, tokenizer, queries)
-    tokens, masks, known = [], [], []
-    for i, (query, (words, feats)) in enumerate(zip(queries, encoded, strict=True)):
-        if not words:
-            if skip_unknown:
-                continue
-            raise BadInput("no word the text encoder knows", f"query {query!r}")
-        t, mask = text_tokens([feats], int(meta["max_words"]), dim)
-        tokens.append(t)
-        masks.append(mask)
-        known.append(i)
-    proj_dim = model.cfg.proj_dim
-    result = np.full((len(queries), proj_dim), np.nan, np.float32)
-    if known:
-        batch = {
-            "text": torch.from_numpy(np.stack(tokens)),
-            "text_mask": torch.from_numpy(np.stack(masks)),
-        }
-        out = embed_batches(model, batch, 64, device)
-        result[known] = torch.nn.functional.normalize(out["text_embed"].float(), dim=-1).numpy()
-    return result
+    """(len(queries), proj_dim) L2-normalised text embeddings (eao.evaluate.queries); the text
+    encoder of the index's footer is loaded once for all of them."""
+    return QueryEncoder(meta, model, device, tokenizer).embed(queries, skip_unknown)
 
 
 def embed_query(
@@ -213,7 +264,7 @@ def own_window_hits(
 
     ids = np.array(table["video_id"].to_pylist(), dtype=object)
     starts, ends = (table[c].to_numpy() for c in ("start_s", "end_s"))
-    embeddings = table["embedding"].combine_chunks().flatten().to_numpy().reshape(len(table), -1)
+    embeddings = embedding_matrix(table)
     n, top_k = len(table), min(k, len(table))  # an index of fewer than k windows: all are top k
     hits, measured, chance = 0, 0, 0.0
     for cap, query in zip(captions, queries, strict=True):
@@ -228,8 +279,7 @@ def own_window_hits(
 
 
 def search(table: pa.Table, query_embedding: np.ndarray, k: int) -> list[dict]:
-    emb = table["embedding"].combine_chunks().flatten().to_numpy().reshape(len(table), -1)
-    scores = emb @ query_embedding
+    scores = embedding_matrix(table) @ query_embedding
     top = np.argsort(-scores, kind="stable")[:k]
     rows = table.select(["video_id", "path", "start_s", "end_s"]).take(top).to_pylist()
     return [{**row, "score": float(scores[i])} for row, i in zip(rows, top, strict=True)]
@@ -247,14 +297,13 @@ def search_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--json", action="store_true", help="print JSON lines")
     args = ap.parse_args(argv)
-    table, meta = read_index(args.index)
-    model_path = args.model or str(Path(args.index).parent / meta["model"])
-    if not Path(model_path).is_file():
-        raise NotAnIndex(f"{args.index}: its model {model_path} is gone (pass --model)")
+    if args.k < 1:
+        ap.error("-k must be at least 1")
+    index = SearchIndex(args.index)
     device = resolve_device(args.device)
-    model, _ = load_model(model_path)
-    query = embed_query(args.query, meta, model.to(device), device, args.tokenizer)
-    for rank, hit in enumerate(search(table, query, args.k), 1):
+    model = load_index_model(index, args.model).to(device)
+    query = QueryEncoder(index.meta, model, device, args.tokenizer).embed([args.query])[0]
+    for rank, hit in enumerate(index.search(query, args.k), 1):
         if args.json:
             print(json.dumps({"rank": rank, **hit}))
         else:
@@ -263,6 +312,15 @@ def search_main(argv: list[str] | None = None) -> int:
                 f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s  {hit['path']}"
             )
     return 0
+
+
+def load_index_model(index: SearchIndex, model: str | None = None) -> torch.nn.Module:
+    """The model the index was built with (its footer's path, relative to the index), or
+    `model`; NotAnIndex when that file is gone."""
+    path = model or str(Path(index.path).parent / index.meta["model"])
+    if not Path(path).is_file():
+        raise NotAnIndex(f"{index.path}: its model {path} is gone (pass --model)")
+    return load_model(path)[0]
 
 
 def main(argv: list[str] | None = None) -> int:

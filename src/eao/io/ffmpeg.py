@@ -156,3 +156,20 @@ def check_decodes(path: str, result: ProbeResult) -> None:
         )
         if len(_run(cmd, DECODE_CHECK_TIMEOUT_S)) == 0:
             raise ProbeError(f"no audio decodes after t={start:.2f} s (truncated file?)")
+
+
+def still_jpeg(path: str, seconds: float, height: int = 120) -> bytes:
+    """One JPEG frame of the video at `seconds`, `height` pixels high, in its displayed
+    orientation (ffmpeg's autorotate). Input seeking (-ss before -i) jumps to the nearest key
+    frame and decodes from there, so a frame an hour in costs what one at the start does.
+    ProbeError when ffmpeg fails, times out, or writes nothing (`seconds` past the end)."""
+    cmd = (
+        ffmpeg.input(os.path.abspath(path), ss=max(seconds, 0.0))
+        .output("pipe:", vframes=1, format="image2pipe", vcodec="mjpeg", vf=f"scale=-2:{height}")
+        .global_args("-nostdin", "-loglevel", "error")
+        .compile()
+    )
+    jpeg = _run(cmd, DECODE_CHECK_TIMEOUT_S)
+    if not jpeg:
+        raise ProbeError(f"no frame at {seconds:.1f} s")
+    return jpeg

@@ -302,6 +302,11 @@ def index_options(config: dict) -> list[str]:
         str(p["max_words"]),
         "--device",
         config["evaluate"]["device"],
+        *(
+            x
+            for key, value in i["ann"].items()
+            for x in (f"--ann-{key.replace('_', '-')}", str(value))
+        ),
     ]
 
 

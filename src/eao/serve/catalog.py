@@ -1,0 +1,170 @@
+"""What `eao serve` holds in memory: the indexes it was given, each with its model and text
+encoder loaded once, and the one place a request becomes a file.
+
+A request names a video by its number in the index's list of videos, never by a path, and
+`video_file` gives the file only when it is a regular file inside the folder the index lists
+it in, after symlinks are resolved: `../`, absolute paths and links out of that folder find
+nothing (404).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from eao.errors import BadInput
+from eao.evaluate.queries import QueryEncoder
+from eao.evaluate.search import SearchIndex, load_index_model
+
+MAX_K = 100  # results a request may ask for
+MAX_QUERY_CHARS = 500
+
+
+class QueryError(Exception):
+    """A request the server answers with `status` and `message` (page and API alike)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass
+class Served:
+    """One index: its windows and search, its query encoder, and its videos by number."""
+
+    name: str
+    index: SearchIndex
+    encoder: QueryEncoder
+    model_path: str
+    videos: list[str] = field(default_factory=list)  # video ids; a request's number is a place
+    paths: dict[str, str] = field(default_factory=dict)  # video id -> path as the index lists it
+
+    def number(self, video_id: str) -> int:
+        if not hasattr(self, "_numbers"):
+            self._numbers = {vid: i for i, vid in enumerate(self.videos)}
+        return self._numbers[video_id]
+
+    def describe(self) -> dict:
+        m = self.index.meta
+        return {
+            "name": self.name,
+            "windows": len(self.index),
+            "videos": len(self.videos),
+            "search": self.index.search_kind,
+            "model": self.model_path,
+            "text_encoder": f"{m['text_encoder']} ({m['text_weights'] or 'random'})",
+            "query_dtype": str(self.encoder.dtype).removeprefix("torch."),
+        }
+
+
+def index_name(path: str, taken: set[str]) -> str:
+    """The index's file stem; `stem-2`, `stem-3`... when two files share one."""
+    stem, n = Path(path).stem, 1
+    name = stem
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}"
+    return name
+
+
+def open_served(
+    paths: list[str], device: str, tokenizer: str | None = None, dtype: str = "float32"
+) -> dict[str, Served]:
+    """Every index opened, each model loaded once however many indexes share it."""
+    models: dict[str, torch.nn.Module] = {}
+    served: dict[str, Served] = {}
+    for path in paths:
+        index = SearchIndex(path)
+        model_path = os.path.normpath(Path(path).parent / index.meta["model"])
+        if model_path not in models:
+            models[model_path] = load_index_model(index).to(device)
+        encoder = QueryEncoder(index.meta, models[model_path], device, tokenizer, dtype)
+        ids = index.windows["video_id"].to_pylist()
+        listed = dict(zip(ids, index.windows["path"].to_pylist(), strict=True))
+        name = index_name(path, set(served))
+        served[name] = Served(name, index, encoder, model_path, list(listed), listed)
+    return served
+
+
+def pick(served: dict[str, Served], name: str | None) -> Served:
+    if not name:
+        return next(iter(served.values()))
+    if name not in served:
+        have = ", ".join(served)
+        raise QueryError(404, f"no index named {name!r} (this server has: {have})")
+    return served[name]
+
+
+def parse_k(value: str | None, default: int = 10) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        k = int(value)
+    except ValueError:
+        raise QueryError(400, f"k must be a whole number, not {value[:20]!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise QueryError(400, f"k must be between 1 and {MAX_K}, not {k}")
+    return k
+
+
+def run_query(served: dict[str, Served], q: str | None, k: str | None, name: str | None) -> dict:
+    """What the page shows and the API returns for one request; QueryError for a bad one."""
+    target = pick(served, name)
+    query = (q or "").strip()
+    if not query:
+        raise QueryError(400, "empty query: type what to look for")
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(
+            400, f"query too long: {len(query)} characters (at most {MAX_QUERY_CHARS})"
+        )
+    top = parse_k(k)
+    try:
+        embedding = target.encoder.embed([query])[0]
+    except BadInput as e:
+        raise QueryError(400, f"{e} in {query!r}: try other words") from None
+    hits = target.index.search(embedding, top)
+    results = [
+        {
+            "rank": rank,
+            "video_id": hit["video_id"],
+            "start_s": hit["start_s"],
+            "end_s": hit["end_s"],
+            "score": round(float(hit["score"]), 6),
+            "thumbnail": f"/thumb/{target.name}/{hit['row']}.jpg",
+            "video": f"/video/{target.name}/{target.number(hit['video_id'])}",
+        }
+        for rank, hit in enumerate(hits, 1)
+    ]
+    return {"query": query, "k": top, "index": target.describe(), "results": results}
+
+
+def video_file(served: dict[str, Served], name: str, number: str | int) -> Path | None:
+    """The file of video `number` of index `name`, or None (the caller's 404) for anything
+    but a regular file inside the folder its index lists it in. A relative path is relative
+    to the server's folder, as the workflow that wrote the index ran in it."""
+    target = served.get(name)
+    number = str(number)
+    if target is None or not number.isdigit() or int(number) >= len(target.videos):
+        return None
+    listed = target.paths[target.videos[int(number)]]
+    if not listed:
+        return None
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(listed)))
+    real = os.path.realpath(listed)
+    if os.path.commonpath([folder, real]) != folder or not os.path.isfile(real):
+        return None
+    return Path(real)
+
+
+def window(served: dict[str, Served], name: str, row: str) -> tuple[Path, float] | None:
+    """The video file and the middle of window `row` of index `name` (its thumbnail's
+    frame), or None."""
+    target = served.get(name)
+    if target is None or not row.isdigit() or int(row) >= len(target.index):
+        return None
+    w = target.index.windows.slice(int(row), 1).to_pylist()[0]
+    path = video_file(served, name, target.number(w["video_id"]))
+    return None if path is None else (path, (w["start_s"] + w["end_s"]) / 2)
