@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -186,6 +187,33 @@ def test_serve_refuses_a_bad_index_or_port_in_one_line(tmp_path, site):
     bad_port = [*missing[:3], str(site / "results/index/mine.parquet"), "--port", "70000"]
     got = subprocess.run(bad_port, capture_output=True, text=True, timeout=120)
     assert got.returncode == 2 and "--port" in got.stderr
+
+
+def test_eao_search_goes_through_the_approximate_folder_too(site, tmp_path, capsys):
+    """The same index with an approximate folder that visits every list: `eao search` ranks
+    as the exact search does."""
+    import json
+    import shutil
+
+    from eao.evaluate.search import search_main
+
+    exact_index = site / "results/index/mine.parquet"
+    index = tmp_path / "results/index/mine.parquet"
+    index.parent.mkdir(parents=True)
+    shutil.copyfile(exact_index, index)
+    settings = AnnSettings(min_windows=0, pca_dim=DIM, nlist=1, nprobe=1)
+    write_search(pq.read_table(index), index.with_suffix(".ann"), settings)
+    assert SearchIndex(str(index)).search_kind == "ivf"
+    hits = {}
+    for path in (exact_index, index):
+        search_main(
+            [str(path), "crack the eggs", "-k", "4", "--json", "--model", str(site / "model.pt")]
+        )
+        hits[path] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [h["row"] for h in hits[index]] == [h["row"] for h in hits[exact_index]]
+    assert [h["score"] for h in hits[index]] == pytest.approx(
+        [h["score"] for h in hits[exact_index]], abs=1e-3
+    )
 
 
 def test_serve_binds_to_localhost_by_default():

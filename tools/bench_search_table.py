@@ -4,11 +4,9 @@ from __future__ import annotations
 
 
 def _n(x: float | None, digits: int = 3) -> str:
-    if x is None:
-        return "—"
-    if abs(x) >= 10 ** (digits - 1):
-        return f"{x:,.0f}"
-    return f"{x:#.{digits}g}".rstrip(".")
+    from bench_tables import num  # imported late: bench_tables imports this module
+
+    return num(x, digits)
 
 
 def _row(size: dict, side: str, dtypes: list[str]) -> list[str]:

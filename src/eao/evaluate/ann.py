@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -189,7 +189,9 @@ def _build_ivf(
     return {"kind": "ivf", "nlist": nlist}
 
 
-def open_search(folder: str | Path, embeddings: callable) -> ExactSearch | AnnSearch:
+def open_search(
+    folder: str | Path, embeddings: Callable[[], np.ndarray]
+) -> ExactSearch | AnnSearch:
     """The search the folder describes; `embeddings()` gives the full float32 matrix for an
     exact one (read only then: an approximate index never loads it)."""
     meta = read_meta(folder)
