@@ -8,12 +8,15 @@ embeddings are: a low-dimensional structure (windows of a collection fall into t
 noise in every dimension. LATENT-d points drawn around CLUSTERS centres are mapped into `dim`
 dimensions by a random orthonormal basis, isotropic noise of NOISE per dimension is added, and
 every vector is L2-normalised (about a quarter of a vector's energy is noise). A query is a
-window's latent point moved by QUERY_SHIFT, mapped the same way (a caption near its window).
+fresh latent point of a random topic moved by QUERY_SHIFT, mapped the same way (a caption of
+one of the collection's topics).
 
 - baseline, exact: eao.evaluate.ann.ExactSearch, one query at a time over the float32 matrix in
   memory, what `eao search` does below the threshold. At 10^6 windows that matrix (24.6 GB) does
-  not fit this machine's memory: the exact side then reads the float16 vectors in chunks of
-  65,536 (the same top 10, a slower scan), and its latency is measured on a few queries.
+  not fit this machine's memory: the exact side then scans the float16 vectors in chunks of
+  65,536 (a different, slower algorithm than ExactSearch; its top 10 is then the float16
+  vectors' exact top 10), and its latency is measured on a few queries. The approximate side is
+  timed right after its build, so its float16 file is in the page cache (a warm server).
 - ours: eao.evaluate.ann (inverted file over a projection, exact re-scoring), its default
   settings, built by the same function the `index` rule calls.
 recall@10 is the share of the exact top 10 found by the approximate top 10. The text side of a

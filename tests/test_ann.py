@@ -88,6 +88,7 @@ def test_lists_follow_the_size_and_training_sample():
     assert s.lists(1_000_000) == min(4000, 100_000 // 39)
     assert s.lists(10_000) == 256  # 10,000 / 39
     assert ann.AnnSettings(nlist=7).lists(10**6) == 7
+    assert ann.AnnSettings(nlist=1000).lists(64) == 64  # k-means needs a vector per list
 
 
 def test_a_folder_built_for_another_index_is_refused(tmp_path):

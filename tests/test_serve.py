@@ -85,7 +85,7 @@ def client(site: Path):
     os.chdir(site)  # the index lists its videos relative to the workflow's folder
     try:
         served = open_served(["results/index/mine.parquet"], "cpu")
-        with TestClient(create_app(served), raise_server_exceptions=False) as c:
+        with TestClient(create_app(served), raise_server_exceptions=True) as c:
             yield c
     finally:
         os.chdir(cwd)
@@ -172,6 +172,9 @@ def test_bad_requests_are_4xx_with_their_message(client, params, status, message
         "/thumb/mine/99.jpg",
         "/thumb/mine/7.jpg",  # the link's window
         "/thumb/mine/..%2F0.jpg",
+        "/video/mine/%C2%B2",  # '²': a digit to str.isdigit, not to int()
+        "/thumb/mine/%C2%B2.jpg",
+        "/video/mine/" + "9" * 5000,
     ],
 )
 def test_only_the_index_videos_are_served(client, url):
@@ -214,6 +217,20 @@ def test_eao_search_goes_through_the_approximate_folder_too(site, tmp_path, caps
     assert [h["score"] for h in hits[index]] == pytest.approx(
         [h["score"] for h in hits[exact_index]], abs=1e-3
     )
+
+
+def test_a_link_into_a_named_video_root_is_served(site):
+    from eao.serve.catalog import finite, video_file
+
+    cwd = os.getcwd()
+    os.chdir(site)
+    try:
+        served = open_served(["results/index/mine.parquet"], "cpu", roots=[str(site / "outside")])
+        assert video_file(served, "mine", "2") == (site / "outside" / "secret.mp4").resolve()
+        assert video_file(served, "mine", "0") == (site / "videos" / "a.mp4").resolve()
+    finally:
+        os.chdir(cwd)
+    assert finite(float("nan")) is None and finite(1.5) == 1.5
 
 
 def test_serve_binds_to_localhost_by_default():

@@ -50,9 +50,12 @@ class AnnSettings:
     seed: int = 0
 
     def lists(self, n: int) -> int:
+        """The inverted lists for n vectors: never more than the training vectors (k-means
+        needs a vector per list)."""
+        trained = min(n, self.train_size)
         if self.nlist:
-            return self.nlist
-        return max(1, min(int(4 * math.sqrt(n)), min(n, self.train_size) // 39))
+            return max(1, min(self.nlist, trained))
+        return max(1, min(int(4 * math.sqrt(n)), trained // 39))
 
 
 def topk(scores: np.ndarray, k: int) -> np.ndarray:
@@ -100,7 +103,10 @@ class AnnSearch:
         return len(self.vectors)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
         want = min(max(self.rerank, k), len(self), len(self.buffer))
+        faiss.omp_set_num_threads(1)  # per calling thread with libgomp: a server's workers too
         _, found = self.index.search(query[None].astype(np.float32), want)
         candidates = np.sort(found[0][found[0] >= 0])  # sorted: the mmap reads in file order
         with self.lock:  # one re-scoring buffer, reused: a fresh 5 MB array per query costs

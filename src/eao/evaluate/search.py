@@ -129,6 +129,8 @@ def index_main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.stride_s <= 0 or args.window_s < args.stride_s:
         ap.error("need 0 < --stride-s <= --window-s")
+    if args.out_ann and Path(args.out_ann) != ann_folder(args.out):
+        ap.error(f"--out-ann must be {ann_folder(args.out)} (where eao search looks for it)")
     text = text_provenance(args.text)  # before the embedding: a wrong shard is named at once
     table = build_index(args)
     # the model's path relative to the index: the index moves with its results folder, and

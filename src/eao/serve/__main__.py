@@ -8,6 +8,7 @@ its videos relative to it.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 
@@ -31,6 +32,14 @@ def parser() -> ArgumentParser:
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default: local)")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--device", default="auto")
+    ap.add_argument(
+        "--video-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder the index's videos may be links into (repeatable); without it a listed "
+        "video must be a file inside the folder the index lists it in",
+    )
     ap.add_argument("--tokenizer", help="CLIP text with random weights: its tokenizer folder")
     ap.add_argument(
         "--query-dtype",
@@ -51,13 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from eao.serve.app import create_app
-    from eao.serve.catalog import open_served
+    from eao.serve.catalog import missing_videos, open_served
 
     device = resolve_device(args.device)
-    served = open_served(args.index, device, args.tokenizer, args.query_dtype)
+    served = open_served(args.index, device, args.tokenizer, args.query_dtype, args.video_root)
     for s in served.values():
         d = s.describe()
         print(f"{d['name']}: {d['windows']} windows, {d['search']} search, model {d['model']}")
+        if missing := missing_videos(s):  # paths are relative to the workflow's folder
+            print(
+                f"{d['name']}: {missing} of {d['videos']} videos not found from {os.getcwd()} "
+                "(run eao serve in the folder the workflow ran in)"
+            )
     print(f"eao serve: http://{args.host}:{args.port}/", flush=True)
     uvicorn.run(create_app(served), host=args.host, port=args.port, log_level="warning")
     return 0

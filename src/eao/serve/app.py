@@ -14,7 +14,7 @@ API's JSON comes from; the page's script only plays a clicked result from its wi
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -36,7 +36,8 @@ class Routes:
 
     def __init__(self, served: dict[str, Served]):
         self.served = served
-        self.thumb_bytes = lru_cache(maxsize=4096)(self._thumb_bytes)
+        self.thumbs: dict[tuple[str, str], bytes] = {}  # decoded ones only: a failure is retried
+        self.ffmpeg = threading.Semaphore(2)  # a page of 100 results starts no 100 ffmpegs
 
     def page(self, request: Request) -> Response:
         q, k, name = (request.query_params.get(p) for p in ("q", "k", "index"))
@@ -67,14 +68,22 @@ class Routes:
             return JSONResponse({"error": "no such video"}, status_code=404)
         return FileResponse(path)  # answers Range requests (206), so the player can seek
 
-    def _thumb_bytes(self, name: str, row: str) -> bytes | None:
+    def thumb_bytes(self, name: str, row: str) -> bytes | None:
+        """The window's JPEG; b"" when its video does not decode there (or ffmpeg is missing):
+        the page shows no picture. None for no such window."""
+        if (name, row) in self.thumbs:
+            return self.thumbs[name, row]
         found = window_of(self.served, name, row)
         if found is None:
             return None
         try:
-            return still_jpeg(str(found[0]), found[1], THUMB_HEIGHT)
-        except ProbeError:
-            return b""  # a video that does not decode there: the page shows no picture
+            with self.ffmpeg:
+                jpeg = still_jpeg(str(found[0]), found[1], THUMB_HEIGHT)
+        except (ProbeError, OSError):
+            return b""
+        if len(self.thumbs) < 4096:
+            self.thumbs[name, row] = jpeg
+        return jpeg
 
     def thumb(self, request: Request) -> Response:
         data = self.thumb_bytes(request.path_params["index"], request.path_params["row"])

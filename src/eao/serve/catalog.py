@@ -9,7 +9,10 @@ nothing (404).
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,9 @@ from eao.evaluate.search import SearchIndex, load_index_model
 
 MAX_K = 100  # results a request may ask for
 MAX_QUERY_CHARS = 500
+# a video or window number from a URL: ASCII digits only (str.isdigit also takes '²', which
+# int() refuses), short enough that int() never meets Python's digit limit
+NUMBER = re.compile(r"[0-9]{1,12}")
 
 
 class QueryError(Exception):
@@ -40,6 +46,7 @@ class Served:
     encoder: QueryEncoder
     model_path: str
     videos: list[str] = field(default_factory=list)  # video ids; a request's number is a place
+    roots: list[str] = field(default_factory=list)  # resolved folders links may point into
     paths: dict[str, str] = field(default_factory=dict)  # video id -> path as the index lists it
 
     def number(self, video_id: str) -> int:
@@ -71,21 +78,32 @@ def index_name(path: str, taken: set[str]) -> str:
 
 
 def open_served(
-    paths: list[str], device: str, tokenizer: str | None = None, dtype: str = "float32"
+    paths: list[str],
+    device: str,
+    tokenizer: str | None = None,
+    dtype: str = "float32",
+    roots: list[str] = (),
 ) -> dict[str, Served]:
-    """Every index opened, each model loaded once however many indexes share it."""
+    """Every index opened, each model loaded once however many indexes share it. `roots`:
+    folders a listed video may be a link into (video storage behind a data root of links)."""
     models: dict[str, torch.nn.Module] = {}
+    locks: dict[str, threading.Lock] = {}  # one per model: encoders sharing it take turns
     served: dict[str, Served] = {}
     for path in paths:
         index = SearchIndex(path)
         model_path = os.path.normpath(Path(path).parent / index.meta["model"])
         if model_path not in models:
             models[model_path] = load_index_model(index).to(device)
+            locks[model_path] = threading.Lock()
         encoder = QueryEncoder(index.meta, models[model_path], device, tokenizer, dtype)
+        encoder.lock = locks[model_path]
         ids = index.windows["video_id"].to_pylist()
         listed = dict(zip(ids, index.windows["path"].to_pylist(), strict=True))
         name = index_name(path, set(served))
-        served[name] = Served(name, index, encoder, model_path, list(listed), listed)
+        real_roots = [os.path.realpath(r) for r in roots]
+        served[name] = Served(
+            name, index, encoder, model_path, videos=list(listed), paths=listed, roots=real_roots
+        )
     return served
 
 
@@ -110,6 +128,11 @@ def parse_k(value: str | None, default: int = 10) -> int:
     return k
 
 
+def finite(x: float | None) -> float | None:
+    """JSON has no NaN or infinity (Starlette refuses them): null instead."""
+    return x if x is not None and math.isfinite(x) else None
+
+
 def run_query(served: dict[str, Served], q: str | None, k: str | None, name: str | None) -> dict:
     """What the page shows and the API returns for one request; QueryError for a bad one."""
     target = pick(served, name)
@@ -130,9 +153,9 @@ def run_query(served: dict[str, Served], q: str | None, k: str | None, name: str
         {
             "rank": rank,
             "video_id": hit["video_id"],
-            "start_s": hit["start_s"],
-            "end_s": hit["end_s"],
-            "score": round(float(hit["score"]), 6),
+            "start_s": finite(hit["start_s"]),
+            "end_s": finite(hit["end_s"]),
+            "score": finite(round(float(hit["score"]), 6)),
             "thumbnail": f"/thumb/{target.name}/{hit['row']}.jpg",
             "video": f"/video/{target.name}/{target.number(hit['video_id'])}",
         }
@@ -147,23 +170,27 @@ def video_file(served: dict[str, Served], name: str, number: str | int) -> Path 
     to the server's folder, as the workflow that wrote the index ran in it."""
     target = served.get(name)
     number = str(number)
-    if target is None or not number.isdigit() or int(number) >= len(target.videos):
+    if target is None or not NUMBER.fullmatch(number) or int(number) >= len(target.videos):
         return None
     listed = target.paths[target.videos[int(number)]]
     if not listed:
         return None
     folder = os.path.realpath(os.path.dirname(os.path.abspath(listed)))
     real = os.path.realpath(listed)
-    if os.path.commonpath([folder, real]) != folder or not os.path.isfile(real):
-        return None
-    return Path(real)
+    inside = any(os.path.commonpath([r, real]) == r for r in [folder, *target.roots])
+    return Path(real) if inside and os.path.isfile(real) else None
+
+
+def missing_videos(target: Served) -> int:
+    """How many of the index's videos are not found from the current folder."""
+    return sum(not os.path.isfile(p) for p in target.paths.values())
 
 
 def window(served: dict[str, Served], name: str, row: str) -> tuple[Path, float] | None:
     """The video file and the middle of window `row` of index `name` (its thumbnail's
     frame), or None."""
     target = served.get(name)
-    if target is None or not row.isdigit() or int(row) >= len(target.index):
+    if target is None or not NUMBER.fullmatch(row) or int(row) >= len(target.index):
         return None
     w = target.index.windows.slice(int(row), 1).to_pylist()[0]
     path = video_file(served, name, target.number(w["video_id"]))
