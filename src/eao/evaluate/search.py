@@ -244,16 +244,6 @@ def embed_queries(
     return QueryEncoder(meta, model, device, tokenizer).embed(queries, skip_unknown)
 
 
-def embed_query(
-    query: str,
-    meta: dict[str, str],
-    model: torch.nn.Module,
-    device: str,
-    tokenizer: str | None = None,
-) -> np.ndarray:
-    return embed_queries([query], meta, model, device, tokenizer)[0]
-
-
 def own_window_hits(
     table: pa.Table, captions: list[dict], queries: np.ndarray, k: int
 ) -> tuple[int, int, float]:
@@ -281,10 +271,10 @@ def own_window_hits(
 
 
 def search(table: pa.Table, query_embedding: np.ndarray, k: int) -> list[dict]:
-    scores = embedding_matrix(table) @ query_embedding
-    top = np.argsort(-scores, kind="stable")[:k]
-    rows = table.select(["video_id", "path", "start_s", "end_s"]).take(top).to_pylist()
-    return [{**row, "score": float(scores[i])} for row, i in zip(rows, top, strict=True)]
+    """Exact search over a table already in memory (the report's grid), as SearchIndex's."""
+    top, scores = ExactSearch(embedding_matrix(table)).search(query_embedding, k)
+    rows = table.select(WINDOW_COLUMNS).take(top).to_pylist()
+    return [{**row, "score": float(score)} for row, score in zip(rows, scores, strict=True)]
 
 
 def search_main(argv: list[str] | None = None) -> int:

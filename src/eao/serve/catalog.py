@@ -49,10 +49,11 @@ class Served:
     roots: list[str] = field(default_factory=list)  # resolved folders links may point into
     paths: dict[str, str] = field(default_factory=dict)  # video id -> path as the index lists it
 
+    def __post_init__(self) -> None:
+        self.numbers = {vid: i for i, vid in enumerate(self.videos)}
+
     def number(self, video_id: str) -> int:
-        if not hasattr(self, "_numbers"):
-            self._numbers = {vid: i for i, vid in enumerate(self.videos)}
-        return self._numbers[video_id]
+        return self.numbers[video_id]
 
     def describe(self) -> dict:
         m = self.index.meta
